@@ -1,0 +1,167 @@
+//! Rendering of faults as SOAP fault documents and REST error responses.
+
+use crate::{Spelling, XRoadError};
+
+/// The `Content-Type` the Java servers send with a SOAP fault (HTTP status 200).
+pub const SOAP_FAULT_CONTENT_TYPE: &str = "text/xml;charset=utf-8";
+
+/// Appends `s` escaped as commons-text `escapeXml10` does: the five markup characters become
+/// entities, C1 controls other than NEL become numeric references, and characters XML 1.0
+/// cannot carry are dropped.
+pub(crate) fn escape_xml10(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {}
+            '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' => {
+                out.push_str(&format!("&#{};", u32::from(c)));
+            }
+            _ => out.push(c),
+        }
+    }
+}
+
+impl XRoadError {
+    /// The SOAP fault document, byte for byte as Java's `SoapFault.createFaultXml`; for a
+    /// relayed fault, the original document.
+    pub fn soap_fault_xml(&self, spelling: Spelling) -> Vec<u8> {
+        if let Some(raw) = self.raw_fault() {
+            return raw.to_vec();
+        }
+        let mut x = String::with_capacity(400 + self.message().len());
+        x.push_str(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope \
+             xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"><SOAP-ENV:Body>\
+             <SOAP-ENV:Fault><faultcode>",
+        );
+        // Java inserts the code unescaped; X-Road codes never need escaping.
+        x.push_str(&self.fault_code(spelling));
+        x.push_str("</faultcode><faultstring>");
+        escape_xml10(self.message(), &mut x);
+        x.push_str("</faultstring><faultactor>");
+        escape_xml10(self.actor(), &mut x);
+        x.push_str("</faultactor><detail><faultDetail xmlns=\"\">");
+        escape_xml10(self.detail(), &mut x);
+        x.push_str("</faultDetail></detail></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>");
+        x.into_bytes()
+    }
+
+    /// The REST error response for an information system whose request carried `accept`.
+    pub fn rest_error(&self, spelling: Spelling, accept: Option<&str>) -> RestError {
+        let code = self.fault_code(spelling);
+        let status = if code.starts_with("server.") || code.starts_with("Server.") { 500 } else { 400 };
+        let (content_type, body) = if wants_xml(accept) {
+            ("application/xml;charset=utf-8", self.rest_xml_body(&code))
+        } else {
+            ("application/json;charset=utf-8", self.rest_json_body(&code))
+        };
+        RestError { status, error_header: code, content_type, body }
+    }
+
+    fn rest_json_body(&self, code: &str) -> Vec<u8> {
+        // Field order matters to byte-comparing tests; serde_json escapes like Jackson here.
+        let quote = |v: &str| serde_json::Value::from(v).to_string();
+        format!(
+            "{{\"type\":{},\"message\":{},\"detail\":{}}}",
+            quote(code),
+            quote(self.message()),
+            quote(self.detail())
+        )
+        .into_bytes()
+    }
+
+    fn rest_xml_body(&self, code: &str) -> Vec<u8> {
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<error>\n");
+        for (name, value) in [("type", code), ("message", self.message()), ("detail", self.detail())] {
+            x.push_str("    <");
+            x.push_str(name);
+            x.push('>');
+            escape_xml10(value, &mut x);
+            x.push_str("</");
+            x.push_str(name);
+            x.push_str(">\n");
+        }
+        x.push_str("</error>\n");
+        x.into_bytes()
+    }
+}
+
+/// Whether the `Accept` header asks for XML: the first of `text/xml`, `application/xml` or
+/// `text/*` found decides (quality values are ignored, as in Java).
+fn wants_xml(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    accept.split(',').any(|range| {
+        let essence = range.split(';').next().unwrap_or("").trim();
+        ["text/xml", "application/xml", "text/*"].iter().any(|x| essence.eq_ignore_ascii_case(x))
+    })
+}
+
+/// A REST error response as the client proxy sends it to the information system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestError {
+    /// 500 for `server.*` codes, 400 otherwise.
+    pub status: u16,
+    /// The value of the `X-Road-Error` header: the fault code.
+    pub error_header: String,
+    /// The body's `Content-Type`.
+    pub content_type: &'static str,
+    /// The body: `{"type":…,"message":…,"detail":…}` or its XML form.
+    pub body: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ErrorCode, Origin, Spelling, XRoadError};
+
+    fn sample() -> XRoadError {
+        XRoadError::new(ErrorCode::NetworkError, "Connection <refused> & \"gone\" 'now'\u{1}")
+            .with_origin(Origin::ClientProxy)
+            .with_detail("5f1a6d1e-0000-4000-8000-000000000001")
+    }
+
+    #[test]
+    fn soap_fault_bytes_match_java() {
+        let xml = String::from_utf8(sample().soap_fault_xml(Spelling::Current)).unwrap();
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\">\
+             <SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>server.clientproxy.network_error</faultcode>\
+             <faultstring>Connection &lt;refused&gt; &amp; &quot;gone&quot; &apos;now&apos;</faultstring>\
+             <faultactor></faultactor><detail><faultDetail xmlns=\"\">5f1a6d1e-0000-4000-8000-000000000001</faultDetail>\
+             </detail></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"
+        );
+        let legacy = String::from_utf8(sample().soap_fault_xml(Spelling::Legacy)).unwrap();
+        assert!(legacy.contains("<faultcode>Server.ClientProxy.NetworkError</faultcode>"));
+    }
+
+    #[test]
+    fn c1_controls_become_numeric_references() {
+        let mut s = String::new();
+        super::escape_xml10("a\u{80}b\u{85}c\u{ffff}", &mut s);
+        assert_eq!(s, "a&#128;b\u{85}c");
+    }
+
+    #[test]
+    fn rest_status_by_prefix_and_body_by_accept() {
+        let e = sample();
+        let r = e.rest_error(Spelling::Current, None);
+        assert_eq!(r.status, 500);
+        assert_eq!(r.error_header, "server.clientproxy.network_error");
+        assert_eq!(r.content_type, "application/json;charset=utf-8");
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            r#"{"type":"server.clientproxy.network_error","message":"Connection <refused> & \"gone\" 'now'\u0001","detail":"5f1a6d1e-0000-4000-8000-000000000001"}"#
+        );
+        let client = XRoadError::new(ErrorCode::InvalidHttpMethod, "m").with_origin(Origin::Client);
+        assert_eq!(client.rest_error(Spelling::Current, None).status, 400);
+        assert_eq!(client.rest_error(Spelling::Legacy, None).error_header, "Client.InvalidHttpMethod");
+        let xml = client.rest_error(Spelling::Current, Some("application/json;q=0.1, text/*"));
+        assert_eq!(xml.content_type, "application/xml;charset=utf-8");
+        assert!(String::from_utf8(xml.body).unwrap().contains("<type>client.invalid_http_method</type>"));
+    }
+}
