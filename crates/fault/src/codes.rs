@@ -36,7 +36,8 @@ error_codes! {
     BadRequest = "bad_request", "BadRequest";
     NotFound = "not_found", "NotFound";
     HttpError = "http_error", "HttpError";
-    UnknownHost = "unknown_host", "UnknownHost";
+    /// 7.7 servers reported an unknown host as a network error.
+    UnknownHost = "unknown_host", "NetworkError";
     DatabaseError = "database_error", "DatabaseError";
     InvalidResponse = "invalid_response", "InvalidResponse";
     InvalidRequest = "invalid_request", "InvalidRequest";
@@ -171,12 +172,31 @@ mod tests {
         for code in ErrorCode::ALL {
             let s = code.as_str();
             assert!(seen.insert(s), "duplicate {s}");
+            assert_eq!(legacy_by_rule(s), code.as_legacy_str(), "7.7 spelling of {s}");
             assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
             let l = code.as_legacy_str();
             assert!(l.bytes().all(|b| b.is_ascii_alphanumeric()), "{l}");
             assert!(l.starts_with(|c: char| c.is_ascii_uppercase()), "{l}");
         }
         assert_eq!(ErrorCode::OutdatedGlobalConf.as_str(), "global_conf_outdated");
-        assert_eq!(ErrorCode::OutdatedGlobalConf.as_legacy_str(), "OutdatedGlobalConf");
+    }
+
+    /// The conversion rule of the 7.8 change: CamelCase per `_` word, with the irregular cases.
+    fn legacy_by_rule(s: &str) -> String {
+        match s {
+            "io_error" => "IOError".into(),
+            "hashchain_unused_inputs" => "HashChainUnusedInputs".into(),
+            "global_conf_outdated" => "OutdatedGlobalConf".into(),
+            "hsm_non_operational" => "HSMNonOperational".into(),
+            "token_readonly" => "TokenReadOnly".into(),
+            "unknown_host" => "NetworkError".into(),
+            _ => s
+                .split('_')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+                })
+                .collect(),
+        }
     }
 }

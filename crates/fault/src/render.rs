@@ -51,20 +51,28 @@ impl XRoadError {
         x.into_bytes()
     }
 
-    /// The REST error response for an information system whose request carried `accept`.
-    pub fn rest_error(&self, spelling: Spelling, accept: Option<&str>) -> RestError {
+    /// The REST error response for an information system whose request carried the `Accept`
+    /// header values `accept`.
+    ///
+    /// The status follows the Java client proxy of the chosen spelling's version: 500 when the
+    /// code starts with `server.` (7.8) or `Server.` (7.7), otherwise 400; so a relayed fault in
+    /// the other version's spelling is answered with 400, as the Java servers do.
+    pub fn rest_error<'a>(&self, spelling: Spelling, accept: impl IntoIterator<Item = &'a str>) -> RestError {
         let code = self.fault_code(spelling);
-        let status = if code.starts_with("server.") || code.starts_with("Server.") { 500 } else { 400 };
-        let (content_type, body) = if wants_xml(accept) {
-            ("application/xml;charset=utf-8", self.rest_xml_body(&code))
-        } else {
-            ("application/json;charset=utf-8", self.rest_json_body(&code))
+        let server_prefix = match spelling {
+            Spelling::Current => "server.",
+            Spelling::Legacy => "Server.",
+        };
+        let status = if code.starts_with(server_prefix) { 500 } else { 400 };
+        let (content_type, body) = match xml_type(accept) {
+            Some(xml) => (xml, self.rest_xml_body(&code)),
+            None => ("application/json", self.rest_json_body(&code)),
         };
         RestError { status, error_header: code, content_type, body }
     }
 
     fn rest_json_body(&self, code: &str) -> Vec<u8> {
-        // Field order matters to byte-comparing tests; serde_json escapes like Jackson here.
+        // Field order matters to byte-comparing clients; serde_json escapes as Jackson does here.
         let quote = |v: &str| serde_json::Value::from(v).to_string();
         format!(
             "{{\"type\":{},\"message\":{},\"detail\":{}}}",
@@ -75,29 +83,48 @@ impl XRoadError {
         .into_bytes()
     }
 
+    /// The DOM serialization of the Java client proxy: no indentation, no newlines, empty
+    /// elements self-closed.
     fn rest_xml_body(&self, code: &str) -> Vec<u8> {
-        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<error>\n");
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><error>");
         for (name, value) in [("type", code), ("message", self.message()), ("detail", self.detail())] {
-            x.push_str("    <");
-            x.push_str(name);
-            x.push('>');
-            escape_xml10(value, &mut x);
-            x.push_str("</");
-            x.push_str(name);
-            x.push_str(">\n");
+            if value.is_empty() {
+                x.push_str(&format!("<{name}/>"));
+            } else {
+                x.push_str(&format!("<{name}>"));
+                escape_dom_text(value, &mut x);
+                x.push_str(&format!("</{name}>"));
+            }
         }
-        x.push_str("</error>\n");
+        x.push_str("</error>");
         x.into_bytes()
     }
 }
 
-/// Whether the `Accept` header asks for XML: the first of `text/xml`, `application/xml` or
-/// `text/*` found decides (quality values are ignored, as in Java).
-fn wants_xml(accept: Option<&str>) -> bool {
-    let Some(accept) = accept else { return false };
-    accept.split(',').any(|range| {
-        let essence = range.split(';').next().unwrap_or("").trim();
-        ["text/xml", "application/xml", "text/*"].iter().any(|x| essence.eq_ignore_ascii_case(x))
+/// Escapes text as the JDK's identity transformer serializes a DOM text node.
+fn escape_dom_text(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\t' | '\n' => out.push(c),
+            '\u{0}'..='\u{1f}' | '\u{7f}' => out.push_str(&format!("&#{};", u32::from(c))),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// The XML media type the `Accept` values ask for: the first `text/xml`, `application/xml` or
+/// `text/*` range anywhere decides (quality values and JSON ranges are ignored, as in Java).
+fn xml_type<'a>(accept: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    accept.into_iter().flat_map(|v| v.split(',')).find_map(|range| {
+        let essence = range.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "text/xml" | "text/*" => Some("text/xml;charset=utf-8"),
+            "application/xml" => Some("application/xml;charset=utf-8"),
+            _ => None,
+        }
     })
 }
 
@@ -152,7 +179,7 @@ mod tests {
         let r = e.rest_error(Spelling::Current, None);
         assert_eq!(r.status, 500);
         assert_eq!(r.error_header, "server.clientproxy.network_error");
-        assert_eq!(r.content_type, "application/json;charset=utf-8");
+        assert_eq!(r.content_type, "application/json");
         assert_eq!(
             String::from_utf8(r.body).unwrap(),
             r#"{"type":"server.clientproxy.network_error","message":"Connection <refused> & \"gone\" 'now'\u0001","detail":"5f1a6d1e-0000-4000-8000-000000000001"}"#
@@ -160,8 +187,32 @@ mod tests {
         let client = XRoadError::new(ErrorCode::InvalidHttpMethod, "m").with_origin(Origin::Client);
         assert_eq!(client.rest_error(Spelling::Current, None).status, 400);
         assert_eq!(client.rest_error(Spelling::Legacy, None).error_header, "Client.InvalidHttpMethod");
-        let xml = client.rest_error(Spelling::Current, Some("application/json;q=0.1, text/*"));
-        assert_eq!(xml.content_type, "application/xml;charset=utf-8");
-        assert!(String::from_utf8(xml.body).unwrap().contains("<type>client.invalid_http_method</type>"));
+        assert_eq!(e.rest_error(Spelling::Legacy, None).status, 500);
+    }
+
+    #[test]
+    fn xml_error_body_matches_java_dom_serialization() {
+        let e = sample();
+        let r = e.rest_error(Spelling::Current, ["application/json, text/*;q=0.1"]);
+        assert_eq!(r.content_type, "text/xml;charset=utf-8");
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><error><type>server.clientproxy.network_error</type>\
+             <message>Connection &lt;refused&gt; &amp; \"gone\" 'now'&#1;</message>\
+             <detail>5f1a6d1e-0000-4000-8000-000000000001</detail></error>"
+        );
+        let r = e.rest_error(Spelling::Current, ["application/json", "application/XML"]);
+        assert_eq!(r.content_type, "application/xml;charset=utf-8");
+        let empty = XRoadError::new(ErrorCode::InternalError, "").with_origin(Origin::ClientProxy);
+        let body = empty.rest_error(Spelling::Current, ["text/xml"]).body;
+        assert!(String::from_utf8(body).unwrap().contains("<message/>"));
+        assert_eq!(e.rest_error(Spelling::Current, ["*/*"]).content_type, "application/json");
+    }
+
+    #[test]
+    fn relayed_codes_of_the_other_version_get_400() {
+        let legacy = XRoadError::relayed("Server.ServerProxy.AccessDenied", "no", "", "d", Vec::new());
+        assert_eq!(legacy.rest_error(Spelling::Current, None).status, 400);
+        assert_eq!(legacy.rest_error(Spelling::Legacy, None).status, 500);
     }
 }

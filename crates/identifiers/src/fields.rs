@@ -184,7 +184,7 @@ impl From<&XRoadId> for IdFields {
     fn from(id: &XRoadId) -> Self {
         let mut f = IdFields::default();
         let mut put = |field: IdField, v: &str| f.values[field.index()] = Some(v.to_owned());
-        let mut put_client = |c: &ClientId, put: &mut dyn FnMut(IdField, &str)| {
+        let put_client = |c: &ClientId, put: &mut dyn FnMut(IdField, &str)| {
             put(IdField::XRoadInstance, c.instance());
             put(IdField::MemberClass, c.member_class());
             put(IdField::MemberCode, c.member_code());

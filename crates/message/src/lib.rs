@@ -1,0 +1,9 @@
+//! The X-Road message protocols between an information system and its security server.
+//!
+//! - [`soap`]: X-Road Message Protocol 4.0 (SOAP), parsed as a stream;
+//! - [`request`]: how the client proxy reads an information system's SOAP request (HTTP
+//!   method, content type, `SOAPAction`, SOAP with attachments and MTOM);
+//! - [`rest`]: X-Road Message Protocol for REST (r1);
+//! - [`check`]: the operator's message checker, running the client proxy's checks offline.
+
+pub mod soap;

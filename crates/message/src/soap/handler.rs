@@ -1,0 +1,487 @@
+//! The element handler that turns scanner events into X-Road headers, following the checks
+//! (and their order) of the Java `SaxSoapParserImpl`.
+
+use xroad_fault::{ErrorCode, XRoadError};
+use xroad_identifiers::{ClientId, IdError, IdField, IdFields, ObjectType, SecurityServerId, ServiceId};
+use xroad_xml::{EndTag, Handler, StartTag};
+
+use super::{
+    ParseError, RepresentedParty, RequestHash, Soap, SoapFault, SoapHeader, SoapMessage,
+    NS_IDENTIFIERS, NS_REPRESENTATION, NS_SOAP_ENCODING, NS_SOAP_ENV, NS_XROAD,
+};
+
+/// Longest header value kept (an `id`, `userId`, identifier code, …).
+const MAX_VALUE_LEN: usize = 1 << 20;
+
+const INVALID_BODY: &str = "Malformed SOAP message: body must have exactly one child element";
+
+/// Which X-Road identifier header is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdHeader {
+    Client,
+    Service,
+    SecurityServer,
+}
+
+impl IdHeader {
+    fn expected(self) -> &'static [ObjectType] {
+        match self {
+            IdHeader::Client => &[ObjectType::Member, ObjectType::Subsystem],
+            IdHeader::Service => &[ObjectType::Service],
+            IdHeader::SecurityServer => &[ObjectType::Server],
+        }
+    }
+}
+
+/// A plain-text header field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueField {
+    Id,
+    UserId,
+    Issue,
+    ProtocolVersion,
+    RequestHash,
+    FaultCode,
+    FaultString,
+    FaultActor,
+    FaultDetail,
+    /// The text directly inside `detail` (used when there is no `faultDetail`).
+    DetailText,
+}
+
+/// What the element at `depth` is being read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    Value(ValueField),
+    Identifier(IdHeader),
+    IdentifierPart(IdField),
+    Party,
+    PartyPart(bool /* is partyClass */),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Section {
+    #[default]
+    Other,
+    Header,
+    Body,
+}
+
+#[derive(Debug, Default)]
+struct Fields {
+    client: Option<ClientId>,
+    service: Option<ServiceId>,
+    security_server: Option<SecurityServerId>,
+    id: Option<String>,
+    user_id: Option<String>,
+    issue: Option<String>,
+    protocol_version: Option<String>,
+    represented_party: Option<RepresentedParty>,
+    request_hash: Option<RequestHash>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SoapHandler {
+    depth: usize,
+    rpc: bool,
+    section: Section,
+    header_finished: bool,
+    fields: Fields,
+    /// Open captures with the depth of their element (innermost last).
+    captures: Vec<(usize, Capture)>,
+    text: Vec<u8>,
+    id_fields: IdFields,
+    party: (Option<String>, Option<String>),
+    hash_algorithm: Option<String>,
+    body_seen: bool,
+    service_name: Option<String>,
+    fault: Option<SoapFault>,
+    in_fault: bool,
+    result: Option<Soap>,
+}
+
+fn duplicate(namespace: &str, local: &str) -> ParseError {
+    XRoadError::new(
+        ErrorCode::DuplicateHeaderField,
+        format!("SOAP header contains duplicate field '{{{namespace}}}{local}'"),
+    )
+    .into()
+}
+
+fn check_unique<T>(slot: &Option<T>, tag: &StartTag<'_>) -> Result<(), ParseError> {
+    match slot {
+        Some(_) => Err(duplicate(tag.namespace, tag.local)),
+        None => Ok(()),
+    }
+}
+
+/// An identifier that could not be built from its fields: the Java parser fails with an
+/// unchecked argument error here, which surfaces as `internal_error`.
+fn id_error(e: IdError) -> ParseError {
+    XRoadError::new(ErrorCode::InternalError, e.to_string()).into()
+}
+
+impl SoapHandler {
+    pub(crate) fn header_finished(&self) -> bool {
+        self.header_finished
+    }
+
+    pub(crate) fn into_soap(self, encoding: &'static str) -> Result<Soap, XRoadError> {
+        match self.result {
+            Some(Soap::Message(mut m)) => {
+                m.encoding = encoding;
+                Ok(Soap::Message(m))
+            }
+            Some(fault) => Ok(fault),
+            None => Err(XRoadError::new(
+                ErrorCode::InvalidSoap,
+                "Malformed SOAP message: envelope missing",
+            )),
+        }
+    }
+
+    fn capture(&self) -> Option<Capture> {
+        match self.captures.last() {
+            Some(&(d, c)) if d == self.depth => Some(c),
+            _ => None,
+        }
+    }
+
+    fn parent_capture(&self) -> Option<Capture> {
+        match self.captures.last() {
+            Some(&(d, c)) if d + 1 == self.depth => Some(c),
+            _ => None,
+        }
+    }
+
+    fn begin(&mut self, c: Capture) {
+        self.text.clear();
+        self.captures.push((self.depth, c));
+    }
+
+    fn take_text(&mut self) -> Result<String, ParseError> {
+        String::from_utf8(std::mem::take(&mut self.text))
+            .map_err(|_| XRoadError::new(ErrorCode::InvalidSoap, "Malformed XML: invalid UTF-8").into())
+    }
+
+    fn envelope(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        if tag.namespace != NS_SOAP_ENV || tag.local != "Envelope" {
+            return Err(XRoadError::new(ErrorCode::InvalidSoap, "Malformed SOAP message: envelope missing").into());
+        }
+        self.rpc = tag.attribute(NS_SOAP_ENV, "encodingStyle") == Some(NS_SOAP_ENCODING);
+        Ok(())
+    }
+
+    fn envelope_child(&mut self, tag: &StartTag<'_>) {
+        self.section = match (tag.namespace, tag.local) {
+            (NS_SOAP_ENV, "Header") => Section::Header,
+            (NS_SOAP_ENV, "Body") => {
+                // A second Body replaces the first, as in Java.
+                self.body_seen = true;
+                self.service_name = None;
+                self.fault = None;
+                Section::Body
+            }
+            _ => Section::Other,
+        };
+    }
+
+    fn header_child(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        let f = &self.fields;
+        let capture = match (tag.namespace, tag.local) {
+            (NS_XROAD, "id") => check_unique(&f.id, tag).map(|_| Capture::Value(ValueField::Id)),
+            (NS_XROAD, "userId") => check_unique(&f.user_id, tag).map(|_| Capture::Value(ValueField::UserId)),
+            (NS_XROAD, "issue") => check_unique(&f.issue, tag).map(|_| Capture::Value(ValueField::Issue)),
+            (NS_XROAD, "protocolVersion") => {
+                check_unique(&f.protocol_version, tag).map(|_| Capture::Value(ValueField::ProtocolVersion))
+            }
+            (NS_XROAD, "client") => check_unique(&f.client, tag).map(|_| Capture::Identifier(IdHeader::Client)),
+            (NS_XROAD, "service") => check_unique(&f.service, tag).map(|_| Capture::Identifier(IdHeader::Service)),
+            (NS_XROAD, "securityServer") => {
+                check_unique(&f.security_server, tag).map(|_| Capture::Identifier(IdHeader::SecurityServer))
+            }
+            (NS_REPRESENTATION, "representedParty") => {
+                check_unique(&f.represented_party, tag).map(|_| Capture::Party)
+            }
+            (NS_XROAD, "requestHash") => {
+                check_unique(&f.request_hash, tag).map(|_| Capture::Value(ValueField::RequestHash))
+            }
+            _ => return Ok(()),
+        }?;
+        match capture {
+            Capture::Identifier(kind) => self.open_identifier(kind, tag)?,
+            Capture::Party => self.party = (None, None),
+            Capture::Value(ValueField::RequestHash) => {
+                self.hash_algorithm = tag.attribute("", "algorithmId").map(str::to_owned);
+            }
+            _ => {}
+        }
+        self.begin(capture);
+        Ok(())
+    }
+
+    fn open_identifier(&mut self, kind: IdHeader, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        let object_type = tag
+            .attribute(NS_IDENTIFIERS, "objectType")
+            .ok_or_else(|| XRoadError::new(ErrorCode::InvalidXml, "Missing objectType attribute"))?;
+        let object_type: ObjectType = object_type.parse().map_err(|_| {
+            XRoadError::new(ErrorCode::InvalidXml, format!("Unknown objectType: {object_type}"))
+        })?;
+        if !kind.expected().contains(&object_type) {
+            return Err(XRoadError::new(ErrorCode::InvalidXml, format!("Unexpected objectType: {object_type}")).into());
+        }
+        self.id_fields = IdFields::default();
+        Ok(())
+    }
+
+    fn identifier_child(&mut self, kind: IdHeader, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        if tag.namespace != NS_IDENTIFIERS {
+            return Ok(());
+        }
+        let allowed = match kind {
+            IdHeader::Client => ObjectType::Subsystem,
+            IdHeader::Service => ObjectType::Service,
+            IdHeader::SecurityServer => ObjectType::Server,
+        };
+        let Some(field) = IdField::from_local_name(tag.local).filter(|f| IdField::allowed_for(allowed).contains(f))
+        else {
+            return Ok(());
+        };
+        if self.id_fields.contains(field) {
+            return Err(duplicate(tag.namespace, tag.local));
+        }
+        self.begin(Capture::IdentifierPart(field));
+        Ok(())
+    }
+
+    fn party_child(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        let is_class = match (tag.namespace, tag.local) {
+            (NS_REPRESENTATION, "partyClass") => true,
+            (NS_REPRESENTATION, "partyCode") => false,
+            _ => return Ok(()),
+        };
+        let slot = if is_class { &self.party.0 } else { &self.party.1 };
+        check_unique(slot, tag)?;
+        self.begin(Capture::PartyPart(is_class));
+        Ok(())
+    }
+
+    fn body_child(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        if tag.namespace == NS_SOAP_ENV && tag.local == "Fault" {
+            self.fault = Some(SoapFault::default());
+            self.in_fault = true;
+        } else if self.service_name.is_none() {
+            self.service_name = Some(tag.local.to_owned());
+        } else {
+            return Err(XRoadError::new(ErrorCode::InvalidBody, INVALID_BODY).into());
+        }
+        Ok(())
+    }
+
+    fn fault_child(&mut self, tag: &StartTag<'_>) {
+        let field = match tag.local {
+            "faultcode" => ValueField::FaultCode,
+            "faultstring" => ValueField::FaultString,
+            "faultactor" => ValueField::FaultActor,
+            "detail" => ValueField::DetailText,
+            _ => return,
+        };
+        self.begin(Capture::Value(field));
+    }
+
+    fn end_capture(&mut self, c: Capture) -> Result<(), ParseError> {
+        self.captures.pop();
+        match c {
+            Capture::Value(field) => {
+                let v = self.take_text()?;
+                self.set_value(field, v)?;
+            }
+            Capture::IdentifierPart(field) => {
+                let v = self.take_text()?;
+                self.id_fields.set(field, v).map_err(id_error)?;
+            }
+            Capture::PartyPart(is_class) => {
+                let v = Some(self.take_text()?);
+                if is_class {
+                    self.party.0 = v;
+                } else {
+                    self.party.1 = v;
+                }
+            }
+            Capture::Party => {
+                let (party_class, party_code) = std::mem::take(&mut self.party);
+                self.fields.represented_party = Some(RepresentedParty { party_class, party_code });
+            }
+            Capture::Identifier(kind) => {
+                let fields = std::mem::take(&mut self.id_fields);
+                match kind {
+                    IdHeader::Client => self.fields.client = Some(fields.into_client().map_err(id_error)?),
+                    IdHeader::Service => self.fields.service = Some(fields.into_service().map_err(id_error)?),
+                    IdHeader::SecurityServer => {
+                        self.fields.security_server = Some(fields.into_security_server().map_err(id_error)?)
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set_value(&mut self, field: ValueField, v: String) -> Result<(), ParseError> {
+        let f = &mut self.fields;
+        match field {
+            ValueField::Id => f.id = Some(v),
+            ValueField::UserId => f.user_id = Some(v),
+            ValueField::Issue => f.issue = Some(v),
+            ValueField::ProtocolVersion => {
+                if !v.starts_with("4.") {
+                    return Err(XRoadError::new(
+                        ErrorCode::InvalidProtocolVersion,
+                        format!("Invalid protocol version (supported: 4.x, provided: {v})"),
+                    )
+                    .into());
+                }
+                f.protocol_version = Some(v);
+            }
+            ValueField::RequestHash => {
+                f.request_hash = Some(RequestHash { algorithm_id: self.hash_algorithm.take(), value: v })
+            }
+            ValueField::FaultCode => self.fault_mut().code = Some(v),
+            ValueField::FaultString => self.fault_mut().string = Some(v),
+            ValueField::FaultActor => self.fault_mut().actor = Some(v),
+            ValueField::FaultDetail => self.fault_mut().detail = Some(v),
+            ValueField::DetailText => {
+                let fault = self.fault_mut();
+                if fault.detail.as_deref().is_none_or(str::is_empty) {
+                    fault.detail = Some(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fault_mut(&mut self) -> &mut SoapFault {
+        self.fault.get_or_insert_with(SoapFault::default)
+    }
+
+    /// The checks Java makes when the envelope closes, in Java's order.
+    fn close_envelope(&mut self) -> Result<(), ParseError> {
+        if let Some(fault) = self.fault.take() {
+            self.result = Some(Soap::Fault(fault));
+            return Ok(());
+        }
+        let missing = |name: &str| -> ParseError {
+            XRoadError::new(ErrorCode::MissingHeaderField, format!("Required field '{name}' is missing")).into()
+        };
+        if !self.header_finished {
+            return Err(XRoadError::new(ErrorCode::MissingHeader, "Malformed SOAP message: header missing").into());
+        }
+        let f = std::mem::take(&mut self.fields);
+        let protocol_version = f.protocol_version.ok_or_else(|| missing("protocolVersion"))?;
+        let client = f.client.ok_or_else(|| missing("client"))?;
+        let id = f.id.ok_or_else(|| missing("id"))?;
+        let service = f.service.ok_or_else(|| {
+            ParseError(XRoadError::new(ErrorCode::MissingHeaderField, "Message header must contain service id"))
+        })?;
+        if !self.body_seen {
+            return Err(XRoadError::new(ErrorCode::MissingBody, "Malformed SOAP message: body missing").into());
+        }
+        let service_name = self
+            .service_name
+            .take()
+            .ok_or_else(|| ParseError(XRoadError::new(ErrorCode::InvalidBody, INVALID_BODY)))?;
+        if !service_name.starts_with(service.service_code()) {
+            return Err(XRoadError::new(
+                ErrorCode::InconsistentHeaders,
+                "Malformed SOAP message: service code does not match in header and body",
+            )
+            .into());
+        }
+        let response = service_name.ends_with("Response");
+        self.result = Some(Soap::Message(SoapMessage {
+            header: SoapHeader {
+                client,
+                service,
+                id,
+                user_id: f.user_id,
+                issue: f.issue,
+                protocol_version,
+                represented_party: f.represented_party,
+                security_server: f.security_server,
+                request_hash: f.request_hash,
+            },
+            service_name,
+            rpc: self.rpc,
+            response,
+            encoding: "UTF-8",
+        }));
+        Ok(())
+    }
+}
+
+impl Handler for SoapHandler {
+    type Error = ParseError;
+
+    fn start_element(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        self.depth = tag.depth;
+        match tag.depth {
+            1 => return self.envelope(tag),
+            2 => {
+                self.envelope_child(tag);
+                return Ok(());
+            }
+            _ => {}
+        }
+        match (self.section, self.parent_capture()) {
+            (Section::Header, None) if tag.depth == 3 => self.header_child(tag),
+            (Section::Header, Some(Capture::Identifier(kind))) => self.identifier_child(kind, tag),
+            (Section::Header, Some(Capture::Party)) => self.party_child(tag),
+            (Section::Body, _) if tag.depth == 3 => {
+                self.in_fault = false;
+                self.body_child(tag)
+            }
+            (Section::Body, None) if tag.depth == 4 && self.in_fault => {
+                self.fault_child(tag);
+                Ok(())
+            }
+            (Section::Body, Some(Capture::Value(ValueField::DetailText))) if tag.local == "faultDetail" => {
+                self.begin(Capture::Value(ValueField::FaultDetail));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn end_element(&mut self, tag: &EndTag<'_>) -> Result<(), ParseError> {
+        self.depth = tag.depth;
+        if let Some(c) = self.capture() {
+            self.end_capture(c)?;
+        }
+        match tag.depth {
+            1 => self.close_envelope()?,
+            2 => {
+                if self.section == Section::Header {
+                    self.header_finished = true;
+                }
+                self.section = Section::Other;
+            }
+            3 if self.section == Section::Body => self.in_fault = false,
+            _ => {}
+        }
+        self.depth = tag.depth - 1;
+        Ok(())
+    }
+
+    fn text(&mut self, text: &[u8]) -> Result<(), ParseError> {
+        if self.capture().is_some() {
+            if self.text.len() + text.len() > MAX_VALUE_LEN {
+                return Err(XRoadError::new(
+                    ErrorCode::InvalidSoap,
+                    format!("SOAP header value longer than {MAX_VALUE_LEN} bytes"),
+                )
+                .into());
+            }
+            self.text.extend_from_slice(text);
+        }
+        Ok(())
+    }
+}
