@@ -92,6 +92,18 @@ impl XRoadError {
         }
     }
 
+    /// A fault with a code that is not one of X-Road's own (e.g. derived from a fault an
+    /// information system sent), rendered as a fresh X-Road fault document.
+    pub fn with_code_string(code: impl Into<String>, message: impl Into<String>) -> Self {
+        XRoadError {
+            code: Code::Foreign(code.into()),
+            message: message.into(),
+            actor: String::new(),
+            detail: uuid::Uuid::new_v4().to_string(),
+            raw_fault: None,
+        }
+    }
+
     /// Prepends a nested prefix (`service_failed`, `signature_verification`, …), unless the
     /// chain already starts with it, as Java's `CodedException.withPrefix` does. Has no effect
     /// on relayed faults or once the origin is set.

@@ -6,4 +6,5 @@
 //! - [`rest`]: X-Road Message Protocol for REST (r1);
 //! - [`check`]: the operator's message checker, running the client proxy's checks offline.
 
+pub mod request;
 pub mod soap;

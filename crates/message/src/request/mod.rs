@@ -1,0 +1,344 @@
+//! How the client proxy reads an information system's SOAP request.
+//!
+//! [`SoapRequestDecoder`] runs the checks the Java client proxy makes, in its order: the HTTP
+//! method, the `Content-Type` (and its charset), the `SOAPAction` header, then the body as a
+//! single SOAP document (`text/xml`, `application/xop+xml`) or as a SOAP-with-attachments or
+//! MTOM package (`multipart/related`: the first leaf part is the SOAP message, whatever its
+//! `start` parameter says; nested multiparts are flattened). It is fed the body as it streams,
+//! hashes the SOAP bytes exactly as received (a UTF-8 BOM included) and every attachment's raw
+//! bytes, and keeps nothing of the body itself.
+//!
+//! Errors carry the fault code the information system would receive, origin included:
+//! `client.*` for what the request got wrong, `server.clientproxy.*` where the Java server
+//! reports its own failure.
+
+mod multipart;
+mod soap_action;
+
+use ring::digest;
+use serde::Serialize;
+use xroad_fault::{ErrorCode, Origin, XRoadError};
+use xroad_mime::{ContentType, PartHeaders};
+
+use crate::soap::{Soap, SoapMessage, SoapParser};
+
+use self::multipart::{Flattener, Leaf};
+pub use self::soap_action::validate_soap_action;
+
+/// Content types of a single-part SOAP request.
+const SOAP_TYPES: [&str; 2] = ["text/xml", "application/xop+xml"];
+
+/// One attachment of a SOAP request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    /// The part's `Content-Type` value as sent.
+    pub content_type: String,
+    /// The part's other headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Length of the raw body in bytes (no transfer decoding).
+    pub size: u64,
+    /// SHA-512 of the raw body.
+    #[serde(serialize_with = "base64_digest")]
+    pub digest: Vec<u8>,
+}
+
+/// A SOAP request as the client proxy accepts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SoapRequest {
+    /// The parsed message.
+    pub message: SoapMessage,
+    /// The content type the SOAP part was received with (the HTTP `Content-Type` for a
+    /// single-part request, the first part's for a multipart one).
+    pub soap_content_type: String,
+    /// The SOAP part's other MIME headers (multipart only), in order.
+    pub soap_part_headers: Vec<(String, String)>,
+    /// SHA-512 of the SOAP bytes as received (the request hash and signed digest).
+    #[serde(serialize_with = "base64_digest")]
+    pub soap_digest: Vec<u8>,
+    /// Length of the SOAP bytes.
+    pub soap_size: u64,
+    /// The attachments, in order.
+    pub attachments: Vec<Attachment>,
+    /// The `SOAPAction` header as received (forwarded to the provider verbatim).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soap_action: Option<String>,
+    /// Whether the request was a `multipart/related` package.
+    pub multipart: bool,
+}
+
+fn base64_digest<S: serde::Serializer>(d: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine;
+    s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(d))
+}
+
+fn client_error(code: ErrorCode, msg: impl Into<String>) -> XRoadError {
+    XRoadError::new(code, msg).with_origin(Origin::Client)
+}
+
+/// The SOAP part being read: parser and digest run side by side over the raw bytes.
+struct SoapPart {
+    parser: SoapParser,
+    hash: digest::Context,
+    size: u64,
+}
+
+impl SoapPart {
+    fn new() -> Self {
+        SoapPart { parser: SoapParser::new(), hash: digest::Context::new(&digest::SHA512), size: 0 }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), XRoadError> {
+        self.hash.update(bytes);
+        self.size += bytes.len() as u64;
+        self.parser.feed(bytes)
+    }
+
+    fn finish(self) -> Result<(SoapMessage, Vec<u8>, u64), XRoadError> {
+        let digest = self.hash.finish().as_ref().to_vec();
+        match self.parser.finish()? {
+            Soap::Message(m) => Ok((m, digest, self.size)),
+            Soap::Fault(f) => Err(fault_as_request(f)),
+        }
+    }
+}
+
+/// A SOAP fault sent as a request: Java answers `client.` + the fault code lower-cased, with
+/// the information system's fault string.
+fn fault_as_request(f: crate::soap::SoapFault) -> XRoadError {
+    match f.code {
+        // A code already starting with "client" is not prefixed again (Java's `withPrefix`).
+        Some(code) => {
+            let code = code.to_lowercase();
+            let code = if code.starts_with("client") { code } else { format!("client.{code}") };
+            XRoadError::with_code_string(code, f.string.unwrap_or_default())
+        }
+        None => XRoadError::new(ErrorCode::InternalError, f.string.unwrap_or_default()),
+    }
+}
+
+/// An attachment being read.
+struct AttachmentPart {
+    content_type: String,
+    headers: Vec<(String, String)>,
+    hash: digest::Context,
+    size: u64,
+}
+
+enum Body {
+    Single(SoapPart),
+    Multipart {
+        parts: Box<Flattener>,
+        soap: Option<SoapPart>,
+        soap_done: Option<(SoapMessage, Vec<u8>, u64)>,
+        soap_meta: (String, Vec<(String, String)>),
+        current: Option<AttachmentPart>,
+        attachments: Vec<Attachment>,
+    },
+}
+
+/// Reads one SOAP request of an information system; see the module documentation.
+pub struct SoapRequestDecoder {
+    content_type: String,
+    soap_action: Option<String>,
+    body: Body,
+    failed: Option<XRoadError>,
+}
+
+fn headers_except_content_type(h: &PartHeaders) -> Vec<(String, String)> {
+    h.iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type"))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Checks the `charset` parameter the way Java's strict content type parser does: a charset
+/// it does not know is a failure of the server (`internal_error`), not of the client.
+fn check_charset(ct: &ContentType) -> Result<(), XRoadError> {
+    match ct.charset() {
+        Some(cs) if !cs.is_empty() && !known_charset(cs) => Err(XRoadError::new(
+            ErrorCode::InternalError,
+            format!("Unsupported charset '{cs}' in content type '{}'", ct.as_str()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn known_charset(label: &str) -> bool {
+    encoding_rs::Encoding::for_label(label.as_bytes()).is_some()
+        || ["utf-32", "utf-32be", "utf-32le"].iter().any(|l| label.eq_ignore_ascii_case(l))
+}
+
+fn check_soap_type(ct: &str) -> Result<(), XRoadError> {
+    let parsed = ContentType::parse(ct)
+        .map_err(|_| client_error(ErrorCode::InvalidContentType, format!("Invalid content type: {ct}")))?;
+    if !SOAP_TYPES.contains(&parsed.essence()) {
+        let base = ct.split(';').next().unwrap_or(ct).trim();
+        return Err(client_error(ErrorCode::InvalidContentType, format!("Invalid content type: {base}")));
+    }
+    check_charset(&parsed).map_err(|e| e.with_origin(Origin::Client))
+}
+
+impl SoapRequestDecoder {
+    /// Starts reading a request with HTTP method `method`, `Content-Type` `content_type` and
+    /// `SOAPAction` header `soap_action`. Fails with the fault the client proxy would send if
+    /// the request is refused before its body is read.
+    pub fn new(method: &str, content_type: Option<&str>, soap_action: Option<&str>) -> Result<Self, XRoadError> {
+        if !method.eq_ignore_ascii_case("POST") {
+            return Err(client_error(
+                ErrorCode::InvalidHttpMethod,
+                format!("Must use POST request method instead of {method}"),
+            ));
+        }
+        let raw_ct = content_type.map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| {
+            XRoadError::new(ErrorCode::InternalError, "Could not get content type from request")
+                .with_origin(Origin::ClientProxy)
+        })?;
+        let base = raw_ct.split(';').next().unwrap_or(raw_ct).trim();
+        if base.is_empty() {
+            return Err(XRoadError::new(ErrorCode::InternalError, "Could not get content type from request")
+                .with_origin(Origin::ClientProxy));
+        }
+        // Java's content type parser takes any token as a type; only the allowed ones pass.
+        let invalid_type =
+            || client_error(ErrorCode::InvalidContentType, format!("Invalid content type: {base}"));
+        let ct = ContentType::parse(raw_ct);
+        if let Ok(ct) = &ct {
+            check_charset(ct).map_err(|e| e.with_origin(Origin::ClientProxy))?;
+        }
+        let soap_action = validate_soap_action(soap_action).map_err(|e| e.with_origin(Origin::Client))?;
+        let ct = ct.map_err(|_| invalid_type())?;
+        let body = match ct.essence() {
+            "text/xml" | "application/xop+xml" => Body::Single(SoapPart::new()),
+            "multipart/related" => {
+                let boundary = ct.boundary().filter(|b| !b.is_empty()).ok_or_else(invalid_type)?;
+                Body::Multipart {
+                    parts: Box::new(Flattener::new(boundary).map_err(|e| e.with_origin(Origin::Client))?),
+                    soap: None,
+                    soap_done: None,
+                    soap_meta: (String::new(), Vec::new()),
+                    current: None,
+                    attachments: Vec::new(),
+                }
+            }
+            _ => return Err(invalid_type()),
+        };
+        Ok(SoapRequestDecoder {
+            content_type: raw_ct.to_owned(),
+            soap_action: soap_action.map(str::to_owned),
+            body,
+            failed: None,
+        })
+    }
+
+    /// Reads the next chunk of the request body.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), XRoadError> {
+        self.step(chunk, false)
+    }
+
+    /// Ends the body and returns the request, or the fault the client proxy would answer.
+    pub fn finish(mut self) -> Result<SoapRequest, XRoadError> {
+        self.step(&[], true)?;
+        let (message, soap_digest, soap_size, soap_content_type, soap_part_headers, attachments, multipart) =
+            match self.body {
+                Body::Single(part) => {
+                    let (m, d, s) = part.finish().map_err(|e| e.with_origin(Origin::Client))?;
+                    (m, d, s, self.content_type, Vec::new(), Vec::new(), false)
+                }
+                Body::Multipart { soap_done, soap_meta, attachments, .. } => {
+                    let (m, d, s) = soap_done.ok_or_else(|| {
+                        client_error(ErrorCode::MissingSoap, "Request does not contain SOAP message")
+                    })?;
+                    (m, d, s, soap_meta.0, soap_meta.1, attachments, true)
+                }
+            };
+        Ok(SoapRequest {
+            message,
+            soap_content_type,
+            soap_part_headers,
+            soap_digest,
+            soap_size,
+            attachments,
+            soap_action: self.soap_action,
+            multipart,
+        })
+    }
+
+    fn step(&mut self, chunk: &[u8], eof: bool) -> Result<(), XRoadError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = match &mut self.body {
+            Body::Single(part) => part.feed(chunk),
+            Body::Multipart { parts, soap, soap_done, soap_meta, current, attachments } => {
+                parts.feed(chunk, eof, &mut |leaf| {
+                    on_leaf(leaf, soap, soap_done, soap_meta, current, attachments)
+                })
+            }
+        };
+        result.map_err(|e| {
+            let e = e.with_origin(Origin::Client);
+            self.failed = Some(e.clone());
+            e
+        })
+    }
+}
+
+/// Routes one multipart event: the first leaf is the SOAP message, later leaves attachments.
+fn on_leaf(
+    leaf: Leaf<'_>,
+    soap: &mut Option<SoapPart>,
+    soap_done: &mut Option<(SoapMessage, Vec<u8>, u64)>,
+    soap_meta: &mut (String, Vec<(String, String)>),
+    current: &mut Option<AttachmentPart>,
+    attachments: &mut Vec<Attachment>,
+) -> Result<(), XRoadError> {
+    match leaf {
+        Leaf::Start(headers) => {
+            let ct = headers.content_type().ok_or_else(|| {
+                XRoadError::new(ErrorCode::InvalidContentType, "Could not get content type for part")
+            })?;
+            if soap_done.is_none() && soap.is_none() {
+                check_soap_type(ct)?;
+                *soap_meta = (ct.to_owned(), headers_except_content_type(&headers));
+                *soap = Some(SoapPart::new());
+            } else {
+                *current = Some(AttachmentPart {
+                    content_type: ct.to_owned(),
+                    headers: headers_except_content_type(&headers),
+                    hash: digest::Context::new(&digest::SHA512),
+                    size: 0,
+                });
+            }
+            Ok(())
+        }
+        Leaf::Data(d) => {
+            if let Some(part) = soap {
+                part.feed(d)
+            } else if let Some(a) = current {
+                a.hash.update(d);
+                a.size += d.len() as u64;
+                Ok(())
+            } else {
+                Ok(())
+            }
+        }
+        Leaf::End => {
+            if let Some(part) = soap.take() {
+                *soap_done = Some(part.finish()?);
+            } else if let Some(a) = current.take() {
+                attachments.push(Attachment {
+                    content_type: a.content_type,
+                    headers: a.headers,
+                    size: a.size,
+                    digest: a.hash.finish().as_ref().to_vec(),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
