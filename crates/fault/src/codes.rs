@@ -172,13 +172,23 @@ mod tests {
         for code in ErrorCode::ALL {
             let s = code.as_str();
             assert!(seen.insert(s), "duplicate {s}");
-            assert_eq!(legacy_by_rule(s), code.as_legacy_str(), "7.7 spelling of {s}");
-            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
+            assert_eq!(
+                legacy_by_rule(s),
+                code.as_legacy_str(),
+                "7.7 spelling of {s}"
+            );
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
             let l = code.as_legacy_str();
             assert!(l.bytes().all(|b| b.is_ascii_alphanumeric()), "{l}");
             assert!(l.starts_with(|c: char| c.is_ascii_uppercase()), "{l}");
         }
-        assert_eq!(ErrorCode::OutdatedGlobalConf.as_str(), "global_conf_outdated");
+        assert_eq!(
+            ErrorCode::OutdatedGlobalConf.as_str(),
+            "global_conf_outdated"
+        );
     }
 
     /// The conversion rule of the 7.8 change: CamelCase per `_` word, with the irregular cases.
@@ -194,7 +204,9 @@ mod tests {
                 .split('_')
                 .map(|w| {
                     let mut c = w.chars();
-                    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
                 })
                 .collect(),
         }

@@ -57,18 +57,31 @@ impl XRoadError {
     /// The status follows the Java client proxy of the chosen spelling's version: 500 when the
     /// code starts with `server.` (7.8) or `Server.` (7.7), otherwise 400; so a relayed fault in
     /// the other version's spelling is answered with 400, as the Java servers do.
-    pub fn rest_error<'a>(&self, spelling: Spelling, accept: impl IntoIterator<Item = &'a str>) -> RestError {
+    pub fn rest_error<'a>(
+        &self,
+        spelling: Spelling,
+        accept: impl IntoIterator<Item = &'a str>,
+    ) -> RestError {
         let code = self.fault_code(spelling);
         let server_prefix = match spelling {
             Spelling::Current => "server.",
             Spelling::Legacy => "Server.",
         };
-        let status = if code.starts_with(server_prefix) { 500 } else { 400 };
+        let status = if code.starts_with(server_prefix) {
+            500
+        } else {
+            400
+        };
         let (content_type, body) = match xml_type(accept) {
             Some(xml) => (xml, self.rest_xml_body(&code)),
             None => ("application/json", self.rest_json_body(&code)),
         };
-        RestError { status, error_header: code, content_type, body }
+        RestError {
+            status,
+            error_header: code,
+            content_type,
+            body,
+        }
     }
 
     fn rest_json_body(&self, code: &str) -> Vec<u8> {
@@ -86,8 +99,13 @@ impl XRoadError {
     /// The DOM serialization of the Java client proxy: no indentation, no newlines, empty
     /// elements self-closed.
     fn rest_xml_body(&self, code: &str) -> Vec<u8> {
-        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><error>");
-        for (name, value) in [("type", code), ("message", self.message()), ("detail", self.detail())] {
+        let mut x =
+            String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><error>");
+        for (name, value) in [
+            ("type", code),
+            ("message", self.message()),
+            ("detail", self.detail()),
+        ] {
             if value.is_empty() {
                 x.push_str(&format!("<{name}/>"));
             } else {
@@ -118,14 +136,22 @@ fn escape_dom_text(s: &str, out: &mut String) {
 /// The XML media type the `Accept` values ask for: the first `text/xml`, `application/xml` or
 /// `text/*` range anywhere decides (quality values and JSON ranges are ignored, as in Java).
 fn xml_type<'a>(accept: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
-    accept.into_iter().flat_map(|v| v.split(',')).find_map(|range| {
-        let essence = range.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        match essence.as_str() {
-            "text/xml" | "text/*" => Some("text/xml;charset=utf-8"),
-            "application/xml" => Some("application/xml;charset=utf-8"),
-            _ => None,
-        }
-    })
+    accept
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .find_map(|range| {
+            let essence = range
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            match essence.as_str() {
+                "text/xml" | "text/*" => Some("text/xml;charset=utf-8"),
+                "application/xml" => Some("application/xml;charset=utf-8"),
+                _ => None,
+            }
+        })
 }
 
 /// A REST error response as the client proxy sends it to the information system.
@@ -146,9 +172,12 @@ mod tests {
     use crate::{ErrorCode, Origin, Spelling, XRoadError};
 
     fn sample() -> XRoadError {
-        XRoadError::new(ErrorCode::NetworkError, "Connection <refused> & \"gone\" 'now'\u{1}")
-            .with_origin(Origin::ClientProxy)
-            .with_detail("5f1a6d1e-0000-4000-8000-000000000001")
+        XRoadError::new(
+            ErrorCode::NetworkError,
+            "Connection <refused> & \"gone\" 'now'\u{1}",
+        )
+        .with_origin(Origin::ClientProxy)
+        .with_detail("5f1a6d1e-0000-4000-8000-000000000001")
     }
 
     #[test]
@@ -186,7 +215,10 @@ mod tests {
         );
         let client = XRoadError::new(ErrorCode::InvalidHttpMethod, "m").with_origin(Origin::Client);
         assert_eq!(client.rest_error(Spelling::Current, None).status, 400);
-        assert_eq!(client.rest_error(Spelling::Legacy, None).error_header, "Client.InvalidHttpMethod");
+        assert_eq!(
+            client.rest_error(Spelling::Legacy, None).error_header,
+            "Client.InvalidHttpMethod"
+        );
         assert_eq!(e.rest_error(Spelling::Legacy, None).status, 500);
     }
 
@@ -206,12 +238,16 @@ mod tests {
         let empty = XRoadError::new(ErrorCode::InternalError, "").with_origin(Origin::ClientProxy);
         let body = empty.rest_error(Spelling::Current, ["text/xml"]).body;
         assert!(String::from_utf8(body).unwrap().contains("<message/>"));
-        assert_eq!(e.rest_error(Spelling::Current, ["*/*"]).content_type, "application/json");
+        assert_eq!(
+            e.rest_error(Spelling::Current, ["*/*"]).content_type,
+            "application/json"
+        );
     }
 
     #[test]
     fn relayed_codes_of_the_other_version_get_400() {
-        let legacy = XRoadError::relayed("Server.ServerProxy.AccessDenied", "no", "", "d", Vec::new());
+        let legacy =
+            XRoadError::relayed("Server.ServerProxy.AccessDenied", "no", "", "d", Vec::new());
         assert_eq!(legacy.rest_error(Spelling::Current, None).status, 400);
         assert_eq!(legacy.rest_error(Spelling::Legacy, None).status, 500);
     }

@@ -67,9 +67,14 @@ impl IdField {
             ObjectType::Member | ObjectType::Subsystem => {
                 &[XRoadInstance, MemberClass, MemberCode, SubsystemCode]
             }
-            ObjectType::Service => {
-                &[XRoadInstance, MemberClass, MemberCode, SubsystemCode, ServiceCode, ServiceVersion]
-            }
+            ObjectType::Service => &[
+                XRoadInstance,
+                MemberClass,
+                MemberCode,
+                SubsystemCode,
+                ServiceCode,
+                ServiceVersion,
+            ],
             ObjectType::Server => &[XRoadInstance, MemberClass, MemberCode, ServerCode],
             ObjectType::GlobalGroup => &[XRoadInstance, GroupCode],
             ObjectType::LocalGroup => &[GroupCode],
@@ -118,7 +123,9 @@ impl IdFields {
 
     /// The set fields in schema order.
     pub fn iter(&self) -> impl Iterator<Item = (IdField, &str)> {
-        IdField::ALL.into_iter().filter_map(|f| self.get(f).map(|v| (f, v)))
+        IdField::ALL
+            .into_iter()
+            .filter_map(|f| self.get(f).map(|v| (f, v)))
     }
 
     fn take(&mut self, field: IdField) -> Option<String> {
@@ -240,14 +247,21 @@ mod tests {
     #[test]
     fn strict_client_rules() {
         use IdField::*;
-        let with_sub =
-            fields(&[(XRoadInstance, "EE"), (MemberClass, "C"), (MemberCode, "M"), (SubsystemCode, "S")]);
+        let with_sub = fields(&[
+            (XRoadInstance, "EE"),
+            (MemberClass, "C"),
+            (MemberCode, "M"),
+            (SubsystemCode, "S"),
+        ]);
         assert_eq!(
             with_sub.clone().into_xroad_id(ObjectType::Member),
             Err(IdError::RedundantSubsystemCode)
         );
         // The SOAP header parser is lenient: the subsystem code makes it a subsystem.
-        assert_eq!(with_sub.into_client().unwrap().object_type(), ObjectType::Subsystem);
+        assert_eq!(
+            with_sub.into_client().unwrap().object_type(),
+            ObjectType::Subsystem
+        );
         let without = fields(&[(XRoadInstance, "EE"), (MemberClass, "C"), (MemberCode, "M")]);
         assert_eq!(
             without.into_xroad_id(ObjectType::Subsystem),
@@ -273,7 +287,9 @@ mod tests {
         )
         .unwrap();
         let id = XRoadId::from(svc);
-        let back = IdFields::from(&id).into_xroad_id(ObjectType::Service).unwrap();
+        let back = IdFields::from(&id)
+            .into_xroad_id(ObjectType::Service)
+            .unwrap();
         assert_eq!(back, id);
     }
 }

@@ -62,9 +62,6 @@ pub enum IdError {
     /// A `%` escape is followed by something other than two hex digits.
     #[error("Invalid percent encoding")]
     InvalidPercentEncoding,
-    /// The percent-decoded bytes are not UTF-8.
-    #[error("percent-decoded segment is not valid UTF-8")]
-    InvalidUtf8,
 }
 
 /// The `id:objectType` of an identifier (`XRoadObjectType` in `identifiers.xsd`).
@@ -121,9 +118,16 @@ impl fmt::Display for ObjectType {
     }
 }
 
+/// Whitespace as Java's `Character.isWhitespace` defines it (what `StringUtils.isBlank` uses):
+/// no-break spaces are not whitespace, the information separators U+001C..U+001F are.
+fn java_whitespace(c: char) -> bool {
+    matches!(c, '\u{1c}'..='\u{1f}')
+        || (c.is_whitespace() && !matches!(c, '\u{85}' | '\u{a0}' | '\u{2007}' | '\u{202f}'))
+}
+
 /// Rejects absent and whitespace-only codes, as Java's `Validation.validateArgument`.
 fn required(field: &'static str, value: String) -> Result<String, IdError> {
-    if value.trim().is_empty() {
+    if value.chars().all(java_whitespace) {
         Err(IdError::Blank(field))
     } else {
         Ok(value)
@@ -175,7 +179,12 @@ impl ClientId {
         member_code: impl Into<String>,
         subsystem_code: impl Into<String>,
     ) -> Result<Self, IdError> {
-        Self::new(instance, member_class, member_code, Some(subsystem_code.into()))
+        Self::new(
+            instance,
+            member_class,
+            member_code,
+            Some(subsystem_code.into()),
+        )
     }
 
     /// `MEMBER` or `SUBSYSTEM`.
@@ -209,7 +218,10 @@ impl ClientId {
 
     /// The member this client belongs to (itself if it is a member).
     pub fn member_id(&self) -> ClientId {
-        ClientId { subsystem_code: None, ..self.clone() }
+        ClientId {
+            subsystem_code: None,
+            ..self.clone()
+        }
     }
 
     /// Whether `self` is a subsystem of the member `member`.
@@ -268,7 +280,10 @@ impl ServiceId {
 
     /// The same service without its version.
     pub fn without_version(&self) -> ServiceId {
-        ServiceId { service_version: None, ..self.clone() }
+        ServiceId {
+            service_version: None,
+            ..self.clone()
+        }
     }
 
     fn segments(&self) -> impl Iterator<Item = &str> {
@@ -292,7 +307,10 @@ impl SecurityServerId {
         if owner.subsystem_code.is_some() {
             return Err(IdError::UnexpectedObjectType(ObjectType::Subsystem));
         }
-        Ok(SecurityServerId { owner, server_code: required("serverCode", server_code.into())? })
+        Ok(SecurityServerId {
+            owner,
+            server_code: required("serverCode", server_code.into())?,
+        })
     }
 
     /// The member that owns the server.
@@ -306,7 +324,9 @@ impl SecurityServerId {
     }
 
     fn segments(&self) -> impl Iterator<Item = &str> {
-        self.owner.segments().chain(std::iter::once(self.server_code.as_str()))
+        self.owner
+            .segments()
+            .chain(std::iter::once(self.server_code.as_str()))
     }
 }
 
@@ -319,7 +339,10 @@ pub struct GlobalGroupId {
 
 impl GlobalGroupId {
     /// The global group `group_code` of `instance`.
-    pub fn new(instance: impl Into<String>, group_code: impl Into<String>) -> Result<Self, IdError> {
+    pub fn new(
+        instance: impl Into<String>,
+        group_code: impl Into<String>,
+    ) -> Result<Self, IdError> {
         Ok(GlobalGroupId {
             instance: required("xRoadInstance", instance.into())?,
             group_code: required("groupCode", group_code.into())?,
@@ -346,7 +369,9 @@ pub struct LocalGroupId {
 impl LocalGroupId {
     /// The local group `group_code`.
     pub fn new(group_code: impl Into<String>) -> Result<Self, IdError> {
-        Ok(LocalGroupId { group_code: required("groupCode", group_code.into())? })
+        Ok(LocalGroupId {
+            group_code: required("groupCode", group_code.into())?,
+        })
     }
 
     /// The group code.
@@ -410,7 +435,9 @@ impl XRoadId {
             XRoadId::Client(c) => c.segments().for_each(&mut push),
             XRoadId::Service(s) => s.segments().for_each(&mut push),
             XRoadId::SecurityServer(s) => s.segments().for_each(&mut push),
-            XRoadId::GlobalGroup(g) => [g.instance.as_str(), &g.group_code].into_iter().for_each(push),
+            XRoadId::GlobalGroup(g) => [g.instance.as_str(), &g.group_code]
+                .into_iter()
+                .for_each(push),
             XRoadId::LocalGroup(g) => push(&g.group_code),
         }
     }
@@ -472,7 +499,13 @@ macro_rules! serialize_via_xroad_id {
     )*};
 }
 
-serialize_via_xroad_id!(ClientId, ServiceId, SecurityServerId, GlobalGroupId, LocalGroupId);
+serialize_via_xroad_id!(
+    ClientId,
+    ServiceId,
+    SecurityServerId,
+    GlobalGroupId,
+    LocalGroupId
+);
 
 #[cfg(test)]
 mod tests {
@@ -497,18 +530,33 @@ mod tests {
         assert_eq!(gg.to_string(), "GLOBALGROUP:EE/perearstid");
         let lg = LocalGroupId::new("lokaalgrupp").unwrap();
         assert_eq!(lg.to_string(), "LOCALGROUP:lokaalgrupp");
-        assert_eq!(XRoadId::from(svc).encoded_id(), "EE:BUSINESS:JODA:getState:v1");
+        assert_eq!(
+            XRoadId::from(svc).encoded_id(),
+            "EE:BUSINESS:JODA:getState:v1"
+        );
     }
 
     #[test]
     fn blank_codes_are_rejected_but_values_are_not_trimmed() {
-        assert_eq!(ClientId::member("EE", " ", "X"), Err(IdError::Blank("memberClass")));
-        assert_eq!(ClientId::member("", "GOV", "X"), Err(IdError::Blank("xRoadInstance")));
+        assert_eq!(
+            ClientId::member("EE", " ", "X"),
+            Err(IdError::Blank("memberClass"))
+        );
+        assert_eq!(
+            ClientId::member("", "GOV", "X"),
+            Err(IdError::Blank("xRoadInstance"))
+        );
         let spaced = ClientId::member("EE", "GOV", " X ").unwrap();
         assert_eq!(spaced.member_code(), " X ");
         assert_eq!(
             ClientId::subsystem("EE", "GOV", "X", "\t"),
             Err(IdError::Blank("subsystemCode"))
+        );
+        // Java's notion of whitespace, not Rust's.
+        assert!(ClientId::member("EE", "GOV", "\u{a0}").is_ok());
+        assert_eq!(
+            ClientId::member("EE", "GOV", "\u{1f}"),
+            Err(IdError::Blank("memberCode"))
         );
     }
 

@@ -12,8 +12,22 @@ fn is_pchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
-                | b',' | b';' | b'=' | b':' | b'@'
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
         )
 }
 
@@ -41,7 +55,8 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// Decodes one percent-encoded path segment. A literal `/`, space, non-ASCII character or
-/// any other character outside *pchar* is refused, as are malformed escapes.
+/// any other character outside *pchar* is refused, as are malformed escapes. Escaped bytes
+/// that are not UTF-8 become U+FFFD, as in Java.
 pub fn decode_segment(segment: &str) -> Result<String, IdError> {
     let src = segment.as_bytes();
     if !src.contains(&b'%') {
@@ -71,7 +86,8 @@ pub fn decode_segment(segment: &str) -> Result<String, IdError> {
             return Err(IdError::InvalidCharacter);
         }
     }
-    String::from_utf8(out).map_err(|_| IdError::InvalidUtf8)
+    // Java decodes with replacement characters rather than failing.
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn split_decoded(
@@ -81,7 +97,11 @@ fn split_decoded(
 ) -> Result<Vec<String>, IdError> {
     let parts: Vec<&str> = value.split('/').collect();
     if !ok(parts.len()) {
-        return Err(IdError::SegmentCount { expected, found: parts.len(), value: value.to_owned() });
+        return Err(IdError::SegmentCount {
+            expected,
+            found: parts.len(),
+            value: value.to_owned(),
+        });
     }
     parts.into_iter().map(decode_segment).collect()
 }
@@ -123,7 +143,11 @@ impl ServiceId {
 
     /// The `X-Road-Service` header form (the version, if any, is not part of it).
     pub fn to_rest(&self) -> String {
-        join_encoded(self.provider().segments().chain(std::iter::once(self.service_code())))
+        join_encoded(
+            self.provider()
+                .segments()
+                .chain(std::iter::once(self.service_code())),
+        )
     }
 }
 
@@ -168,10 +192,16 @@ mod tests {
         assert_eq!(decode_segment("a b"), Err(IdError::InvalidCharacter));
         assert_eq!(decode_segment("a/b"), Err(IdError::InvalidCharacter));
         assert_eq!(decode_segment("é"), Err(IdError::InvalidCharacter));
-        assert_eq!(decode_segment("a%2"), Err(IdError::IncompletePercentEncoding));
-        assert_eq!(decode_segment("a%"), Err(IdError::IncompletePercentEncoding));
+        assert_eq!(
+            decode_segment("a%2"),
+            Err(IdError::IncompletePercentEncoding)
+        );
+        assert_eq!(
+            decode_segment("a%"),
+            Err(IdError::IncompletePercentEncoding)
+        );
         assert_eq!(decode_segment("a%zz"), Err(IdError::InvalidPercentEncoding));
-        assert_eq!(decode_segment("%FF"), Err(IdError::InvalidUtf8));
+        assert_eq!(decode_segment("%FF").unwrap(), "\u{fffd}");
     }
 
     #[test]
@@ -179,7 +209,10 @@ mod tests {
         let c = ClientId::from_rest("DEV/COM/111/TEST%20CLIENT").unwrap();
         assert_eq!(c.subsystem_code(), Some("TEST CLIENT"));
         assert_eq!(c.to_rest(), "DEV/COM/111/TEST%20CLIENT");
-        assert_eq!(ClientId::from_rest("DEV/COM/111").unwrap().subsystem_code(), None);
+        assert_eq!(
+            ClientId::from_rest("DEV/COM/111").unwrap().subsystem_code(),
+            None
+        );
         assert!(matches!(
             ClientId::from_rest("DEV/COM"),
             Err(IdError::SegmentCount { found: 2, .. })
@@ -188,7 +221,10 @@ mod tests {
             ClientId::from_rest("DEV/COM/1/2/3"),
             Err(IdError::SegmentCount { found: 5, .. })
         ));
-        assert_eq!(ClientId::from_rest("DEV//111"), Err(IdError::Blank("memberClass")));
+        assert_eq!(
+            ClientId::from_rest("DEV//111"),
+            Err(IdError::Blank("memberClass"))
+        );
     }
 
     #[test]

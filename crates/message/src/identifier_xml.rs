@@ -28,9 +28,9 @@ impl IdentifierXmlError {
     pub fn error_code(&self) -> xroad_fault::ErrorCode {
         use xroad_fault::ErrorCode;
         match self {
-            IdentifierXmlError::Invalid(IdError::MissingSubsystemCode | IdError::RedundantSubsystemCode) => {
-                ErrorCode::InvalidClientIdentifier
-            }
+            IdentifierXmlError::Invalid(
+                IdError::MissingSubsystemCode | IdError::RedundantSubsystemCode,
+            ) => ErrorCode::InvalidClientIdentifier,
             IdentifierXmlError::Invalid(IdError::UnknownObjectType(_)) => ErrorCode::InvalidXml,
             IdentifierXmlError::Invalid(_) => ErrorCode::InternalError,
             _ => ErrorCode::InvalidXml,
@@ -52,7 +52,9 @@ impl Handler for Collector {
     fn start_element(&mut self, tag: &StartTag<'_>) -> Result<(), IdentifierXmlError> {
         match tag.depth {
             1 => {
-                let ot = tag.attribute(NS_IDENTIFIERS, "objectType").ok_or(IdentifierXmlError::MissingObjectType)?;
+                let ot = tag
+                    .attribute(NS_IDENTIFIERS, "objectType")
+                    .ok_or(IdentifierXmlError::MissingObjectType)?;
                 self.object_type = Some(ot.parse());
             }
             2 if tag.namespace == NS_IDENTIFIERS => {
@@ -89,7 +91,9 @@ pub fn parse_identifier(document: &[u8]) -> Result<XRoadId, IdentifierXmlError> 
     let body = document.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(document);
     scanner.feed(body, &mut c)?;
     scanner.finish(&mut c)?;
-    let object_type = c.object_type.ok_or(IdentifierXmlError::MissingObjectType)??;
+    let object_type = c
+        .object_type
+        .ok_or(IdentifierXmlError::MissingObjectType)??;
     Ok(c.fields.into_xroad_id(object_type)?)
 }
 
@@ -102,14 +106,21 @@ pub fn write_identifier(id: &XRoadId, qname: &str, ns_decls: &[(&str, &str)]) ->
     }
     out.push_str(&format!(" xmlns:id=\"{NS_IDENTIFIERS}\">"));
     for (field, value) in IdFields::from(id).iter() {
-        out.push_str(&format!("<id:{0}>{1}</id:{0}>", field.as_str(), escape(value)));
+        out.push_str(&format!(
+            "<id:{0}>{1}</id:{0}>",
+            field.as_str(),
+            escape(value)
+        ));
     }
     out.push_str(&format!("</{qname}>"));
     out
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -120,7 +131,11 @@ mod tests {
     #[test]
     fn round_trip_with_awkward_characters() {
         let id = XRoadId::from(ClientId::subsystem("EE", "GOV", "a&<b>\"c", " s ").unwrap());
-        let xml = write_identifier(&id, "xroad:client", &[("xroad", "http://x-road.eu/xsd/xroad.xsd")]);
+        let xml = write_identifier(
+            &id,
+            "xroad:client",
+            &[("xroad", "http://x-road.eu/xsd/xroad.xsd")],
+        );
         assert_eq!(parse_identifier(xml.as_bytes()).unwrap(), id);
     }
 
@@ -128,10 +143,30 @@ mod tests {
     fn errors() {
         let e = parse_identifier(b"<a/>").unwrap_err();
         assert_eq!(e, IdentifierXmlError::MissingObjectType);
-        let e = parse_identifier(b"<a xmlns:id='http://x-road.eu/xsd/identifiers' id:objectType='X'/>").unwrap_err();
+        let e =
+            parse_identifier(b"<a xmlns:id='http://x-road.eu/xsd/identifiers' id:objectType='X'/>")
+                .unwrap_err();
         assert_eq!(e.error_code(), xroad_fault::ErrorCode::InvalidXml);
         let blank = b"<a xmlns:id='http://x-road.eu/xsd/identifiers' id:objectType='LOCALGROUP'><id:groupCode/></a>";
-        assert_eq!(parse_identifier(blank).unwrap_err().error_code(), xroad_fault::ErrorCode::InternalError);
-        assert!(matches!(parse_identifier(b"<a"), Err(IdentifierXmlError::Xml(_))));
+        assert_eq!(
+            parse_identifier(blank).unwrap_err().error_code(),
+            xroad_fault::ErrorCode::InternalError
+        );
+        assert!(matches!(
+            parse_identifier(b"<a"),
+            Err(IdentifierXmlError::Xml(_))
+        ));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_documents_never_panic(doc in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = super::parse_identifier(&doc);
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! - [`rest`]: X-Road Message Protocol for REST (r1);
 //! - [`check`]: the operator's message checker, running the client proxy's checks offline.
 
+pub mod check;
 pub mod identifier_xml;
 pub mod request;
+pub mod rest;
 pub mod soap;

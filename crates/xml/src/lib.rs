@@ -128,16 +128,19 @@ mod tests {
         type Error = SyntaxError;
         fn start_element(&mut self, tag: &StartTag<'_>) -> Result<(), SyntaxError> {
             self.flush();
-            self.out.push_str(&format!("<{{{}}}{}", tag.namespace, tag.local));
+            self.out
+                .push_str(&format!("<{{{}}}{}", tag.namespace, tag.local));
             for a in tag.attributes() {
-                self.out.push_str(&format!(" {{{}}}{}={:?}", a.namespace, a.local, a.value));
+                self.out
+                    .push_str(&format!(" {{{}}}{}={:?}", a.namespace, a.local, a.value));
             }
             self.out.push('>');
             Ok(())
         }
         fn end_element(&mut self, tag: &EndTag<'_>) -> Result<(), SyntaxError> {
             self.flush();
-            self.out.push_str(&format!("</{}@{}>", tag.local, tag.depth));
+            self.out
+                .push_str(&format!("</{}@{}>", tag.local, tag.depth));
             Ok(())
         }
         fn text(&mut self, text: &[u8]) -> Result<(), SyntaxError> {
@@ -160,7 +163,11 @@ mod tests {
     fn scan(doc: &str) -> Result<String, SyntaxError> {
         let whole = scan_chunked(doc.as_bytes(), doc.len());
         for n in [1, 2, 3, 7] {
-            assert_eq!(scan_chunked(doc.as_bytes(), n), whole, "chunk size {n} of {doc:?}");
+            assert_eq!(
+                scan_chunked(doc.as_bytes(), n),
+                whole,
+                "chunk size {n} of {doc:?}"
+            );
         }
         whole
     }
@@ -193,21 +200,45 @@ mod tests {
     fn well_formedness_errors() {
         assert_eq!(kind(""), SyntaxErrorKind::PrematureEnd);
         assert_eq!(kind("<a>"), SyntaxErrorKind::PrematureEnd);
-        assert_eq!(kind("<a></b>"), SyntaxErrorKind::MismatchedEndTag { expected: "a".into(), found: "b".into() });
+        assert_eq!(
+            kind("<a></b>"),
+            SyntaxErrorKind::MismatchedEndTag {
+                expected: "a".into(),
+                found: "b".into()
+            }
+        );
         assert_eq!(kind("<a/><b/>"), SyntaxErrorKind::ContentOutsideRoot);
         assert_eq!(kind("x<a/>"), SyntaxErrorKind::ContentOutsideRoot);
         assert_eq!(kind("<a/>x"), SyntaxErrorKind::ContentOutsideRoot);
         assert_eq!(kind("<!DOCTYPE a><a/>"), SyntaxErrorKind::DoctypeForbidden);
         assert_eq!(kind("<p:a/>"), SyntaxErrorKind::UnboundPrefix("p".into()));
-        assert_eq!(kind("<a x='1' x='2'/>"), SyntaxErrorKind::DuplicateAttribute("x".into()));
-        assert_eq!(kind("<a>&nbsp;</a>"), SyntaxErrorKind::UndeclaredEntity("nbsp".into()));
+        assert_eq!(
+            kind("<a x='1' x='2'/>"),
+            SyntaxErrorKind::DuplicateAttribute("x".into())
+        );
+        assert_eq!(
+            kind("<a>&nbsp;</a>"),
+            SyntaxErrorKind::UndeclaredEntity("nbsp".into())
+        );
         assert_eq!(kind("<a>&#0;</a>"), SyntaxErrorKind::InvalidChar(0));
         assert_eq!(kind("<a>\u{1}</a>"), SyntaxErrorKind::InvalidChar(1));
-        assert_eq!(kind("<a><!-- x -- y --></a>"), SyntaxErrorKind::DoubleHyphenInComment);
-        assert_eq!(kind("<a x=1/>"), SyntaxErrorKind::Malformed("attribute value must be quoted"));
-        assert_eq!(kind("<a x='<'/>"), SyntaxErrorKind::Malformed("'<' in an attribute value"));
+        assert_eq!(
+            kind("<a><!-- x -- y --></a>"),
+            SyntaxErrorKind::DoubleHyphenInComment
+        );
+        assert_eq!(
+            kind("<a x=1/>"),
+            SyntaxErrorKind::Malformed("attribute value must be quoted")
+        );
+        assert_eq!(
+            kind("<a x='<'/>"),
+            SyntaxErrorKind::Malformed("'<' in an attribute value")
+        );
         assert_eq!(kind("<a>a & b</a>"), SyntaxErrorKind::MalformedReference);
-        assert_eq!(kind(" <?xml version='1.0'?><a/>"), SyntaxErrorKind::Malformed("misplaced or malformed XML declaration"));
+        assert_eq!(
+            kind(" <?xml version='1.0'?><a/>"),
+            SyntaxErrorKind::Malformed("misplaced or malformed XML declaration")
+        );
         assert_eq!(kind("</a>"), SyntaxErrorKind::UnexpectedEndTag("a".into()));
         assert_eq!(kind("<a><![CDATA[x</a>"), SyntaxErrorKind::PrematureEnd);
     }
@@ -218,26 +249,44 @@ mod tests {
         doc.extend_from_slice(&[0xC3, 0x28]);
         doc.extend_from_slice(b"</a>");
         for n in 1..4 {
-            assert_eq!(scan_chunked(&doc, n).unwrap_err().kind, SyntaxErrorKind::InvalidUtf8);
+            assert_eq!(
+                scan_chunked(&doc, n).unwrap_err().kind,
+                SyntaxErrorKind::InvalidUtf8
+            );
         }
         let ok = "<a>é€😀</a>";
         assert!(scan(ok).unwrap().contains("é€😀"));
-        assert_eq!(scan_chunked(&ok.as_bytes()[..6], 1).unwrap_err().kind, SyntaxErrorKind::InvalidUtf8);
+        assert_eq!(
+            scan_chunked(&ok.as_bytes()[..6], 1).unwrap_err().kind,
+            SyntaxErrorKind::InvalidUtf8
+        );
     }
 
     #[test]
     fn limits_bound_memory() {
-        let mut s = Scanner::new(Limits { max_markup: 64, max_depth: 3 });
+        let mut s = Scanner::new(Limits {
+            max_markup: 64,
+            max_depth: 3,
+        });
         let mut log = Log::default();
         let long_tag = format!("<a b='{}'", "x".repeat(100));
         assert_eq!(
             s.feed(long_tag.as_bytes(), &mut log).unwrap_err().kind,
             SyntaxErrorKind::MarkupTooLarge(64)
         );
-        let mut s = Scanner::new(Limits { max_markup: 64, max_depth: 3 });
-        assert_eq!(s.feed(b"<a><b><c><d>", &mut log).unwrap_err().kind, SyntaxErrorKind::TooDeep(3));
+        let mut s = Scanner::new(Limits {
+            max_markup: 64,
+            max_depth: 3,
+        });
+        assert_eq!(
+            s.feed(b"<a><b><c><d>", &mut log).unwrap_err().kind,
+            SyntaxErrorKind::TooDeep(3)
+        );
         // Large text and CDATA stream through without being held.
-        let mut s = Scanner::new(Limits { max_markup: 64, max_depth: 3 });
+        let mut s = Scanner::new(Limits {
+            max_markup: 64,
+            max_depth: 3,
+        });
         s.feed(b"<a><![CDATA[", &mut log).unwrap();
         for _ in 0..1000 {
             s.feed(&[b'z'; 1000], &mut log).unwrap();

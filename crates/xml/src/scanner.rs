@@ -17,7 +17,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_markup: 1 << 20, max_depth: 4096 }
+        Limits {
+            max_markup: 1 << 20,
+            max_depth: 4096,
+        }
     }
 }
 
@@ -137,8 +140,19 @@ fn is_name_byte(b: u8) -> bool {
     !is_ws(b)
         && !matches!(
             b,
-            b'<' | b'>' | b'/' | b'=' | b'"' | b'\'' | b'&' | b'?' | b'!' | b';' | b'#' | b'('
-                | b')' | b','
+            b'<' | b'>'
+                | b'/'
+                | b'='
+                | b'"'
+                | b'\''
+                | b'&'
+                | b'?'
+                | b'!'
+                | b';'
+                | b'#'
+                | b'('
+                | b')'
+                | b','
         )
 }
 
@@ -167,7 +181,11 @@ fn decode_reference(data: &[u8]) -> Result<Option<([u8; 4], usize, usize)>, K> {
     // Longest legal reference: "&#x10FFFF;" (10 bytes); allow leading zeros up to 32.
     let window = &data[..data.len().min(32)];
     let Some(semi) = memchr(b';', window) else {
-        return if data.len() < 32 { Ok(None) } else { Err(K::MalformedReference) };
+        return if data.len() < 32 {
+            Ok(None)
+        } else {
+            Err(K::MalformedReference)
+        };
     };
     let body = &data[1..semi];
     let mut out = [0u8; 4];
@@ -180,7 +198,9 @@ fn decode_reference(data: &[u8]) -> Result<Option<([u8; 4], usize, usize)>, K> {
         [b'#', b'x', hex @ ..] => numeric_char(hex, 16)?,
         [b'#', dec @ ..] => numeric_char(dec, 10)?,
         name if valid_name(name) => {
-            return Err(K::UndeclaredEntity(String::from_utf8_lossy(name).into_owned()))
+            return Err(K::UndeclaredEntity(
+                String::from_utf8_lossy(name).into_owned(),
+            ))
         }
         _ => return Err(K::MalformedReference),
     };
@@ -290,7 +310,12 @@ impl Scanner {
 
     /// Scans `data` as far as it can; returns how many bytes it consumed. Unconsumed bytes
     /// are an unfinished construct that needs more input (or, at `eof`, an error).
-    fn process<H: Handler>(&mut self, data: &[u8], eof: bool, h: &mut H) -> Result<usize, H::Error> {
+    fn process<H: Handler>(
+        &mut self,
+        data: &[u8],
+        eof: bool,
+        h: &mut H,
+    ) -> Result<usize, H::Error> {
         let mut pos = 0;
         while pos < data.len() {
             let step = match self.state {
@@ -346,7 +371,12 @@ impl Scanner {
     }
 
     /// `d` starts with `<`.
-    fn markup<H: Handler>(&mut self, d: &[u8], eof: bool, h: &mut H) -> Result<Option<usize>, H::Error> {
+    fn markup<H: Handler>(
+        &mut self,
+        d: &[u8],
+        eof: bool,
+        h: &mut H,
+    ) -> Result<Option<usize>, H::Error> {
         let need_more = || -> Result<Option<usize>, H::Error> {
             if eof {
                 Err(err(K::PrematureEnd, self.offset).into())
@@ -354,15 +384,21 @@ impl Scanner {
                 Ok(None)
             }
         };
-        let Some(&second) = d.get(1) else { return need_more() };
+        let Some(&second) = d.get(1) else {
+            return need_more();
+        };
         match second {
             b'/' => {
-                let Some(end) = memchr(b'>', d) else { return need_more() };
+                let Some(end) = memchr(b'>', d) else {
+                    return need_more();
+                };
                 self.end_tag(&d[2..end], h)?;
                 Ok(Some(end + 1))
             }
             b'?' => {
-                let Some(end) = memmem::find(d, b"?>") else { return need_more() };
+                let Some(end) = memmem::find(d, b"?>") else {
+                    return need_more();
+                };
                 self.processing_instruction(&d[2..end])?;
                 Ok(Some(end + 2))
             }
@@ -391,7 +427,9 @@ impl Scanner {
                 }
             }
             _ => {
-                let Some(end) = tag_end(d) else { return need_more() };
+                let Some(end) = tag_end(d) else {
+                    return need_more();
+                };
                 self.start_tag(&d[1..end], h)?;
                 Ok(Some(end + 1))
             }
@@ -445,10 +483,16 @@ impl Scanner {
         let target = &body[..target_end];
         if target.eq_ignore_ascii_case(b"xml") {
             if target != b"xml" || !self.at_start {
-                return Err(err(K::Malformed("misplaced or malformed XML declaration"), self.offset));
+                return Err(err(
+                    K::Malformed("misplaced or malformed XML declaration"),
+                    self.offset,
+                ));
             }
         } else if !valid_name(target) {
-            return Err(err(K::Malformed("processing instruction without a valid target"), self.offset));
+            return Err(err(
+                K::Malformed("processing instruction without a valid target"),
+                self.offset,
+            ));
         }
         self.at_start = false;
         Ok(())
@@ -472,7 +516,8 @@ impl Scanner {
         if self.open.len() >= self.limits.max_depth {
             return Err(err(K::TooDeep(self.limits.max_depth), off).into());
         }
-        let raw = parse_attributes(&inner[name_end..], &mut self.values).map_err(|k| err(k, off))?;
+        let raw =
+            parse_attributes(&inner[name_end..], &mut self.values).map_err(|k| err(k, off))?;
         let qname = std::str::from_utf8(qname_bytes).map_err(|_| err(K::InvalidUtf8, off))?;
 
         // Namespace declarations of this element come into scope before its names resolve.
@@ -481,12 +526,18 @@ impl Scanner {
             let aq = attr_str(inner, name_end, &a.qname).map_err(|k| err(k, off))?;
             let value = &self.values[a.value.clone()];
             if aq == "xmlns" {
-                self.bindings.push(Binding { prefix: String::new(), uri: value.to_owned() });
+                self.bindings.push(Binding {
+                    prefix: String::new(),
+                    uri: value.to_owned(),
+                });
             } else if let Some(p) = aq.strip_prefix("xmlns:") {
                 if value.is_empty() {
                     return Err(err(K::Malformed("empty namespace URI for a prefix"), off).into());
                 }
-                self.bindings.push(Binding { prefix: p.to_owned(), uri: value.to_owned() });
+                self.bindings.push(Binding {
+                    prefix: p.to_owned(),
+                    uri: value.to_owned(),
+                });
             }
         }
         let mut attrs = Vec::with_capacity(raw.len());
@@ -498,12 +549,18 @@ impl Scanner {
             } else if prefix.is_empty() {
                 ""
             } else {
-                resolve(&self.bindings, prefix).ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?
+                resolve(&self.bindings, prefix)
+                    .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?
             };
             if attrs.iter().any(|b: &Attribute<'_>| b.qname == aq) {
                 return Err(err(K::DuplicateAttribute(aq.into()), off).into());
             }
-            attrs.push(Attribute { qname: aq, namespace, local, value: &self.values[a.value.clone()] });
+            attrs.push(Attribute {
+                qname: aq,
+                namespace,
+                local,
+                value: &self.values[a.value.clone()],
+            });
         }
         let (prefix, local) = split_qname(qname);
         let namespace = match resolve(&self.bindings, prefix) {
@@ -513,9 +570,20 @@ impl Scanner {
         };
         self.root_seen = true;
         let depth = self.open.len() + 1;
-        h.start_element(&StartTag { qname, namespace, local, depth, attrs })?;
+        h.start_element(&StartTag {
+            qname,
+            namespace,
+            local,
+            depth,
+            attrs,
+        })?;
         if empty {
-            h.end_element(&EndTag { qname, namespace, local, depth })?;
+            h.end_element(&EndTag {
+                qname,
+                namespace,
+                local,
+                depth,
+            })?;
             let mark = self.marks.pop().unwrap_or(0);
             self.bindings.truncate(mark);
         } else {
@@ -537,14 +605,26 @@ impl Scanner {
         };
         if self.names[start..] != *found {
             let expected = self.names[start..].to_owned();
-            return Err(err(K::MismatchedEndTag { expected, found: found.into_owned() }, off).into());
+            return Err(err(
+                K::MismatchedEndTag {
+                    expected,
+                    found: found.into_owned(),
+                },
+                off,
+            )
+            .into());
         }
         let depth = self.open.len();
         {
             let qname = &self.names[start..];
             let (prefix, local) = split_qname(qname);
             let namespace = resolve(&self.bindings, prefix).unwrap_or("");
-            h.end_element(&EndTag { qname, namespace, local, depth })?;
+            h.end_element(&EndTag {
+                qname,
+                namespace,
+                local,
+                depth,
+            })?;
         }
         self.open.pop();
         self.names.truncate(start);
@@ -566,7 +646,11 @@ fn utf8_len(first: u8) -> usize {
 fn check_xml_chars(s: &str, base: u64) -> Result<(), SyntaxError> {
     // Fast path: only control characters and the two non-characters need a closer look.
     let bytes = s.as_bytes();
-    if bytes.iter().all(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r')) && memchr(0xEF, bytes).is_none() {
+    if bytes
+        .iter()
+        .all(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
+        && memchr(0xEF, bytes).is_none()
+    {
         return Ok(());
     }
     for (i, c) in s.char_indices() {
@@ -581,7 +665,11 @@ fn resolve<'b>(bindings: &'b [Binding], prefix: &str) -> Option<&'b str> {
     if prefix == "xml" {
         return Some(XML_NAMESPACE);
     }
-    bindings.iter().rev().find(|b| b.prefix == prefix).map(|b| b.uri.as_str())
+    bindings
+        .iter()
+        .rev()
+        .find(|b| b.prefix == prefix)
+        .map(|b| b.uri.as_str())
 }
 
 /// Finds the `>` that closes a start tag beginning at `d[0] == b'<'`, skipping quoted values.
@@ -647,11 +735,15 @@ fn parse_attributes(region: &[u8], values: &mut String) -> Result<Vec<RawAttr>, 
             _ => return Err(K::Malformed("attribute value must be quoted")),
         };
         let value_start = i + 1;
-        let value_len = memchr(quote, &region[value_start..]).ok_or(K::Malformed("unterminated attribute value"))?;
+        let value_len = memchr(quote, &region[value_start..])
+            .ok_or(K::Malformed("unterminated attribute value"))?;
         let raw = &region[value_start..value_start + value_len];
         let start = values.len();
         decode_attribute_value(raw, values)?;
-        out.push(RawAttr { qname: name, value: start..values.len() });
+        out.push(RawAttr {
+            qname: name,
+            value: start..values.len(),
+        });
         i = value_start + value_len + 1;
     }
 }
@@ -665,7 +757,13 @@ fn decode_attribute_value(raw: &[u8], out: &mut String) -> Result<(), K> {
         let j = i + memchr(b'&', &raw[i..]).unwrap_or(raw.len() - i);
         let plain = std::str::from_utf8(&raw[i..j]).map_err(|_| K::InvalidUtf8)?;
         // Attribute-value normalization: literal whitespace characters become spaces.
-        out.extend(plain.chars().map(|c| if matches!(c, '\t' | '\n' | '\r') { ' ' } else { c }));
+        out.extend(plain.chars().map(|c| {
+            if matches!(c, '\t' | '\n' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        }));
         if j == raw.len() {
             break;
         }

@@ -86,7 +86,11 @@ struct SoapPart {
 
 impl SoapPart {
     fn new() -> Self {
-        SoapPart { parser: SoapParser::new(), hash: digest::Context::new(&digest::SHA512), size: 0 }
+        SoapPart {
+            parser: SoapParser::new(),
+            hash: digest::Context::new(&digest::SHA512),
+            size: 0,
+        }
     }
 
     fn feed(&mut self, bytes: &[u8]) -> Result<(), XRoadError> {
@@ -111,7 +115,11 @@ fn fault_as_request(f: crate::soap::SoapFault) -> XRoadError {
         // A code already starting with "client" is not prefixed again (Java's `withPrefix`).
         Some(code) => {
             let code = code.to_lowercase();
-            let code = if code.starts_with("client") { code } else { format!("client.{code}") };
+            let code = if code.starts_with("client") {
+                code
+            } else {
+                format!("client.{code}")
+            };
             XRoadError::with_code_string(code, f.string.unwrap_or_default())
         }
         None => XRoadError::new(ErrorCode::InternalError, f.string.unwrap_or_default()),
@@ -127,15 +135,18 @@ struct AttachmentPart {
 }
 
 enum Body {
-    Single(SoapPart),
-    Multipart {
-        parts: Box<Flattener>,
-        soap: Option<SoapPart>,
-        soap_done: Option<(SoapMessage, Vec<u8>, u64)>,
-        soap_meta: (String, Vec<(String, String)>),
-        current: Option<AttachmentPart>,
-        attachments: Vec<Attachment>,
-    },
+    Single(Box<SoapPart>),
+    Multipart(Box<MultipartBody>),
+}
+
+/// The state of a `multipart/related` request: the SOAP part first, then attachments.
+struct MultipartBody {
+    parts: Flattener,
+    soap: Option<SoapPart>,
+    soap_done: Option<(SoapMessage, Vec<u8>, u64)>,
+    soap_meta: (String, Vec<(String, String)>),
+    current: Option<AttachmentPart>,
+    attachments: Vec<Attachment>,
 }
 
 /// Reads one SOAP request of an information system; see the module documentation.
@@ -159,7 +170,10 @@ fn check_charset(ct: &ContentType) -> Result<(), XRoadError> {
     match ct.charset() {
         Some(cs) if !cs.is_empty() && !known_charset(cs) => Err(XRoadError::new(
             ErrorCode::InternalError,
-            format!("Unsupported charset '{cs}' in content type '{}'", ct.as_str()),
+            format!(
+                "Unsupported charset '{cs}' in content type '{}'",
+                ct.as_str()
+            ),
         )),
         _ => Ok(()),
     }
@@ -167,15 +181,24 @@ fn check_charset(ct: &ContentType) -> Result<(), XRoadError> {
 
 fn known_charset(label: &str) -> bool {
     encoding_rs::Encoding::for_label(label.as_bytes()).is_some()
-        || ["utf-32", "utf-32be", "utf-32le"].iter().any(|l| label.eq_ignore_ascii_case(l))
+        || ["utf-32", "utf-32be", "utf-32le"]
+            .iter()
+            .any(|l| label.eq_ignore_ascii_case(l))
 }
 
 fn check_soap_type(ct: &str) -> Result<(), XRoadError> {
-    let parsed = ContentType::parse(ct)
-        .map_err(|_| client_error(ErrorCode::InvalidContentType, format!("Invalid content type: {ct}")))?;
+    let parsed = ContentType::parse(ct).map_err(|_| {
+        client_error(
+            ErrorCode::InvalidContentType,
+            format!("Invalid content type: {ct}"),
+        )
+    })?;
     if !SOAP_TYPES.contains(&parsed.essence()) {
         let base = ct.split(';').next().unwrap_or(ct).trim();
-        return Err(client_error(ErrorCode::InvalidContentType, format!("Invalid content type: {base}")));
+        return Err(client_error(
+            ErrorCode::InvalidContentType,
+            format!("Invalid content type: {base}"),
+        ));
     }
     check_charset(&parsed).map_err(|e| e.with_origin(Origin::Client))
 }
@@ -184,43 +207,64 @@ impl SoapRequestDecoder {
     /// Starts reading a request with HTTP method `method`, `Content-Type` `content_type` and
     /// `SOAPAction` header `soap_action`. Fails with the fault the client proxy would send if
     /// the request is refused before its body is read.
-    pub fn new(method: &str, content_type: Option<&str>, soap_action: Option<&str>) -> Result<Self, XRoadError> {
+    pub fn new(
+        method: &str,
+        content_type: Option<&str>,
+        soap_action: Option<&str>,
+    ) -> Result<Self, XRoadError> {
         if !method.eq_ignore_ascii_case("POST") {
             return Err(client_error(
                 ErrorCode::InvalidHttpMethod,
                 format!("Must use POST request method instead of {method}"),
             ));
         }
-        let raw_ct = content_type.map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| {
-            XRoadError::new(ErrorCode::InternalError, "Could not get content type from request")
+        let raw_ct = content_type
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                XRoadError::new(
+                    ErrorCode::InternalError,
+                    "Could not get content type from request",
+                )
                 .with_origin(Origin::ClientProxy)
-        })?;
+            })?;
         let base = raw_ct.split(';').next().unwrap_or(raw_ct).trim();
         if base.is_empty() {
-            return Err(XRoadError::new(ErrorCode::InternalError, "Could not get content type from request")
-                .with_origin(Origin::ClientProxy));
+            return Err(XRoadError::new(
+                ErrorCode::InternalError,
+                "Could not get content type from request",
+            )
+            .with_origin(Origin::ClientProxy));
         }
         // Java's content type parser takes any token as a type; only the allowed ones pass.
-        let invalid_type =
-            || client_error(ErrorCode::InvalidContentType, format!("Invalid content type: {base}"));
+        let invalid_type = || {
+            client_error(
+                ErrorCode::InvalidContentType,
+                format!("Invalid content type: {base}"),
+            )
+        };
         let ct = ContentType::parse(raw_ct);
         if let Ok(ct) = &ct {
             check_charset(ct).map_err(|e| e.with_origin(Origin::ClientProxy))?;
         }
-        let soap_action = validate_soap_action(soap_action).map_err(|e| e.with_origin(Origin::Client))?;
+        let soap_action =
+            validate_soap_action(soap_action).map_err(|e| e.with_origin(Origin::Client))?;
         let ct = ct.map_err(|_| invalid_type())?;
         let body = match ct.essence() {
-            "text/xml" | "application/xop+xml" => Body::Single(SoapPart::new()),
+            "text/xml" | "application/xop+xml" => Body::Single(Box::new(SoapPart::new())),
             "multipart/related" => {
-                let boundary = ct.boundary().filter(|b| !b.is_empty()).ok_or_else(invalid_type)?;
-                Body::Multipart {
-                    parts: Box::new(Flattener::new(boundary).map_err(|e| e.with_origin(Origin::Client))?),
+                let boundary = ct
+                    .boundary()
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(invalid_type)?;
+                Body::Multipart(Box::new(MultipartBody {
+                    parts: Flattener::new(boundary).map_err(|e| e.with_origin(Origin::Client))?,
                     soap: None,
                     soap_done: None,
                     soap_meta: (String::new(), Vec::new()),
                     current: None,
                     attachments: Vec::new(),
-                }
+                }))
             }
             _ => return Err(invalid_type()),
         };
@@ -240,19 +284,35 @@ impl SoapRequestDecoder {
     /// Ends the body and returns the request, or the fault the client proxy would answer.
     pub fn finish(mut self) -> Result<SoapRequest, XRoadError> {
         self.step(&[], true)?;
-        let (message, soap_digest, soap_size, soap_content_type, soap_part_headers, attachments, multipart) =
-            match self.body {
-                Body::Single(part) => {
-                    let (m, d, s) = part.finish().map_err(|e| e.with_origin(Origin::Client))?;
-                    (m, d, s, self.content_type, Vec::new(), Vec::new(), false)
-                }
-                Body::Multipart { soap_done, soap_meta, attachments, .. } => {
-                    let (m, d, s) = soap_done.ok_or_else(|| {
-                        client_error(ErrorCode::MissingSoap, "Request does not contain SOAP message")
-                    })?;
-                    (m, d, s, soap_meta.0, soap_meta.1, attachments, true)
-                }
-            };
+        let (
+            message,
+            soap_digest,
+            soap_size,
+            soap_content_type,
+            soap_part_headers,
+            attachments,
+            multipart,
+        ) = match self.body {
+            Body::Single(part) => {
+                let (m, d, s) = part.finish().map_err(|e| e.with_origin(Origin::Client))?;
+                (m, d, s, self.content_type, Vec::new(), Vec::new(), false)
+            }
+            Body::Multipart(mp) => {
+                let MultipartBody {
+                    soap_done,
+                    soap_meta,
+                    attachments,
+                    ..
+                } = *mp;
+                let (m, d, s) = soap_done.ok_or_else(|| {
+                    client_error(
+                        ErrorCode::MissingSoap,
+                        "Request does not contain SOAP message",
+                    )
+                })?;
+                (m, d, s, soap_meta.0, soap_meta.1, attachments, true)
+            }
+        };
         Ok(SoapRequest {
             message,
             soap_content_type,
@@ -271,7 +331,15 @@ impl SoapRequestDecoder {
         }
         let result = match &mut self.body {
             Body::Single(part) => part.feed(chunk),
-            Body::Multipart { parts, soap, soap_done, soap_meta, current, attachments } => {
+            Body::Multipart(mp) => {
+                let MultipartBody {
+                    parts,
+                    soap,
+                    soap_done,
+                    soap_meta,
+                    current,
+                    attachments,
+                } = &mut **mp;
                 parts.feed(chunk, eof, &mut |leaf| {
                     on_leaf(leaf, soap, soap_done, soap_meta, current, attachments)
                 })
@@ -297,7 +365,10 @@ fn on_leaf(
     match leaf {
         Leaf::Start(headers) => {
             let ct = headers.content_type().ok_or_else(|| {
-                XRoadError::new(ErrorCode::InvalidContentType, "Could not get content type for part")
+                XRoadError::new(
+                    ErrorCode::InvalidContentType,
+                    "Could not get content type for part",
+                )
             })?;
             if soap_done.is_none() && soap.is_none() {
                 check_soap_type(ct)?;

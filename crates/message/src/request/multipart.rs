@@ -32,7 +32,12 @@ fn mime_error(e: MimeError) -> XRoadError {
 impl Splitter {
     fn new(boundary: &str) -> Result<Self, XRoadError> {
         let reader = MultipartReader::new(boundary).map_err(mime_error)?;
-        Ok(Splitter { reader, pending: Vec::new(), done: false, in_part: false })
+        Ok(Splitter {
+            reader,
+            pending: Vec::new(),
+            done: false,
+            in_part: false,
+        })
     }
 
     fn feed(
@@ -84,9 +89,11 @@ impl Splitter {
                 // mime4j in its lenient mode accepts a body that ends without the close
                 // delimiter (the last part runs to the end) or that has no delimiter at all
                 // (no parts); the Java client proxy does too.
-                Err(MimeError::Truncated | MimeError::TruncatedHeaders | MimeError::MissingFirstBoundary)
-                    if eof =>
-                {
+                Err(
+                    MimeError::Truncated
+                    | MimeError::TruncatedHeaders
+                    | MimeError::MissingFirstBoundary,
+                ) if eof => {
                     self.done = true;
                     if std::mem::take(&mut self.in_part) {
                         f(Event::PartEnd)?;
@@ -113,7 +120,11 @@ impl Flattener {
     }
 
     fn at_depth(boundary: &str, depth: usize) -> Result<Self, XRoadError> {
-        Ok(Flattener { splitter: Splitter::new(boundary)?, child: None, depth })
+        Ok(Flattener {
+            splitter: Splitter::new(boundary)?,
+            child: None,
+            depth,
+        })
     }
 
     /// Feeds body bytes; `eof` marks the end of this multipart's body.
@@ -123,7 +134,11 @@ impl Flattener {
         eof: bool,
         out: &mut dyn FnMut(Leaf<'_>) -> Result<(), XRoadError>,
     ) -> Result<(), XRoadError> {
-        let Flattener { splitter, child, depth } = self;
+        let Flattener {
+            splitter,
+            child,
+            depth,
+        } = self;
         let depth = *depth;
         splitter.feed(input, eof, &mut |event| match event {
             Event::Headers(headers) => match nested_boundary(&headers, depth) {

@@ -11,10 +11,16 @@ pub fn validate_soap_action(value: Option<&str>) -> Result<Option<&str>, XRoadEr
     if v.is_empty() || v == "\"\"" {
         return Ok(Some(v));
     }
-    let inner = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')).filter(|s| !s.is_empty());
+    let inner = v
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .filter(|s| !s.is_empty());
     match inner {
         Some(uri) if is_uri_reference(uri) => Ok(Some(v)),
-        _ => Err(XRoadError::new(ErrorCode::InvalidSoapAction, "Malformed SOAPAction header")),
+        _ => Err(XRoadError::new(
+            ErrorCode::InvalidSoapAction,
+            "Malformed SOAPAction header",
+        )),
     }
 }
 
@@ -87,7 +93,9 @@ fn brackets_ok(authority: &str) -> bool {
         (Some(0), Some(end)) => {
             let inside = &host[1..end];
             !inside.is_empty()
-                && inside.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+                && inside
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
                 && (host[end + 1..].is_empty() || host[end + 1..].starts_with(':'))
         }
         _ => false,
@@ -101,10 +109,21 @@ mod tests {
     #[test]
     fn accepts_what_java_accepts() {
         // ValidateSoapActionTest of the Java proxy.
-        for ok in [None, Some(""), Some("\"\""), Some("\"http://example.org/test\""), Some("\"urn:foo\"")] {
+        for ok in [
+            None,
+            Some(""),
+            Some("\"\""),
+            Some("\"http://example.org/test\""),
+            Some("\"urn:foo\""),
+        ] {
             assert_eq!(validate_soap_action(ok).unwrap(), ok);
         }
-        for ok in ["\"relative/path?q=1#frag\"", "\"http://[::1]:8080/x\"", "\"http://h/%20x\"", "\"ä\""] {
+        for ok in [
+            "\"relative/path?q=1#frag\"",
+            "\"http://[::1]:8080/x\"",
+            "\"http://h/%20x\"",
+            "\"ä\"",
+        ] {
             assert!(validate_soap_action(Some(ok)).is_ok(), "{ok}");
         }
     }

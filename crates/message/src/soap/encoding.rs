@@ -36,7 +36,10 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     pub(crate) fn new() -> Self {
-        Decoder { mode: Mode::Sniffing(Vec::new()), out: Vec::new() }
+        Decoder {
+            mode: Mode::Sniffing(Vec::new()),
+            out: Vec::new(),
+        }
     }
 
     /// The encoding in use, once known.
@@ -59,6 +62,12 @@ impl Decoder {
         E: From<EncodingError>,
     {
         if let Mode::Sniffing(buf) = &mut self.mode {
+            if buf.is_empty() && (last || sniff_complete(input)) {
+                // The usual case: the first chunk decides, no copy needed.
+                let (mode, skip) = choose(input)?;
+                self.mode = mode;
+                return self.pass(&input[skip..], last, sink);
+            }
             buf.extend_from_slice(input);
             if !last && !sniff_complete(buf) {
                 return Ok(());
@@ -137,10 +146,16 @@ fn choose(buf: &[u8]) -> Result<(Mode, usize), EncodingError> {
         return Ok((Mode::Utf8, 3));
     }
     if buf.starts_with(b"\xFE\xFF") || buf.starts_with(b"\x00<\x00?") {
-        return Ok((Mode::Transcode(Box::new(UTF_16BE.new_decoder_with_bom_removal())), 0));
+        return Ok((
+            Mode::Transcode(Box::new(UTF_16BE.new_decoder_with_bom_removal())),
+            0,
+        ));
     }
     if buf.starts_with(b"\xFF\xFE") || buf.starts_with(b"<\x00?\x00") {
-        return Ok((Mode::Transcode(Box::new(UTF_16LE.new_decoder_with_bom_removal())), 0));
+        return Ok((
+            Mode::Transcode(Box::new(UTF_16LE.new_decoder_with_bom_removal())),
+            0,
+        ));
     }
     match declared_encoding(buf) {
         None => Ok((Mode::Utf8, 0)),
@@ -154,7 +169,10 @@ fn choose(buf: &[u8]) -> Result<(Mode, usize), EncodingError> {
                 // declaration), or a label encoding_rs only decodes as "replacement".
                 Err(EncodingError::Unsupported(label))
             } else {
-                Ok((Mode::Transcode(Box::new(enc.new_decoder_without_bom_handling())), 0))
+                Ok((
+                    Mode::Transcode(Box::new(enc.new_decoder_without_bom_handling())),
+                    0,
+                ))
             }
         }
     }
@@ -169,7 +187,10 @@ fn declared_encoding(buf: &[u8]) -> Option<String> {
     let end = memchr::memmem::find(rest, b"?>")?;
     let decl = std::str::from_utf8(&rest[..end]).ok()?;
     let at = decl.find("encoding")?;
-    let after = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let after = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &after[1..];
     let close = value.find(quote)?;
@@ -212,7 +233,10 @@ mod tests {
     fn declared_single_byte_encodings_are_transcoded() {
         let doc = b"<?xml version='1.0' encoding='ISO-8859-1'?><a>\xE9</a>";
         let out = decode(doc, 5).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "<?xml version='1.0' encoding='ISO-8859-1'?><a>é</a>");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<?xml version='1.0' encoding='ISO-8859-1'?><a>é</a>"
+        );
     }
 
     #[test]

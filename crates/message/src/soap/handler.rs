@@ -2,7 +2,9 @@
 //! (and their order) of the Java `SaxSoapParserImpl`.
 
 use xroad_fault::{ErrorCode, XRoadError};
-use xroad_identifiers::{ClientId, IdError, IdField, IdFields, ObjectType, SecurityServerId, ServiceId};
+use xroad_identifiers::{
+    ClientId, IdError, IdField, IdFields, ObjectType, SecurityServerId, ServiceId,
+};
 use xroad_xml::{EndTag, Handler, StartTag};
 
 use super::{
@@ -160,13 +162,18 @@ impl SoapHandler {
     }
 
     fn take_text(&mut self) -> Result<String, ParseError> {
-        String::from_utf8(std::mem::take(&mut self.text))
-            .map_err(|_| XRoadError::new(ErrorCode::InvalidSoap, "Malformed XML: invalid UTF-8").into())
+        String::from_utf8(std::mem::take(&mut self.text)).map_err(|_| {
+            XRoadError::new(ErrorCode::InvalidSoap, "Malformed XML: invalid UTF-8").into()
+        })
     }
 
     fn envelope(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
         if tag.namespace != NS_SOAP_ENV || tag.local != "Envelope" {
-            return Err(XRoadError::new(ErrorCode::InvalidSoap, "Malformed SOAP message: envelope missing").into());
+            return Err(XRoadError::new(
+                ErrorCode::InvalidSoap,
+                "Malformed SOAP message: envelope missing",
+            )
+            .into());
         }
         self.rpc = tag.attribute(NS_SOAP_ENV, "encodingStyle") == Some(NS_SOAP_ENCODING);
         Ok(())
@@ -190,16 +197,22 @@ impl SoapHandler {
         let f = &self.fields;
         let capture = match (tag.namespace, tag.local) {
             (NS_XROAD, "id") => check_unique(&f.id, tag).map(|_| Capture::Value(ValueField::Id)),
-            (NS_XROAD, "userId") => check_unique(&f.user_id, tag).map(|_| Capture::Value(ValueField::UserId)),
-            (NS_XROAD, "issue") => check_unique(&f.issue, tag).map(|_| Capture::Value(ValueField::Issue)),
-            (NS_XROAD, "protocolVersion") => {
-                check_unique(&f.protocol_version, tag).map(|_| Capture::Value(ValueField::ProtocolVersion))
+            (NS_XROAD, "userId") => {
+                check_unique(&f.user_id, tag).map(|_| Capture::Value(ValueField::UserId))
             }
-            (NS_XROAD, "client") => check_unique(&f.client, tag).map(|_| Capture::Identifier(IdHeader::Client)),
-            (NS_XROAD, "service") => check_unique(&f.service, tag).map(|_| Capture::Identifier(IdHeader::Service)),
-            (NS_XROAD, "securityServer") => {
-                check_unique(&f.security_server, tag).map(|_| Capture::Identifier(IdHeader::SecurityServer))
+            (NS_XROAD, "issue") => {
+                check_unique(&f.issue, tag).map(|_| Capture::Value(ValueField::Issue))
             }
+            (NS_XROAD, "protocolVersion") => check_unique(&f.protocol_version, tag)
+                .map(|_| Capture::Value(ValueField::ProtocolVersion)),
+            (NS_XROAD, "client") => {
+                check_unique(&f.client, tag).map(|_| Capture::Identifier(IdHeader::Client))
+            }
+            (NS_XROAD, "service") => {
+                check_unique(&f.service, tag).map(|_| Capture::Identifier(IdHeader::Service))
+            }
+            (NS_XROAD, "securityServer") => check_unique(&f.security_server, tag)
+                .map(|_| Capture::Identifier(IdHeader::SecurityServer)),
             (NS_REPRESENTATION, "representedParty") => {
                 check_unique(&f.represented_party, tag).map(|_| Capture::Party)
             }
@@ -221,14 +234,21 @@ impl SoapHandler {
     }
 
     fn open_identifier(&mut self, kind: IdHeader, tag: &StartTag<'_>) -> Result<(), ParseError> {
-        let object_type = tag
-            .attribute(NS_IDENTIFIERS, "objectType")
-            .ok_or_else(|| XRoadError::new(ErrorCode::InvalidXml, "Missing objectType attribute"))?;
+        let object_type = tag.attribute(NS_IDENTIFIERS, "objectType").ok_or_else(|| {
+            XRoadError::new(ErrorCode::InvalidXml, "Missing objectType attribute")
+        })?;
         let object_type: ObjectType = object_type.parse().map_err(|_| {
-            XRoadError::new(ErrorCode::InvalidXml, format!("Unknown objectType: {object_type}"))
+            XRoadError::new(
+                ErrorCode::InvalidXml,
+                format!("Unknown objectType: {object_type}"),
+            )
         })?;
         if !kind.expected().contains(&object_type) {
-            return Err(XRoadError::new(ErrorCode::InvalidXml, format!("Unexpected objectType: {object_type}")).into());
+            return Err(XRoadError::new(
+                ErrorCode::InvalidXml,
+                format!("Unexpected objectType: {object_type}"),
+            )
+            .into());
         }
         self.id_fields = IdFields::default();
         Ok(())
@@ -243,7 +263,8 @@ impl SoapHandler {
             IdHeader::Service => ObjectType::Service,
             IdHeader::SecurityServer => ObjectType::Server,
         };
-        let Some(field) = IdField::from_local_name(tag.local).filter(|f| IdField::allowed_for(allowed).contains(f))
+        let Some(field) = IdField::from_local_name(tag.local)
+            .filter(|f| IdField::allowed_for(allowed).contains(f))
         else {
             return Ok(());
         };
@@ -260,7 +281,11 @@ impl SoapHandler {
             (NS_REPRESENTATION, "partyCode") => false,
             _ => return Ok(()),
         };
-        let slot = if is_class { &self.party.0 } else { &self.party.1 };
+        let slot = if is_class {
+            &self.party.0
+        } else {
+            &self.party.1
+        };
         check_unique(slot, tag)?;
         self.begin(Capture::PartyPart(is_class));
         Ok(())
@@ -310,15 +335,23 @@ impl SoapHandler {
             }
             Capture::Party => {
                 let (party_class, party_code) = std::mem::take(&mut self.party);
-                self.fields.represented_party = Some(RepresentedParty { party_class, party_code });
+                self.fields.represented_party = Some(RepresentedParty {
+                    party_class,
+                    party_code,
+                });
             }
             Capture::Identifier(kind) => {
                 let fields = std::mem::take(&mut self.id_fields);
                 match kind {
-                    IdHeader::Client => self.fields.client = Some(fields.into_client().map_err(id_error)?),
-                    IdHeader::Service => self.fields.service = Some(fields.into_service().map_err(id_error)?),
+                    IdHeader::Client => {
+                        self.fields.client = Some(fields.into_client().map_err(id_error)?)
+                    }
+                    IdHeader::Service => {
+                        self.fields.service = Some(fields.into_service().map_err(id_error)?)
+                    }
                     IdHeader::SecurityServer => {
-                        self.fields.security_server = Some(fields.into_security_server().map_err(id_error)?)
+                        self.fields.security_server =
+                            Some(fields.into_security_server().map_err(id_error)?)
                     }
                 }
             }
@@ -343,7 +376,10 @@ impl SoapHandler {
                 f.protocol_version = Some(v);
             }
             ValueField::RequestHash => {
-                f.request_hash = Some(RequestHash { algorithm_id: self.hash_algorithm.take(), value: v })
+                f.request_hash = Some(RequestHash {
+                    algorithm_id: self.hash_algorithm.take(),
+                    value: v,
+                })
             }
             ValueField::FaultCode => self.fault_mut().code = Some(v),
             ValueField::FaultString => self.fault_mut().string = Some(v),
@@ -370,20 +406,37 @@ impl SoapHandler {
             return Ok(());
         }
         let missing = |name: &str| -> ParseError {
-            XRoadError::new(ErrorCode::MissingHeaderField, format!("Required field '{name}' is missing")).into()
+            XRoadError::new(
+                ErrorCode::MissingHeaderField,
+                format!("Required field '{name}' is missing"),
+            )
+            .into()
         };
         if !self.header_finished {
-            return Err(XRoadError::new(ErrorCode::MissingHeader, "Malformed SOAP message: header missing").into());
+            return Err(XRoadError::new(
+                ErrorCode::MissingHeader,
+                "Malformed SOAP message: header missing",
+            )
+            .into());
         }
         let f = std::mem::take(&mut self.fields);
-        let protocol_version = f.protocol_version.ok_or_else(|| missing("protocolVersion"))?;
+        let protocol_version = f
+            .protocol_version
+            .ok_or_else(|| missing("protocolVersion"))?;
         let client = f.client.ok_or_else(|| missing("client"))?;
         let id = f.id.ok_or_else(|| missing("id"))?;
         let service = f.service.ok_or_else(|| {
-            ParseError(XRoadError::new(ErrorCode::MissingHeaderField, "Message header must contain service id"))
+            ParseError(XRoadError::new(
+                ErrorCode::MissingHeaderField,
+                "Message header must contain service id",
+            ))
         })?;
         if !self.body_seen {
-            return Err(XRoadError::new(ErrorCode::MissingBody, "Malformed SOAP message: body missing").into());
+            return Err(XRoadError::new(
+                ErrorCode::MissingBody,
+                "Malformed SOAP message: body missing",
+            )
+            .into());
         }
         let service_name = self
             .service_name
@@ -443,7 +496,9 @@ impl Handler for SoapHandler {
                 self.fault_child(tag);
                 Ok(())
             }
-            (Section::Body, Some(Capture::Value(ValueField::DetailText))) if tag.local == "faultDetail" => {
+            (Section::Body, Some(Capture::Value(ValueField::DetailText)))
+                if tag.local == "faultDetail" =>
+            {
                 self.begin(Capture::Value(ValueField::FaultDetail));
                 Ok(())
             }

@@ -28,7 +28,10 @@ fn parse(doc: &[u8]) -> Result<Soap, XRoadError> {
     let whole = parse_soap(doc);
     for n in [1, 7, 64] {
         let mut p = SoapParser::new();
-        let chunked = doc.chunks(n).try_for_each(|c| p.feed(c)).and_then(|_| p.finish());
+        let chunked = doc
+            .chunks(n)
+            .try_for_each(|c| p.feed(c))
+            .and_then(|_| p.finish());
         assert_eq!(
             chunked.as_ref().map_err(|e| e.error_code()),
             whole.as_ref().map_err(|e| e.error_code()),
@@ -55,8 +58,14 @@ fn fails(doc: &str) -> (ErrorCode, String) {
 #[test]
 fn simple_request() {
     let m = message(&request());
-    assert_eq!(m.header.client.to_string(), "SUBSYSTEM:EE/GOV/MEMBER1/SUBSYSTEM1");
-    assert_eq!(m.header.service.to_string(), "SERVICE:EE/GOV/MEMBER2/SUBSYSTEM2/exampleService/v1");
+    assert_eq!(
+        m.header.client.to_string(),
+        "SUBSYSTEM:EE/GOV/MEMBER1/SUBSYSTEM1"
+    );
+    assert_eq!(
+        m.header.service.to_string(),
+        "SERVICE:EE/GOV/MEMBER2/SUBSYSTEM2/exampleService/v1"
+    );
     assert_eq!(m.header.id, "4894e35d-bf0f-44a6-867a-8e51f1daa7e0");
     assert_eq!(m.header.protocol_version, "4.0");
     assert_eq!(m.service_name, "exampleService");
@@ -74,10 +83,16 @@ fn header_order_is_free_and_optional_headers_are_read() {
         "<repr:partyCode>UNKNOWN_MEMBER</repr:partyCode></repr:representedParty>",
         "<foo:securityToken xmlns:foo=\"urn:x\" tokenType=\"x\">abc</foo:securityToken>"
     );
-    let m = message(&envelope(&[VERSION, extra, ID, SERVICE, CLIENT].join(""), BODY));
+    let m = message(&envelope(
+        &[VERSION, extra, ID, SERVICE, CLIENT].join(""),
+        BODY,
+    ));
     assert_eq!(m.header.user_id.as_deref(), Some("EE12345678901"));
     assert_eq!(m.header.issue.as_deref(), Some("<12> & co"));
-    assert_eq!(m.header.security_server.unwrap().to_string(), "SERVER:EE/GOV/MEMBER2/ss2");
+    assert_eq!(
+        m.header.security_server.unwrap().to_string(),
+        "SERVER:EE/GOV/MEMBER2/ss2"
+    );
     let party = m.header.represented_party.unwrap();
     assert_eq!(party.party_class.as_deref(), Some("COM"));
     assert_eq!(party.party_code.as_deref(), Some("UNKNOWN_MEMBER"));
@@ -86,7 +101,10 @@ fn header_order_is_free_and_optional_headers_are_read() {
 #[test]
 fn values_are_not_trimmed_and_prefixes_are_free() {
     let doc = request()
-        .replace("<id:memberCode>MEMBER1</id:memberCode>", "<id:memberCode> MEMBER1 </id:memberCode>")
+        .replace(
+            "<id:memberCode>MEMBER1</id:memberCode>",
+            "<id:memberCode> MEMBER1 </id:memberCode>",
+        )
         .replace("xrd:", "x:")
         .replace("xmlns:xrd=", "xmlns:x=");
     let m = message(&doc);
@@ -102,7 +120,9 @@ fn default_namespace_comments_cdata_entities_and_bom() {
 <Body><getState xmlns="urn:p"><![CDATA[<not-an-element/>]]><!-- <b/> --></getState></Body></Envelope>"#;
     let mut bom = b"\xEF\xBB\xBF".to_vec();
     bom.extend_from_slice(doc.as_bytes());
-    let Ok(Soap::Message(m)) = parse(&bom) else { panic!() };
+    let Ok(Soap::Message(m)) = parse(&bom) else {
+        panic!()
+    };
     assert_eq!(m.header.client.to_string(), "MEMBER:EE/GOV/M&1");
     assert_eq!(m.header.service.service_code(), "getState");
     assert_eq!(m.service_name, "getState");
@@ -119,7 +139,10 @@ BBBB</xrd:requestHash>"#;
     let m = message(&doc);
     assert!(m.response);
     let h = m.header.request_hash.unwrap();
-    assert_eq!(h.algorithm_id.as_deref(), Some("http://www.w3.org/2001/04/xmlenc#sha512"));
+    assert_eq!(
+        h.algorithm_id.as_deref(),
+        Some("http://www.w3.org/2001/04/xmlenc#sha512")
+    );
     assert_eq!(h.value, "AAAA\nBBBB");
 }
 
@@ -135,27 +158,40 @@ fn rpc_style_is_recognised() {
 #[test]
 fn faults_are_recognised_without_header_checks() {
     let doc = r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>Server.X</faultcode><faultstring>bad &amp; sad</faultstring><faultactor/><detail><faultDetail xmlns="">id-1</faultDetail></detail></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"#;
-    let Ok(Soap::Fault(f)) = parse(doc.as_bytes()) else { panic!() };
+    let Ok(Soap::Fault(f)) = parse(doc.as_bytes()) else {
+        panic!()
+    };
     assert_eq!(f.code.as_deref(), Some("Server.X"));
     assert_eq!(f.string.as_deref(), Some("bad & sad"));
     assert_eq!(f.actor.as_deref(), Some(""));
     assert_eq!(f.detail.as_deref(), Some("id-1"));
     // Our own fault documents parse back.
     let ours = XRoadError::new(ErrorCode::AccessDenied, "no").soap_fault_xml(Default::default());
-    let Ok(Soap::Fault(f)) = parse(&ours) else { panic!() };
+    let Ok(Soap::Fault(f)) = parse(&ours) else {
+        panic!()
+    };
     assert_eq!(f.code.as_deref(), Some("access_denied"));
 }
 
 #[test]
 fn missing_header_fields() {
     for (omit, field) in [(CLIENT, "client"), (ID, "id"), (VERSION, "protocolVersion")] {
-        let headers: Vec<&str> = [CLIENT, SERVICE, ID, VERSION].into_iter().filter(|h| *h != omit).collect();
+        let headers: Vec<&str> = [CLIENT, SERVICE, ID, VERSION]
+            .into_iter()
+            .filter(|h| *h != omit)
+            .collect();
         let (code, msg) = fails(&envelope(&headers.join(""), BODY));
         assert_eq!(code, ErrorCode::MissingHeaderField);
         assert_eq!(msg, format!("Required field '{field}' is missing"));
     }
     let (code, msg) = fails(&envelope(&[CLIENT, ID, VERSION].join(""), BODY));
-    assert_eq!((code, msg.as_str()), (ErrorCode::MissingHeaderField, "Message header must contain service id"));
+    assert_eq!(
+        (code, msg.as_str()),
+        (
+            ErrorCode::MissingHeaderField,
+            "Message header must contain service id"
+        )
+    );
     // Java checks protocolVersion before client before id.
     let (_, msg) = fails(&envelope(SERVICE, BODY));
     assert_eq!(msg, "Required field 'protocolVersion' is missing");
@@ -164,27 +200,45 @@ fn missing_header_fields() {
 #[test]
 fn missing_header_and_body() {
     let no_header = request().replace(
-        &request()[request().find("<SOAP-ENV:Header>").unwrap()..request().find("<SOAP-ENV:Body>").unwrap()],
+        &request()[request().find("<SOAP-ENV:Header>").unwrap()
+            ..request().find("<SOAP-ENV:Body>").unwrap()],
         "",
     );
     assert_eq!(fails(&no_header).0, ErrorCode::MissingHeader);
     let no_body = request().replace(&format!("<SOAP-ENV:Body>{BODY}</SOAP-ENV:Body>"), "");
-    assert_eq!(fails(&no_body), (ErrorCode::MissingBody, "Malformed SOAP message: body missing".into()));
+    assert_eq!(
+        fails(&no_body),
+        (
+            ErrorCode::MissingBody,
+            "Malformed SOAP message: body missing".into()
+        )
+    );
     let empty_body = request().replace(BODY, "");
     assert_eq!(fails(&empty_body).0, ErrorCode::InvalidBody);
     let two = request().replace(BODY, &format!("{BODY}{BODY}"));
     assert_eq!(
         fails(&two),
-        (ErrorCode::InvalidBody, "Malformed SOAP message: body must have exactly one child element".into())
+        (
+            ErrorCode::InvalidBody,
+            "Malformed SOAP message: body must have exactly one child element".into()
+        )
     );
 }
 
 #[test]
 fn duplicate_header_fields() {
     for dup in [CLIENT, SERVICE, ID, VERSION] {
-        let (code, msg) = fails(&envelope(&[CLIENT, SERVICE, ID, VERSION, dup].join(""), BODY));
+        let (code, msg) = fails(&envelope(
+            &[CLIENT, SERVICE, ID, VERSION, dup].join(""),
+            BODY,
+        ));
         assert_eq!(code, ErrorCode::DuplicateHeaderField, "{dup}");
-        assert!(msg.starts_with("SOAP header contains duplicate field '{http://x-road.eu/xsd/xroad.xsd}"), "{msg}");
+        assert!(
+            msg.starts_with(
+                "SOAP header contains duplicate field '{http://x-road.eu/xsd/xroad.xsd}"
+            ),
+            "{msg}"
+        );
     }
     let twice = CLIENT.replace(
         "<id:memberCode>MEMBER1</id:memberCode>",
@@ -192,7 +246,10 @@ fn duplicate_header_fields() {
     );
     let (code, msg) = fails(&envelope(&[&twice, SERVICE, ID, VERSION].join(""), BODY));
     assert_eq!(code, ErrorCode::DuplicateHeaderField);
-    assert_eq!(msg, "SOAP header contains duplicate field '{http://x-road.eu/xsd/identifiers}memberCode'");
+    assert_eq!(
+        msg,
+        "SOAP header contains duplicate field '{http://x-road.eu/xsd/identifiers}memberCode'"
+    );
 }
 
 #[test]
@@ -204,7 +261,14 @@ fn object_type_checks() {
     );
     // Unqualified objectType is not the identifiers-namespace attribute.
     let unqualified = CLIENT.replace("id:objectType", "objectType");
-    assert_eq!(fails(&envelope(&[&unqualified, SERVICE, ID, VERSION].join(""), BODY)).0, ErrorCode::InvalidXml);
+    assert_eq!(
+        fails(&envelope(
+            &[&unqualified, SERVICE, ID, VERSION].join(""),
+            BODY
+        ))
+        .0,
+        ErrorCode::InvalidXml
+    );
     let unknown = CLIENT.replace("\"SUBSYSTEM\"", "\"FOO\"");
     assert_eq!(
         fails(&envelope(&[&unknown, SERVICE, ID, VERSION].join(""), BODY)),
@@ -213,35 +277,61 @@ fn object_type_checks() {
     let wrong = CLIENT.replace("\"SUBSYSTEM\"", "\"SERVICE\"");
     assert_eq!(
         fails(&envelope(&[&wrong, SERVICE, ID, VERSION].join(""), BODY)),
-        (ErrorCode::InvalidXml, "Unexpected objectType: SERVICE".into())
+        (
+            ErrorCode::InvalidXml,
+            "Unexpected objectType: SERVICE".into()
+        )
     );
     // The client header is lenient: a MEMBER with a subsystem code is a subsystem.
     let member = CLIENT.replace("\"SUBSYSTEM\"", "\"MEMBER\"");
     let m = message(&envelope(&[&member, SERVICE, ID, VERSION].join(""), BODY));
-    assert_eq!(m.header.client.object_type(), xroad_identifiers::ObjectType::Subsystem);
+    assert_eq!(
+        m.header.client.object_type(),
+        xroad_identifiers::ObjectType::Subsystem
+    );
 }
 
 #[test]
 fn blank_identifier_code() {
-    let blank = CLIENT.replace("<id:memberCode>MEMBER1</id:memberCode>", "<id:memberCode>  </id:memberCode>");
+    let blank = CLIENT.replace(
+        "<id:memberCode>MEMBER1</id:memberCode>",
+        "<id:memberCode>  </id:memberCode>",
+    );
     assert_eq!(
         fails(&envelope(&[&blank, SERVICE, ID, VERSION].join(""), BODY)),
-        (ErrorCode::InternalError, "'memberCode' must not be blank".into())
+        (
+            ErrorCode::InternalError,
+            "'memberCode' must not be blank".into()
+        )
     );
 }
 
 #[test]
 fn protocol_version() {
-    let v = envelope(&[CLIENT, SERVICE, ID, "<xrd:protocolVersion>5.0</xrd:protocolVersion>"].join(""), BODY);
+    let v = envelope(
+        &[
+            CLIENT,
+            SERVICE,
+            ID,
+            "<xrd:protocolVersion>5.0</xrd:protocolVersion>",
+        ]
+        .join(""),
+        BODY,
+    );
     assert_eq!(
         fails(&v),
-        (ErrorCode::InvalidProtocolVersion, "Invalid protocol version (supported: 4.x, provided: 5.0)".into())
+        (
+            ErrorCode::InvalidProtocolVersion,
+            "Invalid protocol version (supported: 4.x, provided: 5.0)".into()
+        )
     );
 }
 
 #[test]
 fn service_name_must_start_with_service_code() {
-    let ok = request().replace("exampleService xmlns", "exampleServiceFoo xmlns").replace("</ns1:exampleService>", "</ns1:exampleServiceFoo>");
+    let ok = request()
+        .replace("exampleService xmlns", "exampleServiceFoo xmlns")
+        .replace("</ns1:exampleService>", "</ns1:exampleServiceFoo>");
     assert_eq!(message(&ok).service_name, "exampleServiceFoo");
     let bad = request().replace("ns1:exampleService", "ns1:otherService");
     assert_eq!(fails(&bad).0, ErrorCode::InconsistentHeaders);
@@ -270,7 +360,13 @@ fn envelope_must_be_soap_11() {
         "http://schemas.xmlsoap.org/soap/envelope/",
         "http://www.w3.org/2003/05/soap-envelope",
     );
-    assert_eq!(fails(&soap12), (ErrorCode::InvalidSoap, "Malformed SOAP message: envelope missing".into()));
+    assert_eq!(
+        fails(&soap12),
+        (
+            ErrorCode::InvalidSoap,
+            "Malformed SOAP message: envelope missing".into()
+        )
+    );
     assert_eq!(fails("<foo/>").0, ErrorCode::InvalidSoap);
 }
 
@@ -283,20 +379,42 @@ fn other_encodings() {
         .chars()
         .map(|c| u8::try_from(u32::from(c)).unwrap())
         .collect();
-    let Ok(Soap::Message(m)) = parse(&latin1) else { panic!() };
+    let Ok(Soap::Message(m)) = parse(&latin1) else {
+        panic!()
+    };
     assert_eq!(m.header.client.member_code(), "MÄ");
     assert_eq!(m.encoding, "windows-1252");
     let utf16: Vec<u8> = [0xFF, 0xFE]
         .into_iter()
-        .chain(request().replace("UTF-8", "UTF-16").encode_utf16().flat_map(|u| u.to_le_bytes()))
+        .chain(
+            request()
+                .replace("UTF-8", "UTF-16")
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        )
         .collect();
-    assert_eq!(parse(&utf16).unwrap(), Soap::Message(SoapMessage { encoding: "UTF-16LE", ..message(&request()) }));
+    assert_eq!(
+        parse(&utf16).unwrap(),
+        Soap::Message(SoapMessage {
+            encoding: "UTF-16LE",
+            ..message(&request())
+        })
+    );
     let unknown = request().replace("encoding=\"UTF-8\"", "encoding=\"X-KLINGON\"");
-    assert_eq!(fails(&unknown), (ErrorCode::InvalidSoap, "Unsupported XML encoding 'X-KLINGON'".into()));
+    assert_eq!(
+        fails(&unknown),
+        (
+            ErrorCode::InvalidSoap,
+            "Unsupported XML encoding 'X-KLINGON'".into()
+        )
+    );
     let mut bad_utf8 = request().into_bytes();
     let at = bad_utf8.len() - 40;
     bad_utf8[at] = 0xFF;
-    assert_eq!(parse(&bad_utf8).unwrap_err().error_code(), Some(ErrorCode::InvalidSoap));
+    assert_eq!(
+        parse(&bad_utf8).unwrap_err().error_code(),
+        Some(ErrorCode::InvalidSoap)
+    );
 }
 
 #[test]

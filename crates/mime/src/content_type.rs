@@ -1,0 +1,320 @@
+//! Parsing of HTTP/MIME `Content-Type` values (RFC 2045 §5.1, RFC 9110 §8.3).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::MimeError;
+
+/// A parsed `Content-Type` value.
+///
+/// The media type is compared case-insensitively ([`essence`](Self::essence) is lower-cased),
+/// parameter names are matched case-insensitively and parameter values are unquoted. The original
+/// string is kept verbatim ([`as_str`](Self::as_str), `Display`), because X-Road forwards content
+/// types byte for byte (e.g. the SOAP part type and `x-original-content-type`).
+///
+/// The parser is lenient where Java's parsers are: optional whitespace everywhere, empty
+/// parameters (`;;`, a trailing `;`) and parameters without `=` (value `""`) are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    raw: String,
+    essence: String,
+    slash: usize,
+    params: Vec<(String, String)>,
+}
+
+impl ContentType {
+    /// Parses a `Content-Type` header value.
+    pub fn parse(value: &str) -> Result<Self, MimeError> {
+        let (base, rest) = match value.find(';') {
+            Some(i) => (&value[..i], &value[i + 1..]),
+            None => (value, ""),
+        };
+        let base = trim_ows(base);
+        if base.is_empty() {
+            return Err(MimeError::MalformedContentType("empty media type"));
+        }
+        let (ty, subtype) = base
+            .split_once('/')
+            .ok_or(MimeError::MalformedContentType("media type has no '/'"))?;
+        let (ty, subtype) = (trim_ows(ty), trim_ows(subtype));
+        // X-Road's own `signature/bdoc-1.0/ts` has a '/' in its subtype; Java accepts it.
+        let subtype_ok = !subtype.is_empty() && subtype.split('/').all(is_token);
+        if !is_token(ty) || !subtype_ok {
+            return Err(MimeError::MalformedContentType(
+                "media type or subtype is not a valid token",
+            ));
+        }
+        let essence = format!(
+            "{}/{}",
+            ty.to_ascii_lowercase(),
+            subtype.to_ascii_lowercase()
+        );
+        Ok(Self {
+            raw: value.to_owned(),
+            slash: ty.len(),
+            essence,
+            params: parse_params(rest)?,
+        })
+    }
+
+    /// The original, unmodified header value.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The lower-cased `type/subtype`, without parameters (e.g. `multipart/mixed`).
+    pub fn essence(&self) -> &str {
+        &self.essence
+    }
+
+    /// The lower-cased top-level type (e.g. `multipart`).
+    pub fn main_type(&self) -> &str {
+        &self.essence[..self.slash]
+    }
+
+    /// The lower-cased subtype (e.g. `mixed`).
+    pub fn subtype(&self) -> &str {
+        &self.essence[self.slash + 1..]
+    }
+
+    /// Whether the top-level type is `multipart`.
+    pub fn is_multipart(&self) -> bool {
+        self.main_type() == "multipart"
+    }
+
+    /// The parameters in their original order, names as written, values unquoted.
+    pub fn params(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The value of the first parameter called `name` (case-insensitive), unquoted.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `charset` parameter, if present.
+    pub fn charset(&self) -> Option<&str> {
+        self.param("charset")
+    }
+
+    /// The `boundary` parameter, if present.
+    pub fn boundary(&self) -> Option<&str> {
+        self.param("boundary")
+    }
+
+    /// The boundary of a multipart type, or [`MimeError::MissingBoundary`] when it is absent or
+    /// empty (Java: `invalid_content_type` "Multipart content type is missing required boundary").
+    pub fn multipart_boundary(&self) -> Result<&str, MimeError> {
+        self.boundary()
+            .filter(|b| !b.is_empty())
+            .ok_or(MimeError::MissingBoundary)
+    }
+}
+
+impl FromStr for ContentType {
+    type Err = MimeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+fn parse_params(mut rest: &str) -> Result<Vec<(String, String)>, MimeError> {
+    let mut params = Vec::new();
+    loop {
+        rest = rest.trim_start_matches(|c| c == ';' || is_ows(c));
+        if rest.is_empty() {
+            return Ok(params);
+        }
+        let name_end = rest.find(['=', ';']).unwrap_or(rest.len());
+        let name = trim_ows(&rest[..name_end]);
+        if !is_token(name) {
+            return Err(MimeError::MalformedContentType(
+                "parameter name is not a valid token",
+            ));
+        }
+        rest = &rest[name_end..];
+        let value = match rest.strip_prefix('=') {
+            None => String::new(),
+            Some(after_eq) => {
+                let after_eq = after_eq.trim_start_matches(is_ows);
+                if let Some(quoted) = after_eq.strip_prefix('"') {
+                    let (value, after) = unquote(quoted)?;
+                    rest = after.trim_start_matches(is_ows);
+                    if !rest.is_empty() && !rest.starts_with(';') {
+                        return Err(MimeError::MalformedContentType(
+                            "unexpected characters after quoted parameter value",
+                        ));
+                    }
+                    value
+                } else {
+                    let end = after_eq.find(';').unwrap_or(after_eq.len());
+                    rest = &after_eq[end..];
+                    trim_ows(&after_eq[..end]).to_owned()
+                }
+            }
+        };
+        params.push((name.to_owned(), value));
+    }
+}
+
+/// Reads a quoted-string body (after the opening quote); returns the value and the rest after the
+/// closing quote.
+fn unquote(s: &str) -> Result<(String, &str), MimeError> {
+    let mut value = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok((value, &s[i + 1..])),
+            '\\' => match chars.next() {
+                Some((_, escaped)) => value.push(escaped),
+                None => break,
+            },
+            c => value.push(c),
+        }
+    }
+    Err(MimeError::MalformedContentType(
+        "unterminated quoted parameter value",
+    ))
+}
+
+fn is_ows(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches(is_ows)
+}
+
+/// RFC 9110 `token`: one or more `tchar`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_content_type() {
+        let raw = "multipart/mixed; charset=UTF-8; boundary=xtopQhVbRkZnXqWpLmTsYdFgHjKaBcDeUo";
+        let ct = ContentType::parse(raw).unwrap();
+        assert_eq!(ct.essence(), "multipart/mixed");
+        assert_eq!(ct.main_type(), "multipart");
+        assert_eq!(ct.subtype(), "mixed");
+        assert!(ct.is_multipart());
+        assert_eq!(ct.charset(), Some("UTF-8"));
+        assert_eq!(ct.boundary(), Some("xtopQhVbRkZnXqWpLmTsYdFgHjKaBcDeUo"));
+        assert_eq!(ct.as_str(), raw);
+        assert_eq!(ct.to_string(), raw);
+    }
+
+    #[test]
+    fn case_insensitive_type_and_names_quoted_values() {
+        let ct: ContentType =
+            r#"Multipart/Related; TYPE="text/xml"; Start="<rootpart>"; BOUNDARY="MIME_boundary""#
+                .parse()
+                .unwrap();
+        assert_eq!(ct.essence(), "multipart/related");
+        assert_eq!(ct.param("type"), Some("text/xml"));
+        assert_eq!(ct.param("start"), Some("<rootpart>"));
+        assert_eq!(ct.boundary(), Some("MIME_boundary"));
+        let names: Vec<_> = ct.params().map(|(n, _)| n).collect();
+        assert_eq!(names, ["TYPE", "Start", "BOUNDARY"]);
+    }
+
+    #[test]
+    fn whitespace_trailing_semicolon_and_escapes() {
+        let ct = ContentType::parse(" text/xml ;charset = utf-8 ; ;x=\"a\\\"b;c\\\\\" ;").unwrap();
+        assert_eq!(ct.essence(), "text/xml");
+        assert_eq!(ct.charset(), Some("utf-8"));
+        assert_eq!(ct.param("x"), Some("a\"b;c\\"));
+        assert_eq!(ct.params().len(), 2);
+
+        let ct = ContentType::parse("text/xml;charset=UTF-8").unwrap();
+        assert_eq!(ct.charset(), Some("UTF-8"));
+        assert_eq!(ct.boundary(), None);
+
+        let ct = ContentType::parse("application/json; flag; q=").unwrap();
+        assert_eq!(ct.param("flag"), Some(""));
+        assert_eq!(ct.param("q"), Some(""));
+    }
+
+    #[test]
+    fn x_road_signature_type_has_two_slashes() {
+        let ct = ContentType::parse("signature/bdoc-1.0/ts").unwrap();
+        assert_eq!(ct.main_type(), "signature");
+        assert_eq!(ct.subtype(), "bdoc-1.0/ts");
+    }
+
+    #[test]
+    fn boundary_errors() {
+        let ct = ContentType::parse("multipart/mixed; charset=UTF-8").unwrap();
+        let err = ct.multipart_boundary().unwrap_err();
+        assert!(matches!(err, MimeError::MissingBoundary));
+        assert_eq!(
+            err.to_string(),
+            "Multipart content type is missing required boundary"
+        );
+        let ct = ContentType::parse("multipart/mixed; boundary=\"\"").unwrap();
+        assert!(matches!(
+            ct.multipart_boundary(),
+            Err(MimeError::MissingBoundary)
+        ));
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            "",
+            "  ",
+            "text",
+            "text/",
+            "/xml",
+            "te xt/xml",
+            "text/xml; =x",
+            "text/xml; a b=c",
+            "text/xml; a=\"unterminated",
+            "text/xml; a=\"q\"junk",
+            "a/b//c",
+            "tëxt/xml",
+        ] {
+            assert!(
+                matches!(
+                    ContentType::parse(bad),
+                    Err(MimeError::MalformedContentType(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! `xroad-sidecar`: a native X-Road Security Server core in one binary.
+
+mod message_check;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A native X-Road Security Server core: client proxy, server proxy, signer and global
+/// configuration client in one process.
+#[derive(Debug, Parser)]
+#[command(name = "xroad-sidecar", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with X-Road messages of information systems.
+    Message {
+        #[command(subcommand)]
+        command: MessageCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MessageCommand {
+    /// Check a request as the client proxy would receive it: print its X-Road headers as JSON
+    /// (exit 0), or the fault the client proxy would answer (exit 1).
+    Check(message_check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Message {
+            command: MessageCommand::Check(args),
+        } => message_check::run(&args),
+    }
+}
