@@ -37,9 +37,61 @@ enum State {
 
 #[derive(Debug)]
 struct Binding {
-    prefix: String,
-    uri: String,
+    /// A hash of the prefix, compared before the prefix itself.
+    key: u64,
+    /// Ranges into the scanner's `ns_text`.
+    prefix: Range<usize>,
+    uri: Range<usize>,
 }
+
+/// A cheap hash of a prefix (FxHash-style), so that lookups rarely compare strings.
+fn prefix_key(prefix: &str) -> u64 {
+    prefix.bytes().fold(prefix.len() as u64, |h, b| {
+        (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    })
+}
+
+/// The namespace bindings in scope, as a view for lookups.
+#[derive(Debug, Clone, Copy)]
+struct Scope<'a> {
+    bindings: &'a [Binding],
+    text: &'a str,
+}
+
+impl<'a> Scope<'a> {
+    fn resolve(&self, prefix: &str) -> Option<&'a str> {
+        self.lookup(prefix).map(|ns| self.namespace(&ns))
+    }
+
+    /// Where the namespace bound to `prefix` is.
+    fn lookup(&self, prefix: &str) -> Option<NsOf> {
+        if prefix == "xml" {
+            return Some(NsOf::Xml);
+        }
+        let text = self.text;
+        let key = prefix_key(prefix);
+        self.bindings
+            .iter()
+            .rev()
+            .find(|b| {
+                b.key == key
+                    && text
+                        .get(b.prefix.clone())
+                        .is_some_and(|p| short_eq(p, prefix))
+            })
+            .map(|b| NsOf::Text(b.uri.clone()))
+    }
+
+    fn namespace(&self, ns: &NsOf) -> &'a str {
+        match ns {
+            NsOf::None => "",
+            NsOf::Xml => XML_NAMESPACE,
+            NsOf::Text(r) => self.text.get(r.clone()).unwrap_or(""),
+        }
+    }
+}
+
+const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
 
 /// One attribute of a [`StartTag`]; its value has references decoded and whitespace
 /// normalized as XML requires.
@@ -67,21 +119,44 @@ pub struct StartTag<'a> {
     pub local: &'a str,
     /// Nesting depth: 1 for the root element.
     pub depth: usize,
-    attrs: Vec<Attribute<'a>>,
+    region: &'a str,
+    raw: &'a [RawAttr],
+    values: &'a str,
+    scope: Scope<'a>,
 }
 
 impl<'a> StartTag<'a> {
     /// The value of the attribute `local` in namespace `namespace` (`""` for unprefixed).
     pub fn attribute(&self, namespace: &str, local: &str) -> Option<&'a str> {
-        self.attrs
-            .iter()
+        self.attributes()
             .find(|a| a.local == local && a.namespace == namespace)
             .map(|a| a.value)
     }
 
     /// All attributes in document order, namespace declarations included.
-    pub fn attributes(&self) -> &[Attribute<'a>] {
-        &self.attrs
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
+        self.raw.iter().map(|a| {
+            let qname = &self.region[a.qname.clone()];
+            let (prefix, local) = split_qname(qname);
+            Attribute {
+                qname,
+                // Checked by the scanner before the tag was reported.
+                namespace: attribute_namespace(qname, prefix, self.scope).unwrap_or(""),
+                local,
+                value: a.value(self.region, self.values),
+            }
+        })
+    }
+}
+
+/// The namespace of an attribute: none when unprefixed, the xmlns namespace for declarations.
+fn attribute_namespace<'a>(qname: &str, prefix: &str, scope: Scope<'a>) -> Option<&'a str> {
+    if qname == "xmlns" || prefix == "xmlns" {
+        Some(XMLNS_NAMESPACE)
+    } else if prefix.is_empty() {
+        Some("")
+    } else {
+        scope.resolve(prefix)
     }
 }
 
@@ -98,6 +173,15 @@ pub struct EndTag<'a> {
     pub depth: usize,
 }
 
+/// Where the namespace of an open element is, so its end tag needs no lookup.
+#[derive(Debug, Clone)]
+enum NsOf {
+    None,
+    Xml,
+    /// A range of `ns_text`, valid while the element is open.
+    Text(Range<usize>),
+}
+
 /// A streaming XML scanner: feed it bytes with [`Scanner::feed`], then call
 /// [`Scanner::finish`].
 #[derive(Debug)]
@@ -106,16 +190,18 @@ pub struct Scanner {
     state: State,
     /// Bytes of an unfinished construct carried over to the next chunk.
     carry: Vec<u8>,
-    /// Up to three bytes of a UTF-8 sequence split across chunks (validation only).
-    utf8_tail: Vec<u8>,
     /// Offset of the first byte of `carry` (or of the next chunk) in the whole input.
     offset: u64,
     /// Qualified names of the open elements, concatenated; `open` holds their start offsets.
     names: String,
-    open: Vec<usize>,
-    /// Namespace bindings in scope; `marks[i]` is the binding count before element `i` opened.
+    open: Vec<(usize, NsOf)>,
+    /// Namespace bindings in scope, their text in `ns_text`; `marks[i]` holds the lengths of
+    /// both before element `i` opened.
     bindings: Vec<Binding>,
-    marks: Vec<usize>,
+    ns_text: String,
+    marks: Vec<(usize, usize)>,
+    /// The attributes of the current tag (reused).
+    raw_attrs: Vec<RawAttr>,
     root_seen: bool,
     at_start: bool,
     /// Decoded attribute values of the current tag (reused).
@@ -136,24 +222,21 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// Bytes that may appear in a name: everything but whitespace and markup punctuation
+/// (non-ASCII bytes are parts of characters the UTF-8 check already accepted).
+const NAME_BYTES: [bool; 256] = {
+    let mut t = [true; 256];
+    let excluded = b" \t\r\n<>/=\"'&?!;#(),";
+    let mut i = 0;
+    while i < excluded.len() {
+        t[excluded[i] as usize] = false;
+        i += 1;
+    }
+    t
+};
+
 fn is_name_byte(b: u8) -> bool {
-    !is_ws(b)
-        && !matches!(
-            b,
-            b'<' | b'>'
-                | b'/'
-                | b'='
-                | b'"'
-                | b'\''
-                | b'&'
-                | b'?'
-                | b'!'
-                | b';'
-                | b'#'
-                | b'('
-                | b')'
-                | b','
-        )
+    NAME_BYTES[usize::from(b)]
 }
 
 fn valid_name(name: &[u8]) -> bool {
@@ -165,10 +248,19 @@ fn valid_name(name: &[u8]) -> bool {
 }
 
 fn split_qname(qname: &str) -> (&str, &str) {
-    match qname.split_once(':') {
-        Some((p, l)) => (p, l),
+    // Names are short: a plain loop beats a searcher's setup.
+    match qname.bytes().position(|b| b == b':') {
+        Some(i) => (
+            qname.get(..i).unwrap_or(""),
+            qname.get(i + 1..).unwrap_or(""),
+        ),
         None => ("", qname),
     }
+}
+
+/// Equality for short strings without a `memcmp` call.
+fn short_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 fn is_xml_char(c: u32) -> bool {
@@ -227,15 +319,16 @@ impl Scanner {
             limits,
             state: State::Text,
             carry: Vec::new(),
-            utf8_tail: Vec::new(),
             offset: 0,
-            names: String::new(),
-            open: Vec::new(),
-            bindings: Vec::new(),
-            marks: Vec::new(),
+            names: String::with_capacity(256),
+            open: Vec::with_capacity(16),
+            bindings: Vec::with_capacity(8),
+            ns_text: String::with_capacity(256),
+            marks: Vec::with_capacity(16),
+            raw_attrs: Vec::with_capacity(8),
             root_seen: false,
             at_start: true,
-            values: String::new(),
+            values: String::with_capacity(64),
         }
     }
 
@@ -247,14 +340,13 @@ impl Scanner {
 
     /// Scans the next chunk of the document.
     pub fn feed<H: Handler>(&mut self, input: &[u8], h: &mut H) -> Result<(), H::Error> {
-        self.validate_chars(input)?;
         if self.carry.is_empty() {
-            let used = self.process(input, false, h)?;
+            let used = self.scan_bytes(input, false, h)?;
             self.carry.extend_from_slice(&input[used..]);
         } else {
             let mut buf = std::mem::take(&mut self.carry);
             buf.extend_from_slice(input);
-            let used = self.process(&buf, false, h)?;
+            let used = self.scan_bytes(&buf, false, h)?;
             buf.drain(..used);
             self.carry = buf;
         }
@@ -266,62 +358,45 @@ impl Scanner {
 
     /// Ends the document: fails if anything is left unfinished.
     pub fn finish<H: Handler>(&mut self, h: &mut H) -> Result<(), H::Error> {
-        if !self.utf8_tail.is_empty() {
-            return Err(err(K::InvalidUtf8, self.offset).into());
-        }
         let buf = std::mem::take(&mut self.carry);
-        let used = self.process(&buf, true, h)?;
+        let used = self.scan_bytes(&buf, true, h)?;
         if used < buf.len() || self.state != State::Text || !self.is_complete() {
             return Err(err(K::PrematureEnd, self.offset).into());
         }
         Ok(())
     }
 
-    /// Streams UTF-8 and XML-character validation over the raw input, independent of
-    /// tokenization (so text may be reported as bytes without re-checking).
-    fn validate_chars(&mut self, input: &[u8]) -> Result<(), SyntaxError> {
-        let mut input = input;
-        let base = self.offset + self.carry.len() as u64;
-        if !self.utf8_tail.is_empty() {
-            let need = utf8_len(self.utf8_tail[0]).saturating_sub(self.utf8_tail.len());
-            let take = need.min(input.len());
-            self.utf8_tail.extend_from_slice(&input[..take]);
-            input = &input[take..];
-            if self.utf8_tail.len() < utf8_len(self.utf8_tail[0]) {
-                return Ok(());
-            }
-            let s = std::str::from_utf8(&self.utf8_tail).map_err(|_| err(K::InvalidUtf8, base))?;
-            check_xml_chars(s, base)?;
-            self.utf8_tail.clear();
-        }
-        match std::str::from_utf8(input) {
-            Ok(s) => check_xml_chars(s, base),
-            Err(e) if e.error_len().is_none() => {
-                let (valid, tail) = input.split_at(e.valid_up_to());
-                // `valid` is the validated prefix; re-slicing it as str cannot fail.
-                let s = std::str::from_utf8(valid).map_err(|_| err(K::InvalidUtf8, base))?;
-                check_xml_chars(s, base)?;
-                self.utf8_tail.extend_from_slice(tail);
-                Ok(())
-            }
-            Err(e) => Err(err(K::InvalidUtf8, base + e.valid_up_to() as u64)),
-        }
-    }
-
-    /// Scans `data` as far as it can; returns how many bytes it consumed. Unconsumed bytes
-    /// are an unfinished construct that needs more input (or, at `eof`, an error).
-    fn process<H: Handler>(
+    /// Validates `data` as UTF-8 made of XML characters (a sequence cut off at the end is
+    /// left for the next chunk) and scans it; returns how many bytes were consumed.
+    fn scan_bytes<H: Handler>(
         &mut self,
         data: &[u8],
         eof: bool,
         h: &mut H,
     ) -> Result<usize, H::Error> {
+        let text = match std::str::from_utf8(data) {
+            Ok(text) => text,
+            Err(e) if e.error_len().is_none() && !eof => {
+                // Valid up to a sequence the next chunk completes; the prefix is valid.
+                std::str::from_utf8(&data[..e.valid_up_to()])
+                    .map_err(|_| err(K::InvalidUtf8, self.offset))?
+            }
+            Err(e) => return Err(err(K::InvalidUtf8, self.offset + e.valid_up_to() as u64).into()),
+        };
+        check_xml_chars(text, self.offset)?;
+        self.process(text, eof, h)
+    }
+
+    /// Scans `data` as far as it can; returns how many bytes it consumed. Unconsumed bytes
+    /// are an unfinished construct that needs more input (or, at `eof`, an error).
+    fn process<H: Handler>(&mut self, data: &str, eof: bool, h: &mut H) -> Result<usize, H::Error> {
         let mut pos = 0;
         while pos < data.len() {
+            let Some(rest) = data.get(pos..) else { break };
             let step = match self.state {
-                State::Text => self.text_or_markup(&data[pos..], eof, h)?,
-                State::Comment => self.comment(&data[pos..])?,
-                State::CData => self.cdata(&data[pos..], h)?,
+                State::Text => self.text_or_markup(rest, eof, h)?,
+                State::Comment => self.comment(rest.as_bytes())?,
+                State::CData => self.cdata(rest.as_bytes(), h)?,
             };
             match step {
                 Some(n) => {
@@ -336,10 +411,11 @@ impl Scanner {
 
     fn text_or_markup<H: Handler>(
         &mut self,
-        d: &[u8],
+        text: &str,
         eof: bool,
         h: &mut H,
     ) -> Result<Option<usize>, H::Error> {
+        let d = text.as_bytes();
         let end = memchr2(b'<', b'&', d).unwrap_or(d.len());
         if end > 0 {
             self.emit_text(&d[..end], h)?;
@@ -356,7 +432,7 @@ impl Scanner {
                 Err(k) => Err(err(k, self.offset).into()),
             };
         }
-        self.markup(d, eof, h)
+        self.markup(text, eof, h)
     }
 
     fn emit_text<H: Handler>(&mut self, text: &[u8], h: &mut H) -> Result<(), H::Error> {
@@ -370,13 +446,19 @@ impl Scanner {
         h.text(text)
     }
 
-    /// `d` starts with `<`.
+    /// `text` starts with `<`.
     fn markup<H: Handler>(
         &mut self,
-        d: &[u8],
+        text: &str,
         eof: bool,
         h: &mut H,
     ) -> Result<Option<usize>, H::Error> {
+        let d = text.as_bytes();
+        // Markup delimiters are ASCII, so these slices fall on character boundaries.
+        let slice = |from: usize, to: usize| {
+            text.get(from..to)
+                .ok_or_else(|| err(K::Malformed("markup split inside a character"), self.offset))
+        };
         let need_more = || -> Result<Option<usize>, H::Error> {
             if eof {
                 Err(err(K::PrematureEnd, self.offset).into())
@@ -392,7 +474,7 @@ impl Scanner {
                 let Some(end) = memchr(b'>', d) else {
                     return need_more();
                 };
-                self.end_tag(&d[2..end], h)?;
+                self.end_tag(slice(2, end)?, h)?;
                 Ok(Some(end + 1))
             }
             b'?' => {
@@ -430,7 +512,7 @@ impl Scanner {
                 let Some(end) = tag_end(d) else {
                     return need_more();
                 };
-                self.start_tag(&d[1..end], h)?;
+                self.start_tag(slice(1, end)?, h)?;
                 Ok(Some(end + 1))
             }
         }
@@ -498,16 +580,16 @@ impl Scanner {
         Ok(())
     }
 
-    fn start_tag<H: Handler>(&mut self, inner: &[u8], h: &mut H) -> Result<(), H::Error> {
+    fn start_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
         let off = self.offset;
         self.at_start = false;
-        let (inner, empty) = match inner.strip_suffix(b"/") {
+        let (inner, empty) = match inner.strip_suffix('/') {
             Some(rest) => (rest, true),
             None => (inner, false),
         };
-        let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
-        let qname_bytes = &inner[..name_end];
-        if !valid_name(qname_bytes) {
+        let name_end = inner.bytes().position(is_ws).unwrap_or(inner.len());
+        let (qname, region) = inner.split_at_checked(name_end).unwrap_or((inner, ""));
+        if !valid_name(qname.as_bytes()) {
             return Err(err(K::Malformed("invalid element name"), off).into());
         }
         if self.open.is_empty() && self.root_seen {
@@ -516,58 +598,58 @@ impl Scanner {
         if self.open.len() >= self.limits.max_depth {
             return Err(err(K::TooDeep(self.limits.max_depth), off).into());
         }
-        let raw =
-            parse_attributes(&inner[name_end..], &mut self.values).map_err(|k| err(k, off))?;
-        let qname = std::str::from_utf8(qname_bytes).map_err(|_| err(K::InvalidUtf8, off))?;
+        parse_attributes(region.as_bytes(), &mut self.values, &mut self.raw_attrs)
+            .map_err(|k| err(k, off))?;
 
         // Namespace declarations of this element come into scope before its names resolve.
-        self.marks.push(self.bindings.len());
-        for a in &raw {
-            let aq = attr_str(inner, name_end, &a.qname).map_err(|k| err(k, off))?;
-            let value = &self.values[a.value.clone()];
-            if aq == "xmlns" {
-                self.bindings.push(Binding {
-                    prefix: String::new(),
-                    uri: value.to_owned(),
-                });
-            } else if let Some(p) = aq.strip_prefix("xmlns:") {
-                if value.is_empty() {
-                    return Err(err(K::Malformed("empty namespace URI for a prefix"), off).into());
-                }
-                self.bindings.push(Binding {
-                    prefix: p.to_owned(),
-                    uri: value.to_owned(),
-                });
-            }
-        }
-        let mut attrs = Vec::with_capacity(raw.len());
-        for a in &raw {
-            let aq = attr_str(inner, name_end, &a.qname).map_err(|k| err(k, off))?;
-            let (prefix, local) = split_qname(aq);
-            let namespace = if aq == "xmlns" || prefix == "xmlns" {
-                "http://www.w3.org/2000/xmlns/"
-            } else if prefix.is_empty() {
+        self.marks.push((self.bindings.len(), self.ns_text.len()));
+        for a in &self.raw_attrs {
+            let aq = &region[a.qname.clone()];
+            let prefix = if aq == "xmlns" {
                 ""
+            } else if let Some(p) = aq.strip_prefix("xmlns:") {
+                p
             } else {
-                resolve(&self.bindings, prefix)
-                    .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?
+                continue;
             };
-            if attrs.iter().any(|b: &Attribute<'_>| b.qname == aq) {
-                return Err(err(K::DuplicateAttribute(aq.into()), off).into());
+            let value = a.value(region, &self.values);
+            if !prefix.is_empty() && value.is_empty() {
+                return Err(err(K::Malformed("empty namespace URI for a prefix"), off).into());
             }
-            attrs.push(Attribute {
-                qname: aq,
-                namespace,
-                local,
-                value: &self.values[a.value.clone()],
+            let start = self.ns_text.len();
+            self.ns_text.push_str(prefix);
+            self.ns_text.push_str(value);
+            let mid = start + prefix.len();
+            self.bindings.push(Binding {
+                key: prefix_key(prefix),
+                prefix: start..mid,
+                uri: mid..self.ns_text.len(),
             });
         }
+        let scope = Scope {
+            bindings: &self.bindings,
+            text: &self.ns_text,
+        };
+        for (i, a) in self.raw_attrs.iter().enumerate() {
+            let aq = &region[a.qname.clone()];
+            let (prefix, _) = split_qname(aq);
+            if attribute_namespace(aq, prefix, scope).is_none() {
+                return Err(err(K::UnboundPrefix(prefix.into()), off).into());
+            }
+            if self.raw_attrs[..i]
+                .iter()
+                .any(|b| &region[b.qname.clone()] == aq)
+            {
+                return Err(err(K::DuplicateAttribute(aq.into()), off).into());
+            }
+        }
         let (prefix, local) = split_qname(qname);
-        let namespace = match resolve(&self.bindings, prefix) {
+        let ns = match scope.lookup(prefix) {
             Some(ns) => ns,
-            None if prefix.is_empty() => "",
+            None if prefix.is_empty() => NsOf::None,
             None => return Err(err(K::UnboundPrefix(prefix.into()), off).into()),
         };
+        let namespace = scope.namespace(&ns);
         self.root_seen = true;
         let depth = self.open.len() + 1;
         h.start_element(&StartTag {
@@ -575,7 +657,10 @@ impl Scanner {
             namespace,
             local,
             depth,
-            attrs,
+            region,
+            raw: &self.raw_attrs,
+            values: &self.values,
+            scope,
         })?;
         if empty {
             h.end_element(&EndTag {
@@ -584,31 +669,32 @@ impl Scanner {
                 local,
                 depth,
             })?;
-            let mark = self.marks.pop().unwrap_or(0);
-            self.bindings.truncate(mark);
+            self.pop_scope();
         } else {
-            self.open.push(self.names.len());
+            self.open.push((self.names.len(), ns));
             self.names.push_str(qname);
         }
         Ok(())
     }
 
-    fn end_tag<H: Handler>(&mut self, inner: &[u8], h: &mut H) -> Result<(), H::Error> {
+    fn end_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
+        let inner = inner.as_bytes();
         let off = self.offset;
         let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
         if !inner[name_end..].iter().all(|&b| is_ws(b)) {
             return Err(err(K::Malformed("end tag with content after its name"), off).into());
         }
-        let found = String::from_utf8_lossy(&inner[..name_end]);
-        let Some(&start) = self.open.last() else {
-            return Err(err(K::UnexpectedEndTag(found.into_owned()), off).into());
+        let found = &inner[..name_end];
+        let lossy = || String::from_utf8_lossy(found).into_owned();
+        let Some((start, ns)) = self.open.last().cloned() else {
+            return Err(err(K::UnexpectedEndTag(lossy()), off).into());
         };
-        if self.names[start..] != *found {
+        if self.names.as_bytes()[start..] != *found {
             let expected = self.names[start..].to_owned();
             return Err(err(
                 K::MismatchedEndTag {
                     expected,
-                    found: found.into_owned(),
+                    found: lossy(),
                 },
                 off,
             )
@@ -617,8 +703,12 @@ impl Scanner {
         let depth = self.open.len();
         {
             let qname = &self.names[start..];
-            let (prefix, local) = split_qname(qname);
-            let namespace = resolve(&self.bindings, prefix).unwrap_or("");
+            let (_, local) = split_qname(qname);
+            let namespace = Scope {
+                bindings: &self.bindings,
+                text: &self.ns_text,
+            }
+            .namespace(&ns);
             h.end_element(&EndTag {
                 qname,
                 namespace,
@@ -628,31 +718,43 @@ impl Scanner {
         }
         self.open.pop();
         self.names.truncate(start);
-        let mark = self.marks.pop().unwrap_or(0);
-        self.bindings.truncate(mark);
+        self.pop_scope();
         Ok(())
     }
-}
 
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 1,
+    /// Drops the namespace bindings of the element that just ended.
+    fn pop_scope(&mut self) {
+        let (bindings, text) = self.marks.pop().unwrap_or((0, 0));
+        self.bindings.truncate(bindings);
+        self.ns_text.truncate(text);
     }
 }
 
 fn check_xml_chars(s: &str, base: u64) -> Result<(), SyntaxError> {
-    // Fast path: only control characters and the two non-characters need a closer look.
-    let bytes = s.as_bytes();
-    if bytes
-        .iter()
-        .all(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
-        && memchr(0xEF, bytes).is_none()
-    {
+    // Fast path, written to vectorize: only control characters other than TAB, LF and CR, and
+    // the non-characters U+FFFE/U+FFFF (lead byte 0xEF), need a closer look.
+    if !has_disallowed_control(s.as_bytes()) && memchr(0xEF, s.as_bytes()).is_none() {
         return Ok(());
     }
+    check_xml_chars_slow(s, base)
+}
+
+/// Whether `bytes` holds a control character other than TAB, LF and CR. Written without
+/// early exit inside a block so that the compiler vectorizes it.
+fn has_disallowed_control(bytes: &[u8]) -> bool {
+    let bad = |b: u8| {
+        u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\n') & u8::from(b != b'\r')
+    };
+    let mut blocks = bytes.chunks_exact(64);
+    for block in &mut blocks {
+        if block.iter().fold(0u8, |acc, &b| acc | bad(b)) != 0 {
+            return true;
+        }
+    }
+    blocks.remainder().iter().fold(0u8, |acc, &b| acc | bad(b)) != 0
+}
+
+fn check_xml_chars_slow(s: &str, base: u64) -> Result<(), SyntaxError> {
     for (i, c) in s.char_indices() {
         if !is_xml_char(u32::from(c)) {
             return Err(err(K::InvalidChar(u32::from(c)), base + i as u64));
@@ -661,22 +763,11 @@ fn check_xml_chars(s: &str, base: u64) -> Result<(), SyntaxError> {
     Ok(())
 }
 
-fn resolve<'b>(bindings: &'b [Binding], prefix: &str) -> Option<&'b str> {
-    if prefix == "xml" {
-        return Some(XML_NAMESPACE);
-    }
-    bindings
-        .iter()
-        .rev()
-        .find(|b| b.prefix == prefix)
-        .map(|b| b.uri.as_str())
-}
-
 /// Finds the `>` that closes a start tag beginning at `d[0] == b'<'`, skipping quoted values.
 fn tag_end(d: &[u8]) -> Option<usize> {
     let mut i = 1;
     loop {
-        let j = i + memchr3(b'>', b'"', b'\'', &d[i..])?;
+        let j = i + memchr3(b'>', b'"', b'\'', d.get(i..)?)?;
         if d[j] == b'>' {
             return Some(j);
         }
@@ -685,21 +776,27 @@ fn tag_end(d: &[u8]) -> Option<usize> {
     }
 }
 
+#[derive(Debug)]
 struct RawAttr {
     /// Range of the qualified name within the attribute region.
     qname: Range<usize>,
-    /// Range of the decoded value within the values buffer.
+    /// Range of the value: within the attribute region when it needed no decoding (the usual
+    /// case), else within the buffer of decoded values.
     value: Range<usize>,
+    decoded: bool,
 }
 
-fn attr_str<'t>(inner: &'t [u8], base: usize, r: &Range<usize>) -> Result<&'t str, K> {
-    std::str::from_utf8(&inner[base + r.start..base + r.end]).map_err(|_| K::InvalidUtf8)
+impl RawAttr {
+    fn value<'v>(&self, region: &'v str, values: &'v str) -> &'v str {
+        let src = if self.decoded { values } else { region };
+        src.get(self.value.clone()).unwrap_or("")
+    }
 }
 
 /// Parses ` name="value"` pairs; decoded, normalized values are appended to `values`.
-fn parse_attributes(region: &[u8], values: &mut String) -> Result<Vec<RawAttr>, K> {
+fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) -> Result<(), K> {
     values.clear();
-    let mut out = Vec::new();
+    out.clear();
     let mut i = 0;
     loop {
         let ws_start = i;
@@ -707,7 +804,7 @@ fn parse_attributes(region: &[u8], values: &mut String) -> Result<Vec<RawAttr>, 
             i += 1;
         }
         if i == region.len() {
-            return Ok(out);
+            return Ok(());
         }
         if i == ws_start {
             return Err(K::Malformed("attributes must be separated by whitespace"));
@@ -738,12 +835,24 @@ fn parse_attributes(region: &[u8], values: &mut String) -> Result<Vec<RawAttr>, 
         let value_len = memchr(quote, &region[value_start..])
             .ok_or(K::Malformed("unterminated attribute value"))?;
         let raw = &region[value_start..value_start + value_len];
-        let start = values.len();
-        decode_attribute_value(raw, values)?;
-        out.push(RawAttr {
-            qname: name,
-            value: start..values.len(),
-        });
+        // Values rarely need decoding; two vectorized searches tell.
+        let plain =
+            memchr3(b'&', b'<', b'\n', raw).is_none() && memchr2(b'\t', b'\r', raw).is_none();
+        if plain {
+            out.push(RawAttr {
+                qname: name,
+                value: value_start..value_start + value_len,
+                decoded: false,
+            });
+        } else {
+            let start = values.len();
+            decode_attribute_value(raw, values)?;
+            out.push(RawAttr {
+                qname: name,
+                value: start..values.len(),
+                decoded: true,
+            });
+        }
         i = value_start + value_len + 1;
     }
 }
@@ -757,13 +866,12 @@ fn decode_attribute_value(raw: &[u8], out: &mut String) -> Result<(), K> {
         let j = i + memchr(b'&', &raw[i..]).unwrap_or(raw.len() - i);
         let plain = std::str::from_utf8(&raw[i..j]).map_err(|_| K::InvalidUtf8)?;
         // Attribute-value normalization: literal whitespace characters become spaces.
-        out.extend(plain.chars().map(|c| {
-            if matches!(c, '\t' | '\n' | '\r') {
-                ' '
-            } else {
-                c
+        for (k, piece) in plain.split(['\t', '\n', '\r']).enumerate() {
+            if k > 0 {
+                out.push(' ');
             }
-        }));
+            out.push_str(piece);
+        }
         if j == raw.len() {
             break;
         }

@@ -136,7 +136,7 @@ fn sniff_complete(buf: &[u8]) -> bool {
         return true;
     }
     // Not the start of a declaration: nothing more to learn. Otherwise wait for its end.
-    !b"<?xml".starts_with(&buf[..buf.len().min(5)]) || memchr::memmem::find(buf, b"?>").is_some()
+    !b"<?xml".starts_with(&buf[..buf.len().min(5)]) || find_decl_end(buf).is_some()
 }
 
 /// Decides the encoding from the first bytes; returns the mode and how many bytes (a BOM) to
@@ -159,6 +159,7 @@ fn choose(buf: &[u8]) -> Result<(Mode, usize), EncodingError> {
     }
     match declared_encoding(buf) {
         None => Ok((Mode::Utf8, 0)),
+        Some(label) if label.eq_ignore_ascii_case("UTF-8") => Ok((Mode::Utf8, 0)),
         Some(label) => {
             let enc = Encoding::for_label(label.as_bytes())
                 .ok_or_else(|| EncodingError::Unsupported(label.clone()))?;
@@ -178,15 +179,21 @@ fn choose(buf: &[u8]) -> Result<(Mode, usize), EncodingError> {
     }
 }
 
+/// Position of the `?>` closing the XML declaration (a short search: no searcher set-up).
+fn find_decl_end(buf: &[u8]) -> Option<usize> {
+    let window = &buf[..buf.len().min(SNIFF_LIMIT)];
+    memchr::memchr_iter(b'?', window).find(|&i| window.get(i + 1) == Some(&b'>'))
+}
+
 /// The `encoding` pseudo-attribute of a leading `<?xml … ?>` declaration.
 fn declared_encoding(buf: &[u8]) -> Option<String> {
     let rest = buf.strip_prefix(b"<?xml")?;
     if !rest.first().is_some_and(|b| b.is_ascii_whitespace()) {
         return None;
     }
-    let end = memchr::memmem::find(rest, b"?>")?;
+    let end = find_decl_end(rest)?;
     let decl = std::str::from_utf8(&rest[..end]).ok()?;
-    let at = decl.find("encoding")?;
+    let at = memchr::memmem::find(decl.as_bytes(), b"encoding")?;
     let after = decl[at + "encoding".len()..]
         .trim_start()
         .strip_prefix('=')?

@@ -162,7 +162,10 @@ impl SoapHandler {
     }
 
     fn take_text(&mut self) -> Result<String, ParseError> {
-        String::from_utf8(std::mem::take(&mut self.text)).map_err(|_| {
+        // Copy out at the exact size and keep the buffer: one allocation per value.
+        let text = self.text.clone();
+        self.text.clear();
+        String::from_utf8(text).map_err(|_| {
             XRoadError::new(ErrorCode::InvalidSoap, "Malformed XML: invalid UTF-8").into()
         })
     }
