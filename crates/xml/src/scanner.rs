@@ -416,7 +416,7 @@ impl Scanner {
         h: &mut H,
     ) -> Result<Option<usize>, H::Error> {
         let d = text.as_bytes();
-        let end = memchr2(b'<', b'&', d).unwrap_or(d.len());
+        let end = text_end(d);
         if end > 0 {
             self.emit_text(&d[..end], h)?;
             return Ok(Some(end));
@@ -764,6 +764,27 @@ fn check_xml_chars_slow(s: &str, base: u64) -> Result<(), SyntaxError> {
 }
 
 /// Finds the `>` that closes a start tag beginning at `d[0] == b'<'`, skipping quoted values.
+/// How many bytes the scalar loops look at before handing a search over to `memchr`, whose
+/// set-up costs more than it saves on the short runs between tags.
+const SHORT: usize = 32;
+
+/// The end of a run of character data: the next `<` or `&`, or the end of `d`.
+fn text_end(d: &[u8]) -> usize {
+    let n = d.len().min(SHORT);
+    let mut i = 0;
+    while i < n {
+        let b = d[i];
+        if b == b'<' || b == b'&' {
+            return i;
+        }
+        i += 1;
+    }
+    if n == d.len() {
+        return n;
+    }
+    n + memchr2(b'<', b'&', &d[n..]).unwrap_or(d.len() - n)
+}
+
 fn tag_end(d: &[u8]) -> Option<usize> {
     let mut i = 1;
     loop {
