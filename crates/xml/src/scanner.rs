@@ -128,16 +128,21 @@ pub struct StartTag<'a> {
 impl<'a> StartTag<'a> {
     /// The value of the attribute `local` in namespace `namespace` (`""` for unprefixed).
     pub fn attribute(&self, namespace: &str, local: &str) -> Option<&'a str> {
-        self.attributes()
-            .find(|a| a.local == local && a.namespace == namespace)
-            .map(|a| a.value)
+        self.raw.iter().find_map(|a| {
+            let qname = self.region.get(a.qname.clone())?;
+            let (prefix, name) = split_at_colon(qname, a.colon);
+            // Compare the local name first: it usually settles the question.
+            let matches = name == local
+                && attribute_namespace(qname, prefix, self.scope).unwrap_or("") == namespace;
+            matches.then(|| a.value(self.region, self.values))
+        })
     }
 
     /// All attributes in document order, namespace declarations included.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
         self.raw.iter().map(|a| {
-            let qname = &self.region[a.qname.clone()];
-            let (prefix, local) = split_qname(qname);
+            let qname = self.region.get(a.qname.clone()).unwrap_or("");
+            let (prefix, local) = split_at_colon(qname, a.colon);
             Attribute {
                 qname,
                 // Checked by the scanner before the tag was reported.
@@ -194,7 +199,7 @@ pub struct Scanner {
     offset: u64,
     /// Qualified names of the open elements, concatenated; `open` holds their start offsets.
     names: String,
-    open: Vec<(usize, NsOf)>,
+    open: Vec<(usize, usize, NsOf)>,
     /// Namespace bindings in scope, their text in `ns_text`; `marks[i]` holds the lengths of
     /// both before element `i` opened.
     bindings: Vec<Binding>,
@@ -247,9 +252,35 @@ fn valid_name(name: &[u8]) -> bool {
     }
 }
 
-fn split_qname(qname: &str) -> (&str, &str) {
-    // Names are short: a plain loop beats a searcher's setup.
-    match qname.bytes().position(|b| b == b':') {
+/// Scans a name at the start of `b`: returns its length and the position of its first `:`.
+fn scan_name(b: &[u8]) -> (usize, Option<usize>) {
+    let mut colon = None;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if !is_name_byte(c) {
+            break;
+        }
+        if c == b':' && colon.is_none() {
+            colon = Some(i);
+        }
+        i += 1;
+    }
+    (i, colon)
+}
+
+/// Whether a scanned name is acceptable: non-empty, a valid first byte, not ending in `:`.
+fn name_ok(name: &[u8]) -> bool {
+    match (name.first(), name.last()) {
+        (Some(&f), Some(&l)) => {
+            !(f.is_ascii_digit() || matches!(f, b'-' | b'.' | b':')) && l != b':'
+        }
+        _ => false,
+    }
+}
+
+/// Splits a qualified name at `colon` (from [`scan_name`]).
+fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
+    match colon {
         Some(i) => (
             qname.get(..i).unwrap_or(""),
             qname.get(i + 1..).unwrap_or(""),
@@ -587,9 +618,10 @@ impl Scanner {
             Some(rest) => (rest, true),
             None => (inner, false),
         };
-        let name_end = inner.bytes().position(is_ws).unwrap_or(inner.len());
+        let (name_end, colon) = scan_name(inner.as_bytes());
         let (qname, region) = inner.split_at_checked(name_end).unwrap_or((inner, ""));
-        if !valid_name(qname.as_bytes()) {
+        let followed_ok = region.as_bytes().first().is_none_or(|&b| is_ws(b));
+        if !name_ok(qname.as_bytes()) || !followed_ok {
             return Err(err(K::Malformed("invalid element name"), off).into());
         }
         if self.open.is_empty() && self.root_seen {
@@ -632,7 +664,7 @@ impl Scanner {
         };
         for (i, a) in self.raw_attrs.iter().enumerate() {
             let aq = &region[a.qname.clone()];
-            let (prefix, _) = split_qname(aq);
+            let (prefix, _) = split_at_colon(aq, a.colon);
             if attribute_namespace(aq, prefix, scope).is_none() {
                 return Err(err(K::UnboundPrefix(prefix.into()), off).into());
             }
@@ -643,7 +675,7 @@ impl Scanner {
                 return Err(err(K::DuplicateAttribute(aq.into()), off).into());
             }
         }
-        let (prefix, local) = split_qname(qname);
+        let (prefix, local) = split_at_colon(qname, colon);
         let ns = match scope.lookup(prefix) {
             Some(ns) => ns,
             None if prefix.is_empty() => NsOf::None,
@@ -671,7 +703,8 @@ impl Scanner {
             })?;
             self.pop_scope();
         } else {
-            self.open.push((self.names.len(), ns));
+            let local_at = colon.map_or(0, |c| c + 1);
+            self.open.push((self.names.len(), local_at, ns));
             self.names.push_str(qname);
         }
         Ok(())
@@ -686,7 +719,7 @@ impl Scanner {
         }
         let found = &inner[..name_end];
         let lossy = || String::from_utf8_lossy(found).into_owned();
-        let Some((start, ns)) = self.open.last().cloned() else {
+        let Some((start, local_at, ns)) = self.open.last().cloned() else {
             return Err(err(K::UnexpectedEndTag(lossy()), off).into());
         };
         if self.names.as_bytes()[start..] != *found {
@@ -703,7 +736,7 @@ impl Scanner {
         let depth = self.open.len();
         {
             let qname = &self.names[start..];
-            let (_, local) = split_qname(qname);
+            let local = qname.get(local_at..).unwrap_or(qname);
             let namespace = Scope {
                 bindings: &self.bindings,
                 text: &self.ns_text,
@@ -764,7 +797,7 @@ fn check_xml_chars_slow(s: &str, base: u64) -> Result<(), SyntaxError> {
 }
 
 /// Finds the `>` that closes a start tag beginning at `d[0] == b'<'`, skipping quoted values.
-/// How many bytes the scalar loops look at before handing a search over to `memchr`, whose
+/// How many bytes the scalar loop looks at before handing a search over to `memchr`, whose
 /// set-up costs more than it saves on the short runs between tags.
 const SHORT: usize = 32;
 
@@ -801,6 +834,8 @@ fn tag_end(d: &[u8]) -> Option<usize> {
 struct RawAttr {
     /// Range of the qualified name within the attribute region.
     qname: Range<usize>,
+    /// Position of the `:` in the name.
+    colon: Option<usize>,
     /// Range of the value: within the attribute region when it needed no decoding (the usual
     /// case), else within the buffer of decoded values.
     value: Range<usize>,
@@ -831,11 +866,10 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             return Err(K::Malformed("attributes must be separated by whitespace"));
         }
         let name_start = i;
-        while i < region.len() && is_name_byte(region[i]) {
-            i += 1;
-        }
+        let (len, colon) = scan_name(&region[i..]);
+        i += len;
         let name = name_start..i;
-        if !valid_name(&region[name.clone()]) {
+        if !name_ok(&region[name.clone()]) {
             return Err(K::Malformed("invalid attribute name"));
         }
         while i < region.len() && is_ws(region[i]) {
@@ -862,6 +896,7 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
         if plain {
             out.push(RawAttr {
                 qname: name,
+                colon,
                 value: value_start..value_start + value_len,
                 decoded: false,
             });
@@ -870,6 +905,7 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             decode_attribute_value(raw, values)?;
             out.push(RawAttr {
                 qname: name,
+                colon,
                 value: start..values.len(),
                 decoded: true,
             });
