@@ -127,6 +127,14 @@ fn java_whitespace(c: char) -> bool {
 
 /// Rejects absent and whitespace-only codes, as Java's `Validation.validateArgument`.
 fn required(field: &'static str, value: String) -> Result<String, IdError> {
+    // Usual case first: a code starting with a visible ASCII character is not blank.
+    if value
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_graphic())
+    {
+        return Ok(value);
+    }
     if value.chars().all(java_whitespace) {
         Err(IdError::Blank(field))
     } else {

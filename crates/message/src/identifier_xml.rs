@@ -43,7 +43,7 @@ struct Collector {
     object_type: Option<Result<ObjectType, IdError>>,
     fields: IdFields,
     current: Option<IdField>,
-    text: Vec<u8>,
+    text: String,
 }
 
 impl Handler for Collector {
@@ -69,16 +69,16 @@ impl Handler for Collector {
     fn end_element(&mut self, tag: &EndTag<'_>) -> Result<(), IdentifierXmlError> {
         if tag.depth == 2 {
             if let Some(field) = self.current.take() {
-                let value = String::from_utf8_lossy(&std::mem::take(&mut self.text)).into_owned();
+                let value = std::mem::take(&mut self.text);
                 self.fields.set(field, value)?;
             }
         }
         Ok(())
     }
 
-    fn text(&mut self, text: &[u8]) -> Result<(), IdentifierXmlError> {
+    fn text(&mut self, text: &str) -> Result<(), IdentifierXmlError> {
         if self.current.is_some() {
-            self.text.extend_from_slice(text);
+            self.text.push_str(text);
         }
         Ok(())
     }

@@ -98,9 +98,9 @@ pub trait Handler {
     fn end_element(&mut self, tag: &EndTag<'_>) -> Result<(), Self::Error>;
 
     /// Character data inside the root element, with references decoded and CDATA unwrapped.
-    /// One text node may arrive in several pieces, split anywhere (even inside a UTF-8
-    /// sequence); concatenate the pieces to get the text.
-    fn text(&mut self, text: &[u8]) -> Result<(), Self::Error>;
+    /// One text node may arrive in several pieces (always whole characters); concatenate the
+    /// pieces to get the text.
+    fn text(&mut self, text: &str) -> Result<(), Self::Error>;
 }
 
 #[cfg(test)]
@@ -112,13 +112,13 @@ mod tests {
     #[derive(Default)]
     struct Log {
         out: String,
-        text: Vec<u8>,
+        text: String,
     }
 
     impl Log {
         fn flush(&mut self) {
             if !self.text.is_empty() {
-                let t = String::from_utf8(std::mem::take(&mut self.text)).unwrap();
+                let t = std::mem::take(&mut self.text);
                 self.out.push_str(&format!("{t:?}"));
             }
         }
@@ -143,8 +143,8 @@ mod tests {
                 .push_str(&format!("</{}@{}>", tag.local, tag.depth));
             Ok(())
         }
-        fn text(&mut self, text: &[u8]) -> Result<(), SyntaxError> {
-            self.text.extend_from_slice(text);
+        fn text(&mut self, text: &str) -> Result<(), SyntaxError> {
+            self.text.push_str(text);
             Ok(())
         }
     }

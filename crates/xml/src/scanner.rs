@@ -300,7 +300,7 @@ fn is_xml_char(c: u32) -> bool {
 
 /// Decodes the reference starting at `data[0] == b'&'`. Returns the encoded character(s) and
 /// the reference length, `Ok(None)` when `data` ends before the reference does.
-fn decode_reference(data: &[u8]) -> Result<Option<([u8; 4], usize, usize)>, K> {
+fn decode_reference(data: &[u8]) -> Result<Option<(char, usize)>, K> {
     // Longest legal reference: "&#x10FFFF;" (10 bytes); allow leading zeros up to 32.
     let window = &data[..data.len().min(32)];
     let Some(semi) = memchr(b';', window) else {
@@ -311,7 +311,6 @@ fn decode_reference(data: &[u8]) -> Result<Option<([u8; 4], usize, usize)>, K> {
         };
     };
     let body = &data[1..semi];
-    let mut out = [0u8; 4];
     let ch = match body {
         b"lt" => '<',
         b"gt" => '>',
@@ -327,8 +326,7 @@ fn decode_reference(data: &[u8]) -> Result<Option<([u8; 4], usize, usize)>, K> {
         }
         _ => return Err(K::MalformedReference),
     };
-    let len = ch.encode_utf8(&mut out).len();
-    Ok(Some((out, len, semi + 1)))
+    Ok(Some((ch, semi + 1)))
 }
 
 fn numeric_char(digits: &[u8], radix: u32) -> Result<char, K> {
@@ -427,7 +425,7 @@ impl Scanner {
             let step = match self.state {
                 State::Text => self.text_or_markup(rest, eof, h)?,
                 State::Comment => self.comment(rest.as_bytes())?,
-                State::CData => self.cdata(rest.as_bytes(), h)?,
+                State::CData => self.cdata(rest, h)?,
             };
             match step {
                 Some(n) => {
@@ -449,13 +447,14 @@ impl Scanner {
         let d = text.as_bytes();
         let end = text_end(d);
         if end > 0 {
-            self.emit_text(&d[..end], h)?;
+            // `end` is at an ASCII delimiter or the end, so on a character boundary.
+            self.emit_text(text.get(..end).unwrap_or(text), h)?;
             return Ok(Some(end));
         }
         if d[0] == b'&' {
             return match decode_reference(d) {
-                Ok(Some((buf, len, consumed))) => {
-                    self.emit_text(&buf[..len], h)?;
+                Ok(Some((ch, consumed))) => {
+                    self.emit_text(ch.encode_utf8(&mut [0; 4]), h)?;
                     Ok(Some(consumed))
                 }
                 Ok(None) if !eof => Ok(None),
@@ -466,10 +465,10 @@ impl Scanner {
         self.markup(text, eof, h)
     }
 
-    fn emit_text<H: Handler>(&mut self, text: &[u8], h: &mut H) -> Result<(), H::Error> {
+    fn emit_text<H: Handler>(&mut self, text: &str, h: &mut H) -> Result<(), H::Error> {
         self.at_start = false;
         if self.open.is_empty() {
-            if text.iter().all(|&b| is_ws(b)) {
+            if text.bytes().all(is_ws) {
                 return Ok(());
             }
             return Err(err(K::ContentOutsideRoot, self.offset).into());
@@ -567,10 +566,13 @@ impl Scanner {
         }
     }
 
-    fn cdata<H: Handler>(&mut self, d: &[u8], h: &mut H) -> Result<Option<usize>, H::Error> {
+    fn cdata<H: Handler>(&mut self, text: &str, h: &mut H) -> Result<Option<usize>, H::Error> {
+        let d = text.as_bytes();
+        // Cuts fall before `]` or at the end: character boundaries.
+        let piece = |n: usize| text.get(..n).unwrap_or("");
         if let Some(i) = memmem::find(d, b"]]>") {
             if i > 0 {
-                h.text(&d[..i])?;
+                h.text(piece(i))?;
             }
             self.state = State::Text;
             return Ok(Some(i + 3));
@@ -587,7 +589,7 @@ impl Scanner {
         if emit == 0 {
             return Ok(None);
         }
-        h.text(&d[..emit])?;
+        h.text(piece(emit))?;
         Ok(Some(emit))
     }
 
@@ -932,8 +934,8 @@ fn decode_attribute_value(raw: &[u8], out: &mut String) -> Result<(), K> {
         if j == raw.len() {
             break;
         }
-        let (buf, len, consumed) = decode_reference(&raw[j..])?.ok_or(K::MalformedReference)?;
-        out.push_str(std::str::from_utf8(&buf[..len]).map_err(|_| K::InvalidUtf8)?);
+        let (ch, consumed) = decode_reference(&raw[j..])?.ok_or(K::MalformedReference)?;
+        out.push(ch);
         i = j + consumed;
     }
     Ok(())

@@ -91,7 +91,7 @@ pub(crate) struct SoapHandler {
     fields: Fields,
     /// Open captures with the depth of their element (innermost last).
     captures: Vec<(usize, Capture)>,
-    text: Vec<u8>,
+    text: String,
     id_fields: IdFields,
     party: (Option<String>, Option<String>),
     hash_algorithm: Option<String>,
@@ -161,13 +161,11 @@ impl SoapHandler {
         self.captures.push((self.depth, c));
     }
 
-    fn take_text(&mut self) -> Result<String, ParseError> {
+    fn take_text(&mut self) -> String {
         // Copy out at the exact size and keep the buffer: one allocation per value.
         let text = self.text.clone();
         self.text.clear();
-        String::from_utf8(text).map_err(|_| {
-            XRoadError::new(ErrorCode::InvalidSoap, "Malformed XML: invalid UTF-8").into()
-        })
+        text
     }
 
     fn envelope(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
@@ -198,32 +196,52 @@ impl SoapHandler {
 
     fn header_child(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
         let f = &self.fields;
-        let capture = match (tag.namespace, tag.local) {
-            (NS_XROAD, "id") => check_unique(&f.id, tag).map(|_| Capture::Value(ValueField::Id)),
-            (NS_XROAD, "userId") => {
-                check_unique(&f.user_id, tag).map(|_| Capture::Value(ValueField::UserId))
-            }
-            (NS_XROAD, "issue") => {
-                check_unique(&f.issue, tag).map(|_| Capture::Value(ValueField::Issue))
-            }
-            (NS_XROAD, "protocolVersion") => check_unique(&f.protocol_version, tag)
-                .map(|_| Capture::Value(ValueField::ProtocolVersion)),
-            (NS_XROAD, "client") => {
-                check_unique(&f.client, tag).map(|_| Capture::Identifier(IdHeader::Client))
-            }
-            (NS_XROAD, "service") => {
-                check_unique(&f.service, tag).map(|_| Capture::Identifier(IdHeader::Service))
-            }
-            (NS_XROAD, "securityServer") => check_unique(&f.security_server, tag)
-                .map(|_| Capture::Identifier(IdHeader::SecurityServer)),
-            (NS_REPRESENTATION, "representedParty") => {
-                check_unique(&f.represented_party, tag).map(|_| Capture::Party)
-            }
-            (NS_XROAD, "requestHash") => {
-                check_unique(&f.request_hash, tag).map(|_| Capture::Value(ValueField::RequestHash))
-            }
+        // The local name decides the candidate; one namespace comparison confirms it.
+        let (namespace, capture) = match tag.local {
+            "id" => (
+                NS_XROAD,
+                check_unique(&f.id, tag).map(|_| Capture::Value(ValueField::Id)),
+            ),
+            "userId" => (
+                NS_XROAD,
+                check_unique(&f.user_id, tag).map(|_| Capture::Value(ValueField::UserId)),
+            ),
+            "issue" => (
+                NS_XROAD,
+                check_unique(&f.issue, tag).map(|_| Capture::Value(ValueField::Issue)),
+            ),
+            "protocolVersion" => (
+                NS_XROAD,
+                check_unique(&f.protocol_version, tag)
+                    .map(|_| Capture::Value(ValueField::ProtocolVersion)),
+            ),
+            "client" => (
+                NS_XROAD,
+                check_unique(&f.client, tag).map(|_| Capture::Identifier(IdHeader::Client)),
+            ),
+            "service" => (
+                NS_XROAD,
+                check_unique(&f.service, tag).map(|_| Capture::Identifier(IdHeader::Service)),
+            ),
+            "securityServer" => (
+                NS_XROAD,
+                check_unique(&f.security_server, tag)
+                    .map(|_| Capture::Identifier(IdHeader::SecurityServer)),
+            ),
+            "representedParty" => (
+                NS_REPRESENTATION,
+                check_unique(&f.represented_party, tag).map(|_| Capture::Party),
+            ),
+            "requestHash" => (
+                NS_XROAD,
+                check_unique(&f.request_hash, tag).map(|_| Capture::Value(ValueField::RequestHash)),
+            ),
             _ => return Ok(()),
-        }?;
+        };
+        if tag.namespace != namespace {
+            return Ok(());
+        }
+        let capture = capture?;
         match capture {
             Capture::Identifier(kind) => self.open_identifier(kind, tag)?,
             Capture::Party => self.party = (None, None),
@@ -321,15 +339,15 @@ impl SoapHandler {
         self.captures.pop();
         match c {
             Capture::Value(field) => {
-                let v = self.take_text()?;
+                let v = self.take_text();
                 self.set_value(field, v)?;
             }
             Capture::IdentifierPart(field) => {
-                let v = self.take_text()?;
+                let v = self.take_text();
                 self.id_fields.set(field, v).map_err(id_error)?;
             }
             Capture::PartyPart(is_class) => {
-                let v = Some(self.take_text()?);
+                let v = Some(self.take_text());
                 if is_class {
                     self.party.0 = v;
                 } else {
@@ -529,7 +547,7 @@ impl Handler for SoapHandler {
         Ok(())
     }
 
-    fn text(&mut self, text: &[u8]) -> Result<(), ParseError> {
+    fn text(&mut self, text: &str) -> Result<(), ParseError> {
         if self.capture().is_some() {
             if self.text.len() + text.len() > MAX_VALUE_LEN {
                 return Err(XRoadError::new(
@@ -538,7 +556,7 @@ impl Handler for SoapHandler {
                 )
                 .into());
             }
-            self.text.extend_from_slice(text);
+            self.text.push_str(text);
         }
         Ok(())
     }
