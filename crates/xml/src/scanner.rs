@@ -254,18 +254,9 @@ fn valid_name(name: &[u8]) -> bool {
 
 /// Scans a name at the start of `b`: returns its length and the position of its first `:`.
 fn scan_name(b: &[u8]) -> (usize, Option<usize>) {
-    let mut colon = None;
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        if !is_name_byte(c) {
-            break;
-        }
-        if c == b':' && colon.is_none() {
-            colon = Some(i);
-        }
-        i += 1;
-    }
-    (i, colon)
+    let len = b.iter().position(|&c| !is_name_byte(c)).unwrap_or(b.len());
+    // Prefixes are short: the colon search usually stops within a few bytes.
+    (len, b[..len].iter().position(|&c| c == b':'))
 }
 
 /// Whether a scanned name is acceptable: non-empty, a valid first byte, not ending in `:`.
@@ -501,7 +492,7 @@ impl Scanner {
         };
         match second {
             b'/' => {
-                let Some(end) = memchr(b'>', d) else {
+                let Some(end) = find_any(d, [b'>']) else {
                     return need_more();
                 };
                 self.end_tag(slice(2, end)?, h)?;
@@ -803,31 +794,50 @@ fn check_xml_chars_slow(s: &str, base: u64) -> Result<(), SyntaxError> {
 /// set-up costs more than it saves on the short runs between tags.
 const SHORT: usize = 32;
 
+/// The first position in `d` of any of `needles`: eight bytes at a time over the first
+/// [`SHORT`] bytes, bytewise for a short remainder, `memchr` for a long one.
+fn find_any<const N: usize>(d: &[u8], needles: [u8; N]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit of each zero byte; the lowest one is exact, which is all a first match needs.
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let mut i = 0;
+    while i < SHORT {
+        let Some(w) = d.get(i..i + 8) else { break };
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let mut m = 0;
+        for n in needles {
+            m |= zero(x ^ (LO * u64::from(n)));
+        }
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = d.get(i..).unwrap_or_default();
+    let found = match needles.as_slice() {
+        _ if i < SHORT => rest.iter().position(|b| needles.contains(b)),
+        [a] => memchr(*a, rest),
+        [a, b] => memchr2(*a, *b, rest),
+        [a, b, c] => memchr3(*a, *b, *c, rest),
+        _ => rest.iter().position(|b| needles.contains(b)),
+    };
+    found.map(|p| i + p)
+}
+
 /// The end of a run of character data: the next `<` or `&`, or the end of `d`.
 fn text_end(d: &[u8]) -> usize {
-    let n = d.len().min(SHORT);
-    let mut i = 0;
-    while i < n {
-        let b = d[i];
-        if b == b'<' || b == b'&' {
-            return i;
-        }
-        i += 1;
-    }
-    if n == d.len() {
-        return n;
-    }
-    n + memchr2(b'<', b'&', &d[n..]).unwrap_or(d.len() - n)
+    find_any(d, [b'<', b'&']).unwrap_or(d.len())
 }
 
 fn tag_end(d: &[u8]) -> Option<usize> {
     let mut i = 1;
     loop {
-        let j = i + memchr3(b'>', b'"', b'\'', d.get(i..)?)?;
+        let j = i + find_any(d.get(i..)?, [b'>', b'"', b'\''])?;
         if d[j] == b'>' {
             return Some(j);
         }
-        let close = memchr(d[j], &d[j + 1..])?;
+        let close = find_any(&d[j + 1..], [d[j]])?;
         i = j + 1 + close + 1;
     }
 }
@@ -889,12 +899,11 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             _ => return Err(K::Malformed("attribute value must be quoted")),
         };
         let value_start = i + 1;
-        let value_len = memchr(quote, &region[value_start..])
+        let value_len = find_any(&region[value_start..], [quote])
             .ok_or(K::Malformed("unterminated attribute value"))?;
         let raw = &region[value_start..value_start + value_len];
         // Values rarely need decoding; two vectorized searches tell.
-        let plain =
-            memchr3(b'&', b'<', b'\n', raw).is_none() && memchr2(b'\t', b'\r', raw).is_none();
+        let plain = find_any(raw, [b'&', b'<', b'\n', b'\t', b'\r']).is_none();
         if plain {
             out.push(RawAttr {
                 qname: name,
