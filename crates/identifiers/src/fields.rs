@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::{
-    ClientId, GlobalGroupId, IdError, LocalGroupId, ObjectType, SecurityServerId, ServiceId,
+    ClientId, Code, GlobalGroupId, IdError, LocalGroupId, ObjectType, SecurityServerId, ServiceId,
     XRoadId,
 };
 
@@ -97,17 +97,17 @@ impl fmt::Display for IdField {
 /// Child order is free and values are kept untrimmed; setting a field twice is an error.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdFields {
-    values: [Option<String>; 8],
+    values: [Option<Code>; 8],
 }
 
 impl IdFields {
     /// Sets `field`, refusing a second value for the same field.
-    pub fn set(&mut self, field: IdField, value: String) -> Result<(), IdError> {
+    pub fn set(&mut self, field: IdField, value: impl Into<Code>) -> Result<(), IdError> {
         let slot = &mut self.values[field.index()];
         if slot.is_some() {
             return Err(IdError::DuplicateField(field));
         }
-        *slot = Some(value);
+        *slot = Some(value.into());
         Ok(())
     }
 
@@ -128,11 +128,11 @@ impl IdFields {
             .filter_map(|f| self.get(f).map(|v| (f, v)))
     }
 
-    fn take(&mut self, field: IdField) -> Option<String> {
+    fn take(&mut self, field: IdField) -> Option<Code> {
         self.values[field.index()].take()
     }
 
-    fn take_required(&mut self, field: IdField) -> String {
+    fn take_required(&mut self, field: IdField) -> Code {
         // An absent field becomes "", which the constructors reject as blank with its name.
         self.take(field).unwrap_or_default()
     }
@@ -190,7 +190,7 @@ impl IdFields {
 impl From<&XRoadId> for IdFields {
     fn from(id: &XRoadId) -> Self {
         let mut f = IdFields::default();
-        let mut put = |field: IdField, v: &str| f.values[field.index()] = Some(v.to_owned());
+        let mut put = |field: IdField, v: &str| f.values[field.index()] = Some(Code::from(v));
         let put_client = |c: &ClientId, put: &mut dyn FnMut(IdField, &str)| {
             put(IdField::XRoadInstance, c.instance());
             put(IdField::MemberClass, c.member_class());
@@ -237,9 +237,9 @@ mod tests {
     #[test]
     fn duplicate_fields_are_refused() {
         let mut f = IdFields::default();
-        f.set(IdField::MemberCode, "a".into()).unwrap();
+        f.set(IdField::MemberCode, "a").unwrap();
         assert_eq!(
-            f.set(IdField::MemberCode, "b".into()),
+            f.set(IdField::MemberCode, "b"),
             Err(IdError::DuplicateField(IdField::MemberCode))
         );
     }

@@ -20,6 +20,10 @@ pub mod rest;
 
 use std::fmt;
 
+/// The text of one identifier segment. Codes are short, so they are stored inline (no heap
+/// allocation up to 24 bytes); it dereferences to `str`.
+pub type Code = compact_str::CompactString;
+
 pub use fields::{IdField, IdFields};
 
 /// Why an identifier could not be built or decoded.
@@ -126,7 +130,7 @@ fn java_whitespace(c: char) -> bool {
 }
 
 /// Rejects absent and whitespace-only codes, as Java's `Validation.validateArgument`.
-fn required(field: &'static str, value: String) -> Result<String, IdError> {
+fn required(field: &'static str, value: Code) -> Result<Code, IdError> {
     // Usual case first: a code starting with a visible ASCII character is not blank.
     if value
         .as_bytes()
@@ -142,26 +146,26 @@ fn required(field: &'static str, value: String) -> Result<String, IdError> {
     }
 }
 
-fn optional(field: &'static str, value: Option<String>) -> Result<Option<String>, IdError> {
+fn optional(field: &'static str, value: Option<Code>) -> Result<Option<Code>, IdError> {
     value.map(|v| required(field, v)).transpose()
 }
 
 /// A member or one of its subsystems: the `client` of a message, the provider of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientId {
-    instance: String,
-    member_class: String,
-    member_code: String,
-    subsystem_code: Option<String>,
+    instance: Code,
+    member_class: Code,
+    member_code: Code,
+    subsystem_code: Option<Code>,
 }
 
 impl ClientId {
     /// A member (`MEMBER`) or, with a subsystem code, a subsystem (`SUBSYSTEM`).
     pub fn new(
-        instance: impl Into<String>,
-        member_class: impl Into<String>,
-        member_code: impl Into<String>,
-        subsystem_code: Option<String>,
+        instance: impl Into<Code>,
+        member_class: impl Into<Code>,
+        member_code: impl Into<Code>,
+        subsystem_code: Option<Code>,
     ) -> Result<Self, IdError> {
         Ok(ClientId {
             instance: required("xRoadInstance", instance.into())?,
@@ -173,19 +177,19 @@ impl ClientId {
 
     /// A member.
     pub fn member(
-        instance: impl Into<String>,
-        member_class: impl Into<String>,
-        member_code: impl Into<String>,
+        instance: impl Into<Code>,
+        member_class: impl Into<Code>,
+        member_code: impl Into<Code>,
     ) -> Result<Self, IdError> {
         Self::new(instance, member_class, member_code, None)
     }
 
     /// A subsystem.
     pub fn subsystem(
-        instance: impl Into<String>,
-        member_class: impl Into<String>,
-        member_code: impl Into<String>,
-        subsystem_code: impl Into<String>,
+        instance: impl Into<Code>,
+        member_class: impl Into<Code>,
+        member_code: impl Into<Code>,
+        subsystem_code: impl Into<Code>,
     ) -> Result<Self, IdError> {
         Self::new(
             instance,
@@ -244,7 +248,7 @@ impl ClientId {
     fn segments(&self) -> impl Iterator<Item = &str> {
         [&self.instance, &self.member_class, &self.member_code]
             .into_iter()
-            .map(String::as_str)
+            .map(Code::as_str)
             .chain(self.subsystem_code.as_deref())
     }
 }
@@ -253,16 +257,16 @@ impl ClientId {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceId {
     client: ClientId,
-    service_code: String,
-    service_version: Option<String>,
+    service_code: Code,
+    service_version: Option<Code>,
 }
 
 impl ServiceId {
     /// The service `service_code` (version `service_version`) of `provider`.
     pub fn new(
         provider: ClientId,
-        service_code: impl Into<String>,
-        service_version: Option<String>,
+        service_code: impl Into<Code>,
+        service_version: Option<Code>,
     ) -> Result<Self, IdError> {
         Ok(ServiceId {
             client: provider,
@@ -306,12 +310,12 @@ impl ServiceId {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SecurityServerId {
     owner: ClientId,
-    server_code: String,
+    server_code: Code,
 }
 
 impl SecurityServerId {
     /// The security server `server_code` owned by the member `owner`.
-    pub fn new(owner: ClientId, server_code: impl Into<String>) -> Result<Self, IdError> {
+    pub fn new(owner: ClientId, server_code: impl Into<Code>) -> Result<Self, IdError> {
         if owner.subsystem_code.is_some() {
             return Err(IdError::UnexpectedObjectType(ObjectType::Subsystem));
         }
@@ -341,16 +345,13 @@ impl SecurityServerId {
 /// A global group, defined in the global configuration of an instance.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GlobalGroupId {
-    instance: String,
-    group_code: String,
+    instance: Code,
+    group_code: Code,
 }
 
 impl GlobalGroupId {
     /// The global group `group_code` of `instance`.
-    pub fn new(
-        instance: impl Into<String>,
-        group_code: impl Into<String>,
-    ) -> Result<Self, IdError> {
+    pub fn new(instance: impl Into<Code>, group_code: impl Into<Code>) -> Result<Self, IdError> {
         Ok(GlobalGroupId {
             instance: required("xRoadInstance", instance.into())?,
             group_code: required("groupCode", group_code.into())?,
@@ -371,12 +372,12 @@ impl GlobalGroupId {
 /// A local group, defined in one security server's configuration; it has no instance.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LocalGroupId {
-    group_code: String,
+    group_code: Code,
 }
 
 impl LocalGroupId {
     /// The local group `group_code`.
-    pub fn new(group_code: impl Into<String>) -> Result<Self, IdError> {
+    pub fn new(group_code: impl Into<Code>) -> Result<Self, IdError> {
         Ok(LocalGroupId {
             group_code: required("groupCode", group_code.into())?,
         })

@@ -5,7 +5,7 @@
 //! emit); decoding follows the Java `UriUtils.uriSegmentPercentDecode`: only RFC 3986 *pchar*
 //! characters may appear literally, everything else must be a `%XX` escape of UTF-8.
 
-use crate::{ClientId, IdError, SecurityServerId, ServiceId};
+use crate::{ClientId, Code, IdError, SecurityServerId, ServiceId};
 
 /// Characters a path segment may carry literally (RFC 3986 `pchar` minus `%`).
 fn is_pchar(b: u8) -> bool {
@@ -122,7 +122,7 @@ impl ClientId {
     pub fn from_rest(value: &str) -> Result<ClientId, IdError> {
         let mut p = split_decoded(value, "3 or 4", |n| n == 3 || n == 4)?.into_iter();
         let (i, c, m) = (next(&mut p), next(&mut p), next(&mut p));
-        ClientId::new(i, c, m, p.next())
+        ClientId::new(i, c, m, p.next().map(Code::from))
     }
 
     /// The `X-Road-Client` header form.
@@ -137,7 +137,12 @@ impl ServiceId {
     /// segment, so exactly five segments are accepted; REST services carry no version.
     pub fn from_rest(value: &str) -> Result<ServiceId, IdError> {
         let mut p = split_decoded(value, "5", |n| n == 5)?.into_iter();
-        let provider = ClientId::new(next(&mut p), next(&mut p), next(&mut p), p.next())?;
+        let provider = ClientId::new(
+            next(&mut p),
+            next(&mut p),
+            next(&mut p),
+            p.next().map(Code::from),
+        )?;
         ServiceId::new(provider, next(&mut p), None)
     }
 

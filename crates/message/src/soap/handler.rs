@@ -343,7 +343,9 @@ impl SoapHandler {
                 self.set_value(field, v)?;
             }
             Capture::IdentifierPart(field) => {
-                let v = self.take_text();
+                // Codes are short: stored inline, without an allocation.
+                let v = xroad_identifiers::Code::from(self.text.as_str());
+                self.text.clear();
                 self.id_fields.set(field, v).map_err(id_error)?;
             }
             Capture::PartyPart(is_class) => {
