@@ -201,3 +201,94 @@ fn help_and_version() {
     let out = run(&["message", "check", "--help"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("--content-type"));
 }
+
+fn check_rest(method: &str, path: &str, headers: &[&str]) -> (i32, Value) {
+    let mut args = vec![
+        "message",
+        "check",
+        "-X",
+        method,
+        "--path",
+        path,
+        "--instance",
+        "EE",
+    ];
+    for h in headers {
+        args.extend_from_slice(&["-H", h]);
+    }
+    let out = run(&args);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (out.status.code().expect("exit code"), json)
+}
+
+#[test]
+fn accepted_rest_request_prints_its_header_part() {
+    let (code, json) = check_rest(
+        "GET",
+        "/r1/EE/GOV/70000002/population/getPerson/persons/1?x=1",
+        &[
+            "X-Road-Client: EE/GOV/70000001/consumer",
+            "Accept: application/json",
+            "Connection: keep-alive",
+        ],
+    );
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["protocol"], "REST");
+    assert_eq!(json["service"]["serviceCode"], "getPerson");
+    assert_eq!(json["servicePath"], "/persons/1");
+    assert_eq!(json["query"], "x=1");
+    let part = json["headerPart"].as_str().expect("header part");
+    assert!(part.starts_with(
+        "GET\r\n/r1/EE/GOV/70000002/population/getPerson/persons/1?x=1\r\nX-Road-Client:EE/GOV/70000001/consumer\r\nAccept:application/json\r\nx-road-request-id:"
+    ), "{part:?}");
+    assert!(
+        !part.contains("keep-alive"),
+        "hop-by-hop headers are dropped"
+    );
+    assert!(json["messageId"].as_str().expect("id").starts_with("EE-"));
+}
+
+#[test]
+fn refused_rest_requests_get_the_rest_error_format() {
+    let (code, json) = check_rest(
+        "GET",
+        "/r1/EE/GOV/70000002/population/getPerson",
+        &["Accept: application/json"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        json["faultCode"],
+        "server.clientproxy.invalid_client_identifier"
+    );
+    assert_eq!(json["faultString"], "The client identifier is missing");
+    assert_eq!(json["response"]["status"], 500);
+    assert_eq!(
+        json["response"]["headers"]["X-Road-Error"],
+        "server.clientproxy.invalid_client_identifier"
+    );
+    assert_eq!(
+        json["response"]["headers"]["Content-Type"],
+        "application/json"
+    );
+    let (_, json) = check_rest(
+        "GET",
+        "/r1/EE/GOV/70000002/getPerson",
+        &["X-Road-Client: EE/GOV/1", "Accept: text/xml"],
+    );
+    assert_eq!(json["faultCode"], "server.clientproxy.internal_error");
+    assert_eq!(json["faultString"], "Invalid request URI");
+    assert_eq!(
+        json["response"]["headers"]["Content-Type"],
+        "text/xml;charset=utf-8"
+    );
+    let (_, json) = check_rest("FOO", "/r1/EE/GOV/2/sub/svc", &["X-Road-Client: EE/GOV/1"]);
+    assert_eq!(
+        json["faultString"],
+        "No enum constant ee.ria.xroad.common.message.RestRequest.Verb.FOO"
+    );
+}
