@@ -623,51 +623,18 @@ impl Scanner {
         if self.open.len() >= self.limits.max_depth {
             return Err(err(K::TooDeep(self.limits.max_depth), off).into());
         }
-        parse_attributes(region.as_bytes(), &mut self.values, &mut self.raw_attrs)
-            .map_err(|k| err(k, off))?;
-
         // Namespace declarations of this element come into scope before its names resolve.
         self.marks.push((self.bindings.len(), self.ns_text.len()));
-        for a in &self.raw_attrs {
-            let aq = &region[a.qname.clone()];
-            let prefix = if aq == "xmlns" {
-                ""
-            } else if let Some(p) = aq.strip_prefix("xmlns:") {
-                p
-            } else {
-                continue;
-            };
-            let value = a.value(region, &self.values);
-            if !prefix.is_empty() && value.is_empty() {
-                return Err(err(K::Malformed("empty namespace URI for a prefix"), off).into());
-            }
-            let start = self.ns_text.len();
-            self.ns_text.push_str(prefix);
-            self.ns_text.push_str(value);
-            let mid = start + prefix.len();
-            self.bindings.push(Binding {
-                key: prefix_key(prefix),
-                prefix: start..mid,
-                uri: mid..self.ns_text.len(),
-            });
+        if region.bytes().all(is_ws) {
+            // The usual element: no attributes, nothing to declare or check.
+            self.raw_attrs.clear();
+        } else {
+            self.attributes(region, off)?;
         }
         let scope = Scope {
             bindings: &self.bindings,
             text: &self.ns_text,
         };
-        for (i, a) in self.raw_attrs.iter().enumerate() {
-            let aq = &region[a.qname.clone()];
-            let (prefix, _) = split_at_colon(aq, a.colon);
-            if attribute_namespace(aq, prefix, scope).is_none() {
-                return Err(err(K::UnboundPrefix(prefix.into()), off).into());
-            }
-            if self.raw_attrs[..i]
-                .iter()
-                .any(|b| &region[b.qname.clone()] == aq)
-            {
-                return Err(err(K::DuplicateAttribute(aq.into()), off).into());
-            }
-        }
         let (prefix, local) = split_at_colon(qname, colon);
         let ns = match scope.lookup(prefix) {
             Some(ns) => ns,
@@ -699,6 +666,55 @@ impl Scanner {
             let local_at = colon.map_or(0, |c| c + 1);
             self.open.push((self.names.len(), local_at, ns));
             self.names.push_str(qname);
+        }
+        Ok(())
+    }
+
+    /// Parses the attributes of a start tag, brings its namespace declarations into scope and
+    /// checks prefixes and uniqueness.
+    fn attributes(&mut self, region: &str, off: u64) -> Result<(), SyntaxError> {
+        parse_attributes(region.as_bytes(), &mut self.values, &mut self.raw_attrs)
+            .map_err(|k| err(k, off))?;
+
+        for a in &self.raw_attrs {
+            let aq = &region[a.qname.clone()];
+            let prefix = if aq == "xmlns" {
+                ""
+            } else if let Some(p) = aq.strip_prefix("xmlns:") {
+                p
+            } else {
+                continue;
+            };
+            let value = a.value(region, &self.values);
+            if !prefix.is_empty() && value.is_empty() {
+                return Err(err(K::Malformed("empty namespace URI for a prefix"), off));
+            }
+            let start = self.ns_text.len();
+            self.ns_text.push_str(prefix);
+            self.ns_text.push_str(value);
+            let mid = start + prefix.len();
+            self.bindings.push(Binding {
+                key: prefix_key(prefix),
+                prefix: start..mid,
+                uri: mid..self.ns_text.len(),
+            });
+        }
+        let scope = Scope {
+            bindings: &self.bindings,
+            text: &self.ns_text,
+        };
+        for (i, a) in self.raw_attrs.iter().enumerate() {
+            let aq = &region[a.qname.clone()];
+            let (prefix, _) = split_at_colon(aq, a.colon);
+            if attribute_namespace(aq, prefix, scope).is_none() {
+                return Err(err(K::UnboundPrefix(prefix.into()), off));
+            }
+            if self.raw_attrs[..i]
+                .iter()
+                .any(|b| &region[b.qname.clone()] == aq)
+            {
+                return Err(err(K::DuplicateAttribute(aq.into()), off));
+            }
         }
         Ok(())
     }
