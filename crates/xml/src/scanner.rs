@@ -841,6 +841,28 @@ fn find_any<const N: usize>(d: &[u8], needles: [u8; N]) -> Option<usize> {
     found.map(|p| i + p)
 }
 
+/// Whether an attribute value has a reference, a `<` or a whitespace character to normalize
+/// (TAB, LF, CR: the only bytes below 0x20 left after the character check).
+fn needs_decoding(raw: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let mut words = raw.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // A borrow only spreads from a byte that matched, so "any" is exact.
+        let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
+        if (zero(x ^ (LO * u64::from(b'&'))) | zero(x ^ (LO * u64::from(b'<'))) | below_space) != 0
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b == b'&' || b == b'<' || b < 0x20)
+}
+
 /// The end of a run of character data: the next `<` or `&`, or the end of `d`.
 fn text_end(d: &[u8]) -> usize {
     find_any(d, [b'<', b'&']).unwrap_or(d.len())
@@ -919,7 +941,7 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             .ok_or(K::Malformed("unterminated attribute value"))?;
         let raw = &region[value_start..value_start + value_len];
         // Values rarely need decoding; two vectorized searches tell.
-        let plain = find_any(raw, [b'&', b'<', b'\n', b'\t', b'\r']).is_none();
+        let plain = !needs_decoding(raw);
         if plain {
             out.push(RawAttr {
                 qname: name,
