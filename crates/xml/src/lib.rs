@@ -81,6 +81,12 @@ pub enum SyntaxErrorKind {
     /// Elements nested deeper than [`Limits::max_depth`].
     #[error("elements nested deeper than {0}")]
     TooDeep(usize),
+    /// More namespace declarations in scope than [`Limits::max_bindings`].
+    #[error("more than {0} namespace declarations in scope")]
+    TooManyBindings(usize),
+    /// Open element names and namespace declarations beyond [`Limits::max_open_bytes`].
+    #[error("open element names and namespace declarations exceed {0} bytes")]
+    OpenElementsTooLarge(usize),
 }
 
 /// Receives what the [`Scanner`] finds, in document order.
@@ -241,6 +247,17 @@ mod tests {
         );
         assert_eq!(kind("</a>"), SyntaxErrorKind::UnexpectedEndTag("a".into()));
         assert_eq!(kind("<a><![CDATA[x</a>"), SyntaxErrorKind::PrematureEnd);
+        // `<?>` is not a processing instruction that ends itself.
+        assert_eq!(kind("<?>"), SyntaxErrorKind::PrematureEnd);
+        assert_eq!(
+            kind("<a><??><b/></a>"),
+            SyntaxErrorKind::Malformed("processing instruction without a valid target")
+        );
+        // Attributes are unique by expanded name too.
+        assert_eq!(
+            kind("<a xmlns:p='u' xmlns:q='u' p:x='1' q:x='2'/>"),
+            SyntaxErrorKind::DuplicateAttribute("q:x".into())
+        );
     }
 
     #[test]
@@ -267,6 +284,7 @@ mod tests {
         let mut s = Scanner::new(Limits {
             max_markup: 64,
             max_depth: 3,
+            ..Limits::default()
         });
         let mut log = Log::default();
         let long_tag = format!("<a b='{}'", "x".repeat(100));
@@ -277,6 +295,7 @@ mod tests {
         let mut s = Scanner::new(Limits {
             max_markup: 64,
             max_depth: 3,
+            ..Limits::default()
         });
         assert_eq!(
             s.feed(b"<a><b><c><d>", &mut log).unwrap_err().kind,
@@ -286,6 +305,7 @@ mod tests {
         let mut s = Scanner::new(Limits {
             max_markup: 64,
             max_depth: 3,
+            ..Limits::default()
         });
         s.feed(b"<a><![CDATA[", &mut log).unwrap();
         for _ in 0..1000 {
@@ -293,6 +313,37 @@ mod tests {
         }
         s.feed(b"]]></a>", &mut log).unwrap();
         s.finish(&mut log).unwrap();
+    }
+
+    #[test]
+    fn many_attributes_and_declarations_are_bounded() {
+        let many: String = (0..2000).map(|i| format!(" a{i}='v'")).collect();
+        assert!(scan(&format!("<r{many}/>")).is_ok());
+        let dup = format!("<r{many} a7='w'/>");
+        assert_eq!(kind(&dup), SyntaxErrorKind::DuplicateAttribute("a7".into()));
+        let decls: String = (0..1100).map(|i| format!(" xmlns:p{i}='u{i}'")).collect();
+        assert_eq!(
+            kind(&format!("<r{decls}/>")),
+            SyntaxErrorKind::TooManyBindings(1024)
+        );
+        let mut s = Scanner::new(Limits {
+            max_open_bytes: 100,
+            ..Limits::default()
+        });
+        let deep = format!("<{0}><{0}><{0}>", "n".repeat(40));
+        assert_eq!(
+            s.feed(deep.as_bytes(), &mut Log::default())
+                .unwrap_err()
+                .kind,
+            SyntaxErrorKind::OpenElementsTooLarge(100)
+        );
+    }
+
+    #[test]
+    fn a_tag_fed_byte_by_byte_is_not_rescanned_each_time() {
+        // Only correctness can be asserted here; the deferral keeps this linear.
+        let tag = format!("<r a='{}'/>", "x".repeat(200_000));
+        assert!(scan_chunked(tag.as_bytes(), 1).is_ok());
     }
 
     proptest! {
@@ -306,7 +357,7 @@ mod tests {
             parts in proptest::collection::vec(prop_oneof![
                 Just("<a>"), Just("</a>"), Just("<b x='1'/>"), Just("&amp;"), Just("<!--c-->"),
                 Just("<![CDATA[]]]]>"), Just("text"), Just(" "), Just("<p:q xmlns:p='u'>"), Just("</p:q>"),
-                Just("é"), Just("&#x20AC;"),
+                Just("é"), Just("&#x20AC;"), Just("<?"), Just("?>"), Just("<?pi x?>"),
             ], 0..24),
             chunk in 1usize..16,
         ) {

@@ -13,6 +13,10 @@ pub struct Limits {
     pub max_markup: usize,
     /// Deepest element nesting.
     pub max_depth: usize,
+    /// Most bytes of open element names and in-scope namespace declarations together.
+    pub max_open_bytes: usize,
+    /// Most namespace declarations in scope at once (lookups walk them).
+    pub max_bindings: usize,
 }
 
 impl Default for Limits {
@@ -20,6 +24,8 @@ impl Default for Limits {
         Limits {
             max_markup: 1 << 20,
             max_depth: 4096,
+            max_open_bytes: 1 << 20,
+            max_bindings: 1024,
         }
     }
 }
@@ -195,6 +201,8 @@ pub struct Scanner {
     state: State,
     /// Bytes of an unfinished construct carried over to the next chunk.
     carry: Vec<u8>,
+    /// Length of `carry` when it was last scanned.
+    carry_tried: usize,
     /// Offset of the first byte of `carry` (or of the next chunk) in the whole input.
     offset: u64,
     /// Qualified names of the open elements, concatenated; `open` holds their start offsets.
@@ -339,6 +347,7 @@ impl Scanner {
             limits,
             state: State::Text,
             carry: Vec::new(),
+            carry_tried: 0,
             offset: 0,
             names: String::with_capacity(256),
             open: Vec::with_capacity(16),
@@ -364,12 +373,22 @@ impl Scanner {
             let used = self.scan_bytes(input, false, h)?;
             self.carry.extend_from_slice(&input[used..]);
         } else {
+            self.carry.extend_from_slice(input);
+            // An unfinished construct is retried once the new bytes may end it or the carry
+            // has doubled: rescanning it for every small chunk would be quadratic.
+            let may_end = memchr3(b'>', b';', b']', input).is_some();
+            if !may_end && self.carry.len() < 2 * self.carry_tried {
+                if self.carry.len() > self.limits.max_markup {
+                    return Err(err(K::MarkupTooLarge(self.limits.max_markup), self.offset).into());
+                }
+                return Ok(());
+            }
             let mut buf = std::mem::take(&mut self.carry);
-            buf.extend_from_slice(input);
             let used = self.scan_bytes(&buf, false, h)?;
             buf.drain(..used);
             self.carry = buf;
         }
+        self.carry_tried = self.carry.len();
         if self.carry.len() > self.limits.max_markup {
             return Err(err(K::MarkupTooLarge(self.limits.max_markup), self.offset).into());
         }
@@ -499,17 +518,19 @@ impl Scanner {
                 Ok(Some(end + 1))
             }
             b'?' => {
-                let Some(end) = memmem::find(d, b"?>") else {
+                // Search after the `<?`, so that `<?>` is not its own terminator.
+                let Some(end) = memmem::find(&d[2..], b"?>").map(|i| i + 2) else {
                     return need_more();
                 };
                 self.processing_instruction(&d[2..end])?;
                 Ok(Some(end + 2))
             }
             b'!' => {
-                let undecided = !d.starts_with(b"<!--")
-                    && (b"<!--".starts_with(d)
-                        || b"<![CDATA[".starts_with(d)
-                        || b"<!DOCTYPE".starts_with(d));
+                // Too short to tell which declaration this is.
+                let proper_prefix = |marker: &[u8]| d.len() < marker.len() && marker.starts_with(d);
+                let undecided = proper_prefix(b"<!--")
+                    || proper_prefix(b"<![CDATA[")
+                    || proper_prefix(b"<!DOCTYPE");
                 if undecided {
                     return need_more();
                 }
@@ -631,6 +652,12 @@ impl Scanner {
         } else {
             self.attributes(region, off)?;
         }
+        if self.bindings.len() > self.limits.max_bindings {
+            return Err(err(K::TooManyBindings(self.limits.max_bindings), off).into());
+        }
+        if self.names.len() + qname.len() + self.ns_text.len() > self.limits.max_open_bytes {
+            return Err(err(K::OpenElementsTooLarge(self.limits.max_open_bytes), off).into());
+        }
         let scope = Scope {
             bindings: &self.bindings,
             text: &self.ns_text,
@@ -703,17 +730,34 @@ impl Scanner {
             bindings: &self.bindings,
             text: &self.ns_text,
         };
-        for (i, a) in self.raw_attrs.iter().enumerate() {
-            let aq = &region[a.qname.clone()];
-            let (prefix, _) = split_at_colon(aq, a.colon);
-            if attribute_namespace(aq, prefix, scope).is_none() {
-                return Err(err(K::UnboundPrefix(prefix.into()), off));
+        let names = |a: &RawAttr| -> Result<(&str, &str, &str), SyntaxError> {
+            let aq = region.get(a.qname.clone()).unwrap_or("");
+            let (prefix, local) = split_at_colon(aq, a.colon);
+            let ns = attribute_namespace(aq, prefix, scope)
+                .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?;
+            Ok((aq, ns, local))
+        };
+        let attrs = &self.raw_attrs;
+        // Unique by qualified name and by expanded name (namespace, local name); pairwise for
+        // the usual few attributes, hashed for many so that a huge tag stays linear.
+        if attrs.len() <= 16 {
+            for (i, a) in attrs.iter().enumerate() {
+                let (aq, ns, local) = names(a)?;
+                for b in &attrs[..i] {
+                    let (bq, bns, blocal) = names(b)?;
+                    if bq == aq || (bns == ns && blocal == local) {
+                        return Err(err(K::DuplicateAttribute(aq.into()), off));
+                    }
+                }
             }
-            if self.raw_attrs[..i]
-                .iter()
-                .any(|b| &region[b.qname.clone()] == aq)
-            {
-                return Err(err(K::DuplicateAttribute(aq.into()), off));
+        } else {
+            let mut qnames = std::collections::HashSet::with_capacity(attrs.len());
+            let mut expanded = std::collections::HashSet::with_capacity(attrs.len());
+            for a in attrs {
+                let (aq, ns, local) = names(a)?;
+                if !qnames.insert(aq) || !expanded.insert((ns, local)) {
+                    return Err(err(K::DuplicateAttribute(aq.into()), off));
+                }
             }
         }
         Ok(())
