@@ -54,6 +54,8 @@ enum Code {
         chain: Vec<ErrorCode>,
     },
     Foreign(String),
+    /// The fault code of a SOAP fault an information system sent as its request.
+    ClientFault(String),
 }
 
 /// A fault as X-Road reports it.
@@ -105,12 +107,14 @@ impl XRoadError {
         }))
     }
 
-    /// A fault with a code that is not one of X-Road's own (e.g. derived from a fault an
-    /// information system sent), rendered as a fresh X-Road fault document.
-    pub fn with_code_string(code: impl Into<String>, message: impl Into<String>) -> Self {
+    /// The answer to an information system that sent a SOAP fault as its request: the Java
+    /// client proxy prefixes the fault's code with `client` (7.8 lower-cases it first; a code
+    /// that then does not start with `client.` also gets `server.clientproxy.`), keeps the
+    /// fault string (`null` when absent) and replaces actor and detail.
+    pub fn client_fault(code: impl Into<String>, message: Option<String>) -> Self {
         XRoadError(Box::new(Inner {
-            code: Code::Foreign(code.into()),
-            message: message.into(),
+            code: Code::ClientFault(code.into()),
+            message: message.unwrap_or_else(|| "null".to_owned()),
             actor: String::new(),
             detail: uuid::Uuid::new_v4().to_string(),
             raw_fault: None,
@@ -156,7 +160,7 @@ impl XRoadError {
     pub fn error_code(&self) -> Option<ErrorCode> {
         match &self.0.code {
             Code::XRoad { chain, .. } => chain.last().copied(),
-            Code::Foreign(_) => None,
+            Code::Foreign(_) | Code::ClientFault(_) => None,
         }
     }
 
@@ -164,7 +168,7 @@ impl XRoadError {
     pub fn origin(&self) -> Option<Origin> {
         match &self.0.code {
             Code::XRoad { origin, .. } => *origin,
-            Code::Foreign(_) => None,
+            Code::Foreign(_) | Code::ClientFault(_) => None,
         }
     }
 
@@ -172,6 +176,23 @@ impl XRoadError {
     pub fn fault_code(&self, spelling: Spelling) -> String {
         match &self.0.code {
             Code::Foreign(code) => code.clone(),
+            Code::ClientFault(code) => match spelling {
+                Spelling::Current => {
+                    let code = code.to_lowercase();
+                    let code = if code.starts_with("client") {
+                        code
+                    } else {
+                        format!("client.{code}")
+                    };
+                    if code.starts_with("client.") {
+                        code
+                    } else {
+                        format!("server.clientproxy.{code}")
+                    }
+                }
+                Spelling::Legacy if code.starts_with("Client") => code.clone(),
+                Spelling::Legacy => format!("Client.{code}"),
+            },
             Code::XRoad { origin, chain } => {
                 let mut out = String::new();
                 let segments = origin
@@ -264,6 +285,22 @@ mod tests {
             .with_prefix(ErrorCode::ServiceFailed);
         assert_eq!(e.fault_code(Spelling::Legacy), "Server.Custom");
         assert_eq!(e.raw_fault(), Some(&b"<x/>"[..]));
+    }
+
+    #[test]
+    fn client_faults_are_prefixed_per_version() {
+        let f = XRoadError::client_fault("CODE", Some("STRING".into()));
+        assert_eq!(f.fault_code(Spelling::Current), "client.code");
+        assert_eq!(f.fault_code(Spelling::Legacy), "Client.CODE");
+        let f = XRoadError::client_fault("clientFoo", None);
+        assert_eq!(
+            f.fault_code(Spelling::Current),
+            "server.clientproxy.clientfoo"
+        );
+        assert_eq!(f.fault_code(Spelling::Legacy), "Client.clientFoo");
+        assert_eq!(f.message(), "null");
+        let f = XRoadError::client_fault("SOAP-ENV:Server", None);
+        assert_eq!(f.fault_code(Spelling::Current), "client.soap-env:server");
     }
 
     #[test]

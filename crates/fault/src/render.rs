@@ -85,15 +85,24 @@ impl XRoadError {
     }
 
     fn rest_json_body(&self, code: &str) -> Vec<u8> {
-        // Field order matters to byte-comparing clients; serde_json escapes as Jackson does here.
-        let quote = |v: &str| serde_json::Value::from(v).to_string();
-        format!(
-            "{{\"type\":{},\"message\":{},\"detail\":{}}}",
-            quote(code),
-            quote(self.message()),
-            quote(self.detail())
-        )
-        .into_bytes()
+        // Field order and escaping as Jackson's generator writes them.
+        let mut out = String::with_capacity(64 + code.len() + self.message().len());
+        for (i, (name, value)) in [
+            ("type", code),
+            ("message", self.message()),
+            ("detail", self.detail()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out.push_str(if i == 0 { "{\"" } else { ",\"" });
+            out.push_str(name);
+            out.push_str("\":\"");
+            escape_json(value, &mut out);
+            out.push('"');
+        }
+        out.push('}');
+        out.into_bytes()
     }
 
     /// The DOM serialization of the Java client proxy: no indentation, no newlines, empty
@@ -116,6 +125,25 @@ impl XRoadError {
         }
         x.push_str("</error>");
         x.into_bytes()
+    }
+}
+
+/// Escapes a JSON string value as Jackson does: `"` and `\\`, the short escapes for backspace,
+/// tab, newline, form feed and carriage return, other control characters as `\\u00XX` with
+/// upper-case hex; everything else (non-ASCII included) as is.
+fn escape_json(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
     }
 }
 
@@ -220,6 +248,13 @@ mod tests {
             "Client.InvalidHttpMethod"
         );
         assert_eq!(e.rest_error(Spelling::Legacy, None).status, 500);
+    }
+
+    #[test]
+    fn json_escapes_like_jackson() {
+        let mut out = String::new();
+        super::escape_json("a\"b\\c\u{8}\t\n\u{c}\r\u{1b}\u{7f}é/<&'", &mut out);
+        assert_eq!(out, "a\\\"b\\\\c\\b\\t\\n\\f\\r\\u001B\u{7f}é/<&'");
     }
 
     #[test]

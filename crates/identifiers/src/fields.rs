@@ -148,11 +148,16 @@ impl IdFields {
         )
     }
 
-    /// A service identifier (subsystem and version optional).
+    /// A service identifier with Java's checks: see [`ServiceId::new_lenient`].
     pub fn into_service(mut self) -> Result<ServiceId, IdError> {
-        let service_code = self.take_required(IdField::ServiceCode);
-        let version = self.take(IdField::ServiceVersion);
-        ServiceId::new(self.into_client()?, service_code, version)
+        ServiceId::new_lenient(
+            self.take_required(IdField::XRoadInstance),
+            self.take_required(IdField::MemberClass),
+            self.take_required(IdField::MemberCode),
+            self.take(IdField::SubsystemCode),
+            self.take_required(IdField::ServiceCode),
+            self.take(IdField::ServiceVersion),
+        )
     }
 
     /// A security server identifier.

@@ -262,6 +262,30 @@ pub struct ServiceId {
 }
 
 impl ServiceId {
+    /// A service as Java's `ServiceId.Conf.create` builds it: instance, member class, member
+    /// code and service code must not be blank (checked in that order); the subsystem code and
+    /// version are taken as given, even when blank.
+    pub fn new_lenient(
+        instance: impl Into<Code>,
+        member_class: impl Into<Code>,
+        member_code: impl Into<Code>,
+        subsystem_code: Option<Code>,
+        service_code: impl Into<Code>,
+        service_version: Option<Code>,
+    ) -> Result<Self, IdError> {
+        let client = ClientId {
+            instance: required("xRoadInstance", instance.into())?,
+            member_class: required("memberClass", member_class.into())?,
+            member_code: required("memberCode", member_code.into())?,
+            subsystem_code,
+        };
+        Ok(ServiceId {
+            client,
+            service_code: required("serviceCode", service_code.into())?,
+            service_version,
+        })
+    }
+
     /// The service `service_code` (version `service_version`) of `provider`.
     pub fn new(
         provider: ClientId,

@@ -45,10 +45,10 @@ impl HttpRequestHead<'_> {
 pub enum Accepted {
     /// An X-Road SOAP 4.0 request.
     #[serde(rename = "SOAP")]
-    Soap(SoapRequest),
+    Soap(Box<SoapRequest>),
     /// An X-Road REST r1 request.
     #[serde(rename = "REST", serialize_with = "rest_view")]
-    Rest(RestRequest),
+    Rest(Box<RestRequest>),
 }
 
 /// What an operator wants to see of a REST request, including the exact header part the
@@ -108,7 +108,7 @@ pub fn check_request(
             &request_id,
             head.instance,
         );
-        return Ok(rest.map(Accepted::Rest));
+        return Ok(rest.map(|r| Accepted::Rest(Box::new(r))));
     }
     let mut decoder = match SoapRequestDecoder::new(
         head.method,
@@ -130,5 +130,5 @@ pub fn check_request(
             return Ok(Err(fault));
         }
     }
-    Ok(decoder.finish().map(Accepted::Soap))
+    Ok(decoder.finish().map(|r| Accepted::Soap(Box::new(r))))
 }

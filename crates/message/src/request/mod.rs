@@ -40,7 +40,7 @@ pub struct Attachment {
     pub size: u64,
     /// SHA-512 of the raw body.
     #[serde(serialize_with = "base64_digest")]
-    pub digest: Vec<u8>,
+    pub digest: Sha512,
 }
 
 /// A SOAP request as the client proxy accepts it.
@@ -56,7 +56,7 @@ pub struct SoapRequest {
     pub soap_part_headers: Vec<(String, String)>,
     /// SHA-512 of the SOAP bytes as received (the request hash and signed digest).
     #[serde(serialize_with = "base64_digest")]
-    pub soap_digest: Vec<u8>,
+    pub soap_digest: Sha512,
     /// Length of the SOAP bytes.
     pub soap_size: u64,
     /// The attachments, in order.
@@ -68,7 +68,24 @@ pub struct SoapRequest {
     pub multipart: bool,
 }
 
-fn base64_digest<S: serde::Serializer>(d: &[u8], s: S) -> Result<S::Ok, S::Error> {
+/// A SHA-512 digest.
+pub type Sha512 = [u8; 64];
+
+/// Most attachments one request may carry: each is remembered (type, headers, digest), so the
+/// count bounds memory. Java has no limit.
+pub const MAX_ATTACHMENTS: usize = 10_000;
+
+fn sha512(ctx: digest::Context) -> Sha512 {
+    let mut out = [0u8; 64];
+    let d = ctx.finish();
+    // The context is always SHA-512, whose output is 64 bytes.
+    for (o, b) in out.iter_mut().zip(d.as_ref()) {
+        *o = *b;
+    }
+    out
+}
+
+fn base64_digest<S: serde::Serializer>(d: &Sha512, s: S) -> Result<S::Ok, S::Error> {
     use base64::Engine;
     s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(d))
 }
@@ -99,8 +116,8 @@ impl SoapPart {
         self.parser.feed(bytes)
     }
 
-    fn finish(self) -> Result<(SoapMessage, Vec<u8>, u64), XRoadError> {
-        let digest = self.hash.finish().as_ref().to_vec();
+    fn finish(self) -> Result<(SoapMessage, Sha512, u64), XRoadError> {
+        let digest = sha512(self.hash);
         match self.parser.finish()? {
             Soap::Message(m) => Ok((m, digest, self.size)),
             Soap::Fault(f) => Err(fault_as_request(f)),
@@ -112,17 +129,11 @@ impl SoapPart {
 /// the information system's fault string.
 fn fault_as_request(f: crate::soap::SoapFault) -> XRoadError {
     match f.code {
-        // A code already starting with "client" is not prefixed again (Java's `withPrefix`).
-        Some(code) => {
-            let code = code.to_lowercase();
-            let code = if code.starts_with("client") {
-                code
-            } else {
-                format!("client.{code}")
-            };
-            XRoadError::with_code_string(code, f.string.unwrap_or_default())
-        }
-        None => XRoadError::new(ErrorCode::InternalError, f.string.unwrap_or_default()),
+        Some(code) => XRoadError::client_fault(code, f.string),
+        None => XRoadError::new(
+            ErrorCode::InternalError,
+            f.string.unwrap_or_else(|| "null".into()),
+        ),
     }
 }
 
@@ -143,7 +154,7 @@ enum Body {
 struct MultipartBody {
     parts: Flattener,
     soap: Option<SoapPart>,
-    soap_done: Option<(SoapMessage, Vec<u8>, u64)>,
+    soap_done: Option<(SoapMessage, Sha512, u64)>,
     soap_meta: (String, Vec<(String, String)>),
     current: Option<AttachmentPart>,
     attachments: Vec<Attachment>,
@@ -165,42 +176,74 @@ fn headers_except_content_type(h: &PartHeaders) -> Vec<(String, String)> {
 }
 
 /// Checks the `charset` parameter the way Java's strict content type parser does: a charset
-/// it does not know is a failure of the server (`internal_error`), not of the client.
+/// it does not know is a failure of the server (`internal_error`, the fault string being the
+/// charset name as Java reports it), not of the client.
 fn check_charset(ct: &ContentType) -> Result<(), XRoadError> {
     match ct.charset() {
-        Some(cs) if !cs.is_empty() && !known_charset(cs) => Err(XRoadError::new(
-            ErrorCode::InternalError,
-            format!(
-                "Unsupported charset '{cs}' in content type '{}'",
-                ct.as_str()
-            ),
-        )),
+        Some(cs) if !cs.is_empty() && !known_charset(cs) => {
+            Err(XRoadError::new(ErrorCode::InternalError, cs))
+        }
         _ => Ok(()),
     }
 }
 
+/// Whether Java knows the charset `label`: the WHATWG labels `encoding_rs` decodes (minus the
+/// two that are not charsets), plus the Unicode and IBM code pages Java has and browsers
+/// dropped. Names with whitespace are illegal in Java.
 fn known_charset(label: &str) -> bool {
-    encoding_rs::Encoding::for_label(label.as_bytes()).is_some()
-        || ["utf-32", "utf-32be", "utf-32le"]
-            .iter()
-            .any(|l| label.eq_ignore_ascii_case(l))
+    const JAVA_ONLY: [&str; 12] = [
+        "utf-32", "utf-32be", "utf-32le", "cesu-8", "ibm037", "ibm437", "ibm850", "ibm852",
+        "ibm855", "ibm857", "ibm862", "ibm864",
+    ];
+    if label.bytes().any(|b| b.is_ascii_whitespace()) {
+        return false;
+    }
+    let whatwg = encoding_rs::Encoding::for_label(label.as_bytes())
+        .is_some_and(|e| e != encoding_rs::REPLACEMENT && e != encoding_rs::X_USER_DEFINED);
+    whatwg || JAVA_ONLY.iter().any(|l| label.eq_ignore_ascii_case(l))
 }
 
 fn check_soap_type(ct: &str) -> Result<(), XRoadError> {
-    let parsed = ContentType::parse(ct).map_err(|_| {
+    let base = ct.split(';').next().unwrap_or(ct).trim();
+    let invalid = || {
         client_error(
             ErrorCode::InvalidContentType,
-            format!("Invalid content type: {ct}"),
-        )
-    })?;
-    if !SOAP_TYPES.contains(&parsed.essence()) {
-        let base = ct.split(';').next().unwrap_or(ct).trim();
-        return Err(client_error(
-            ErrorCode::InvalidContentType,
             format!("Invalid content type: {base}"),
-        ));
+        )
+    };
+    let parsed = parse_lenient(ct).ok_or_else(invalid)?;
+    // Java reads the charset (and fails on an unknown one) before it checks the type.
+    check_charset(&parsed).map_err(|e| e.with_origin(Origin::Client))?;
+    if !SOAP_TYPES.contains(&parsed.essence()) {
+        return Err(invalid());
     }
-    check_charset(&parsed).map_err(|e| e.with_origin(Origin::Client))
+    Ok(())
+}
+
+/// Parses a content type as leniently as Java's HTTP header parser: only the first element of
+/// a comma-separated list counts, and malformed parameters leave just the media type.
+fn parse_lenient(value: &str) -> Option<ContentType> {
+    let first = first_element(value);
+    ContentType::parse(first).ok().or_else(|| {
+        let base = first.split(';').next().unwrap_or(first).trim();
+        ContentType::parse(base).ok()
+    })
+}
+
+/// The text before the first `,` that is not inside a quoted string.
+fn first_element(value: &str) -> &str {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => return &value[..i],
+            _ => {}
+        }
+    }
+    value
 }
 
 impl SoapRequestDecoder {
@@ -243,13 +286,13 @@ impl SoapRequestDecoder {
                 format!("Invalid content type: {base}"),
             )
         };
-        let ct = ContentType::parse(raw_ct);
-        if let Ok(ct) = &ct {
+        let ct = parse_lenient(raw_ct);
+        if let Some(ct) = &ct {
             check_charset(ct).map_err(|e| e.with_origin(Origin::ClientProxy))?;
         }
         let soap_action =
             validate_soap_action(soap_action).map_err(|e| e.with_origin(Origin::Client))?;
-        let ct = ct.map_err(|_| invalid_type())?;
+        let ct = ct.ok_or_else(invalid_type)?;
         let body = match ct.essence() {
             "text/xml" | "application/xop+xml" => Body::Single(Box::new(SoapPart::new())),
             "multipart/related" => {
@@ -357,7 +400,7 @@ impl SoapRequestDecoder {
 fn on_leaf(
     leaf: Leaf<'_>,
     soap: &mut Option<SoapPart>,
-    soap_done: &mut Option<(SoapMessage, Vec<u8>, u64)>,
+    soap_done: &mut Option<(SoapMessage, Sha512, u64)>,
     soap_meta: &mut (String, Vec<(String, String)>),
     current: &mut Option<AttachmentPart>,
     attachments: &mut Vec<Attachment>,
@@ -375,6 +418,12 @@ fn on_leaf(
                 *soap_meta = (ct.to_owned(), headers_except_content_type(&headers));
                 *soap = Some(SoapPart::new());
             } else {
+                if attachments.len() >= MAX_ATTACHMENTS {
+                    return Err(XRoadError::new(
+                        ErrorCode::MimeParsingFailed,
+                        format!("Request has more than {MAX_ATTACHMENTS} attachments"),
+                    ));
+                }
                 *current = Some(AttachmentPart {
                     content_type: ct.to_owned(),
                     headers: headers_except_content_type(&headers),
@@ -403,7 +452,7 @@ fn on_leaf(
                     content_type: a.content_type,
                     headers: a.headers,
                     size: a.size,
-                    digest: a.hash.finish().as_ref().to_vec(),
+                    digest: sha512(a.hash),
                 });
             }
             Ok(())

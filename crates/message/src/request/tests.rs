@@ -44,8 +44,10 @@ fn code(r: Result<SoapRequest, XRoadError>) -> String {
     r.unwrap_err().fault_code(Spelling::Current)
 }
 
-fn sha512_b64(b: &[u8]) -> Vec<u8> {
-    digest::digest(&digest::SHA512, b).as_ref().to_vec()
+fn sha512_b64(b: &[u8]) -> Sha512 {
+    let mut out = [0u8; 64];
+    out.copy_from_slice(digest::digest(&digest::SHA512, b).as_ref());
+    out
 }
 
 /// A multipart/related body with bare LF framing, as the Java test queries are written.
@@ -236,7 +238,7 @@ fn attachment_with_nested_multipart_is_flattened() {
         a.headers,
         vec![("Client-Header".to_owned(), "FooBar".to_owned())]
     );
-    assert_eq!((a.size, a.digest.clone()), (5, sha512_b64(b"blaah")));
+    assert_eq!((a.size, a.digest), (5, sha512_b64(b"blaah")));
 }
 
 #[test]
@@ -434,4 +436,107 @@ mod properties {
             let _ = body.as_bytes().chunks(chunk).try_for_each(|c| d.feed(c)).and_then(|_| d.finish());
         }
     }
+}
+
+#[test]
+fn order_of_the_early_checks() {
+    // SOAPAction is checked before the media type, the charset before SOAPAction.
+    assert_eq!(
+        code(decode(
+            Some("application/json"),
+            Some("bad"),
+            SOAP.as_bytes()
+        )),
+        "client.invalid_soap_action"
+    );
+    let e = decode(Some("text/xml; charset=foo"), Some("bad"), SOAP.as_bytes()).unwrap_err();
+    assert_eq!(
+        (e.fault_code(Spelling::Current).as_str(), e.message()),
+        ("server.clientproxy.internal_error", "foo")
+    );
+    assert!(
+        run("post", Some(TEXT_XML), None, SOAP.as_bytes(), 64).is_ok(),
+        "method compared case-insensitively"
+    );
+    let e = decode(None, None, SOAP.as_bytes()).unwrap_err();
+    assert_eq!(e.message(), "Could not get content type from request");
+}
+
+#[test]
+fn content_type_is_parsed_as_leniently_as_java() {
+    assert!(decode(Some("text/xml; a b=c"), None, SOAP.as_bytes()).is_ok());
+    assert!(decode(
+        Some("text/xml;charset=utf-8, text/html"),
+        None,
+        SOAP.as_bytes()
+    )
+    .is_ok());
+    assert_eq!(
+        code(decode(
+            Some("text/xml; charset=x-user-defined"),
+            None,
+            SOAP.as_bytes()
+        )),
+        "server.clientproxy.internal_error"
+    );
+    assert!(decode(Some("text/xml; charset=IBM437"), None, SOAP.as_bytes()).is_ok());
+    // The SOAP part's charset is read before its type is checked.
+    let body = multipart_lf("b", &[("Content-Type: text/plain; charset=foo", SOAP)]);
+    let e = decode(Some("multipart/related; boundary=b"), None, body.as_bytes()).unwrap_err();
+    assert_eq!(
+        (e.fault_code(Spelling::Current).as_str(), e.message()),
+        ("client.internal_error", "foo")
+    );
+}
+
+#[test]
+fn soap_fault_requests_with_odd_codes() {
+    let fault = |code: &str| {
+        format!("<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"><SOAP-ENV:Body><SOAP-ENV:Fault>{code}</SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>")
+    };
+    let e = decode(
+        Some(TEXT_XML),
+        None,
+        fault("<faultcode>clientFoo</faultcode>").as_bytes(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.fault_code(Spelling::Current),
+        "server.clientproxy.clientfoo"
+    );
+    assert_eq!(e.message(), "null");
+    let e = decode(
+        Some(TEXT_XML),
+        None,
+        fault("<faultcode>CODE</faultcode>").as_bytes(),
+    )
+    .unwrap_err();
+    assert_eq!(e.fault_code(Spelling::Legacy), "Client.CODE");
+    assert_eq!(
+        code(decode(
+            Some(TEXT_XML),
+            None,
+            fault("<faultstring>x</faultstring>").as_bytes()
+        )),
+        "client.internal_error"
+    );
+}
+
+#[test]
+fn attachments_are_capped() {
+    let mut body = format!("--b\nContent-Type: text/xml\n\n{SOAP}\n");
+    for _ in 0..=MAX_ATTACHMENTS {
+        body.push_str("--b\nContent-Type: text/plain\n\nx\n");
+    }
+    body.push_str("--b--\n");
+    let mut d =
+        SoapRequestDecoder::new("POST", Some("multipart/related; boundary=b"), None).unwrap();
+    let e = d
+        .feed(body.as_bytes())
+        .and_then(|_| d.finish().map(|_| ()))
+        .unwrap_err();
+    assert_eq!(
+        e.fault_code(Spelling::Current),
+        "client.mime_parsing_failed"
+    );
 }

@@ -24,9 +24,29 @@ enum Mode {
     Sniffing(Vec<u8>),
     /// UTF-8: pass bytes through.
     Utf8,
+    /// US-ASCII, strictly: a byte above 0x7F is an error (browsers would read windows-1252).
+    Ascii,
+    /// ISO-8859-1 as Java reads it: every byte is the code point of the same value (browsers
+    /// would read windows-1252, where 0x80..0x9F differ).
+    Latin1,
     /// Another encoding: transcode.
     Transcode(Box<encoding_rs::Decoder>),
 }
+
+/// Java's aliases of US-ASCII and ISO-8859-1, which WHATWG folds into windows-1252.
+const ASCII_LABELS: [&str; 5] = ["us-ascii", "ascii", "iso646-us", "ascii7", "646"];
+const LATIN1_LABELS: [&str; 10] = [
+    "iso-8859-1",
+    "iso8859-1",
+    "iso_8859-1",
+    "iso8859_1",
+    "latin1",
+    "l1",
+    "cp819",
+    "ibm819",
+    "ibm-819",
+    "csisolatin1",
+];
 
 /// Turns the raw document bytes into UTF-8 for the scanner.
 pub(crate) struct Decoder {
@@ -43,11 +63,13 @@ impl Decoder {
     }
 
     /// The encoding in use, once known.
-    pub(crate) fn encoding(&self) -> Option<&'static Encoding> {
+    pub(crate) fn encoding(&self) -> Option<&'static str> {
         match &self.mode {
             Mode::Sniffing(_) => None,
-            Mode::Utf8 => Some(UTF_8),
-            Mode::Transcode(d) => Some(d.encoding()),
+            Mode::Utf8 => Some(UTF_8.name()),
+            Mode::Ascii => Some("US-ASCII"),
+            Mode::Latin1 => Some("ISO-8859-1"),
+            Mode::Transcode(d) => Some(d.encoding().name()),
         }
     }
 
@@ -96,6 +118,27 @@ impl Decoder {
                     Ok(())
                 } else {
                     sink(input)
+                }
+            }
+            Mode::Ascii => match input.iter().position(|b| !b.is_ascii()) {
+                None if input.is_empty() => Ok(()),
+                None => sink(input),
+                Some(_) => Err(EncodingError::Malformed("US-ASCII").into()),
+            },
+            Mode::Latin1 => {
+                self.out.clear();
+                for &b in input {
+                    if b.is_ascii() {
+                        self.out.push(b);
+                    } else {
+                        self.out
+                            .extend_from_slice(&[0xC0 | b >> 6, 0x80 | (b & 0x3F)]);
+                    }
+                }
+                if self.out.is_empty() {
+                    Ok(())
+                } else {
+                    sink(&self.out)
                 }
             }
             Mode::Transcode(dec) => {
@@ -160,12 +203,22 @@ fn choose(buf: &[u8]) -> Result<(Mode, usize), EncodingError> {
     match declared_encoding(buf) {
         None => Ok((Mode::Utf8, 0)),
         Some(label) if label.eq_ignore_ascii_case("UTF-8") => Ok((Mode::Utf8, 0)),
+        Some(label) if ASCII_LABELS.iter().any(|l| label.eq_ignore_ascii_case(l)) => {
+            Ok((Mode::Ascii, 0))
+        }
+        Some(label) if LATIN1_LABELS.iter().any(|l| label.eq_ignore_ascii_case(l)) => {
+            Ok((Mode::Latin1, 0))
+        }
         Some(label) => {
             let enc = Encoding::for_label(label.as_bytes())
                 .ok_or_else(|| EncodingError::Unsupported(label.clone()))?;
             if enc == UTF_8 {
                 Ok((Mode::Utf8, 0))
-            } else if enc == UTF_16LE || enc == UTF_16BE || enc.output_encoding() != enc {
+            } else if enc == UTF_16LE
+                || enc == UTF_16BE
+                || enc.output_encoding() != enc
+                || enc == encoding_rs::X_USER_DEFINED
+            {
                 // A UTF-16 label on a document that is not UTF-16 encoded (it has an ASCII
                 // declaration), or a label encoding_rs only decodes as "replacement".
                 Err(EncodingError::Unsupported(label))

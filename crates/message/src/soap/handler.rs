@@ -12,7 +12,8 @@ use super::{
     NS_IDENTIFIERS, NS_REPRESENTATION, NS_SOAP_ENCODING, NS_SOAP_ENV, NS_XROAD,
 };
 
-/// Longest header value kept (an `id`, `userId`, identifier code, …).
+/// Longest header value kept (an `id`, `userId`, identifier code, …). Java has no such limit;
+/// ours keeps memory bounded whatever the message.
 const MAX_VALUE_LEN: usize = 1 << 20;
 
 const INVALID_BODY: &str = "Malformed SOAP message: body must have exactly one child element";
@@ -550,7 +551,12 @@ impl Handler for SoapHandler {
     }
 
     fn text(&mut self, text: &str) -> Result<(), ParseError> {
-        if self.capture().is_some() {
+        // Only values are kept; text beside the children of an identifier is ignored, as in Java.
+        let wanted = matches!(
+            self.capture(),
+            Some(Capture::Value(_) | Capture::IdentifierPart(_) | Capture::PartyPart(_))
+        );
+        if wanted {
             if self.text.len() + text.len() > MAX_VALUE_LEN {
                 return Err(XRoadError::new(
                     ErrorCode::InvalidSoap,

@@ -194,7 +194,7 @@ impl SoapParser {
     /// Ends the document and returns what it is.
     pub fn finish(mut self) -> Result<Soap, XRoadError> {
         self.step(&[], true)?;
-        let encoding = self.decoder.encoding().map_or("UTF-8", |e| e.name());
+        let encoding = self.decoder.encoding().unwrap_or("UTF-8");
         self.handler.into_soap(encoding)
     }
 

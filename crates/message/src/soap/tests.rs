@@ -383,7 +383,7 @@ fn other_encodings() {
         panic!()
     };
     assert_eq!(m.header.client.member_code(), "MÄ");
-    assert_eq!(m.encoding, "windows-1252");
+    assert_eq!(m.encoding, "ISO-8859-1");
     let utf16: Vec<u8> = [0xFF, 0xFE]
         .into_iter()
         .chain(
@@ -448,4 +448,195 @@ proptest! {
         }
         let _ = parse_soap(doc.as_bytes());
     }
+}
+
+#[test]
+fn service_header_checks_only_what_java_checks() {
+    // An empty version or subsystem code in `service` passes the parser (Java fails later).
+    let empty_version = SERVICE.replace(
+        "<id:serviceVersion>v1</id:serviceVersion>",
+        "<id:serviceVersion/>",
+    );
+    let m = message(&envelope(
+        &[CLIENT, &empty_version, ID, VERSION].join(""),
+        BODY,
+    ));
+    assert_eq!(m.header.service.service_version(), Some(""));
+    let empty_sub = SERVICE.replace(
+        "<id:subsystemCode>SUBSYSTEM2</id:subsystemCode>",
+        "<id:subsystemCode/>",
+    );
+    assert!(
+        message(&envelope(&[CLIENT, &empty_sub, ID, VERSION].join(""), BODY))
+            .header
+            .service
+            .provider()
+            .subsystem_code()
+            == Some("")
+    );
+    // Blank checks in Java's order: instance, class, member code, service code.
+    let blank_all =
+        "<xrd:service id:objectType=\"SERVICE\"><id:serviceCode> </id:serviceCode></xrd:service>";
+    assert_eq!(
+        fails(&envelope(&[CLIENT, blank_all, ID, VERSION].join(""), BODY)).1,
+        "'xRoadInstance' must not be blank"
+    );
+    let no_code = SERVICE.replace("<id:serviceCode>exampleService</id:serviceCode>", "");
+    assert_eq!(
+        fails(&envelope(&[CLIENT, &no_code, ID, VERSION].join(""), BODY)).1,
+        "'serviceCode' must not be blank"
+    );
+    // A client's subsystem code, when present, must not be blank.
+    let blank_sub = CLIENT.replace(
+        "<id:subsystemCode>SUBSYSTEM1</id:subsystemCode>",
+        "<id:subsystemCode>\t</id:subsystemCode>",
+    );
+    assert_eq!(
+        fails(&envelope(
+            &[&blank_sub, SERVICE, ID, VERSION].join(""),
+            BODY
+        )),
+        (
+            ErrorCode::InternalError,
+            "'subsystemCode' must not be blank".into()
+        )
+    );
+}
+
+#[test]
+fn every_known_header_is_unique() {
+    let extra = [
+        "<xrd:userId>a</xrd:userId>",
+        "<xrd:issue>a</xrd:issue>",
+        "<xrd:requestHash>a</xrd:requestHash>",
+        "<xrd:securityServer id:objectType=\"SERVER\"><id:xRoadInstance>EE</id:xRoadInstance><id:memberClass>GOV</id:memberClass><id:memberCode>M</id:memberCode><id:serverCode>s</id:serverCode></xrd:securityServer>",
+        "<repr:representedParty xmlns:repr=\"http://x-road.eu/xsd/representation.xsd\"><repr:partyCode>p</repr:partyCode></repr:representedParty>",
+    ];
+    for h in extra {
+        let (code, msg) = fails(&envelope(
+            &[CLIENT, SERVICE, ID, VERSION, h, h].join(""),
+            BODY,
+        ));
+        assert_eq!(code, ErrorCode::DuplicateHeaderField, "{h}");
+        assert!(
+            msg.starts_with("SOAP header contains duplicate field '{http://x-road.eu/xsd/"),
+            "{msg}"
+        );
+    }
+    let party = "<repr:representedParty xmlns:repr=\"http://x-road.eu/xsd/representation.xsd\"><repr:partyCode>p</repr:partyCode><repr:partyCode>q</repr:partyCode></repr:representedParty>";
+    let (_, msg) = fails(&envelope(
+        &[CLIENT, SERVICE, ID, VERSION, party].join(""),
+        BODY,
+    ));
+    assert_eq!(
+        msg,
+        "SOAP header contains duplicate field '{http://x-road.eu/xsd/representation.xsd}partyCode'"
+    );
+    // The duplicate check comes before the objectType check.
+    let bad_second = CLIENT.replace("\"SUBSYSTEM\"", "\"FOO\"");
+    assert_eq!(
+        fails(&envelope(
+            &[CLIENT, &bad_second, SERVICE, ID, VERSION].join(""),
+            BODY
+        ))
+        .0,
+        ErrorCode::DuplicateHeaderField
+    );
+    // Several Header elements share one set of fields.
+    let doc = envelope(&[CLIENT, SERVICE, ID, VERSION].join(""), BODY).replace(
+        "</SOAP-ENV:Header>",
+        &format!("</SOAP-ENV:Header><SOAP-ENV:Header>{ID}</SOAP-ENV:Header>"),
+    );
+    assert_eq!(fails(&doc).0, ErrorCode::DuplicateHeaderField);
+}
+
+#[test]
+fn unexpected_object_types_for_service_and_server() {
+    let svc = SERVICE.replace("\"SERVICE\"", "\"MEMBER\"");
+    assert_eq!(
+        fails(&envelope(&[CLIENT, &svc, ID, VERSION].join(""), BODY)).1,
+        "Unexpected objectType: MEMBER"
+    );
+    let ss = "<xrd:securityServer id:objectType=\"SUBSYSTEM\"/>";
+    assert_eq!(
+        fails(&envelope(
+            &[CLIENT, SERVICE, ID, VERSION, ss].join(""),
+            BODY
+        ))
+        .1,
+        "Unexpected objectType: SUBSYSTEM"
+    );
+}
+
+#[test]
+fn protocol_version_prefix_rule() {
+    for bad in ["", " 4.0", "4", "3.5", "foo"] {
+        let v = format!("<xrd:protocolVersion>{bad}</xrd:protocolVersion>");
+        assert_eq!(
+            fails(&envelope(&[CLIENT, SERVICE, ID, &v].join(""), BODY)).0,
+            ErrorCode::InvalidProtocolVersion,
+            "{bad:?}"
+        );
+    }
+    for ok in ["4.", "4.x", "4.0.1"] {
+        let v = format!("<xrd:protocolVersion>{ok}</xrd:protocolVersion>");
+        assert_eq!(
+            message(&envelope(&[CLIENT, SERVICE, ID, &v].join(""), BODY))
+                .header
+                .protocol_version,
+            ok
+        );
+    }
+}
+
+#[test]
+fn element_order_and_repetition() {
+    // Body before Header is fine; with two Bodies the last one counts.
+    let doc = request();
+    let header_start = doc.find("<SOAP-ENV:Header>").unwrap();
+    let body_start = doc.find("<SOAP-ENV:Body>").unwrap();
+    let body_end = doc.find("</SOAP-ENV:Body>").unwrap() + "</SOAP-ENV:Body>".len();
+    let swapped = format!(
+        "{}{}{}{}",
+        &doc[..header_start],
+        &doc[body_start..body_end],
+        &doc[header_start..body_start],
+        &doc[body_end..]
+    );
+    assert_eq!(message(&swapped).service_name, "exampleService");
+    let two_bodies = doc.replace(
+        "</SOAP-ENV:Body>",
+        "</SOAP-ENV:Body><SOAP-ENV:Body><x:other xmlns:x=\"urn:x\"/></SOAP-ENV:Body>",
+    );
+    assert_eq!(fails(&two_bodies).0, ErrorCode::InconsistentHeaders);
+    // Missing header wins over a missing body; a missing service wins over a missing body.
+    let bare = "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"/>";
+    assert_eq!(fails(bare).0, ErrorCode::MissingHeader);
+    let no_service_no_body = envelope(&[CLIENT, ID, VERSION].join(""), BODY)
+        .replace(&format!("<SOAP-ENV:Body>{BODY}</SOAP-ENV:Body>"), "");
+    assert_eq!(
+        fails(&no_service_no_body).1,
+        "Message header must contain service id"
+    );
+}
+
+#[test]
+fn text_beside_identifier_children_is_ignored() {
+    let noisy = CLIENT.replace(
+        "<id:xRoadInstance>",
+        &format!("{}<id:xRoadInstance>", "x".repeat(2 << 20)),
+    );
+    assert!(matches!(
+        parse(envelope(&[&noisy, SERVICE, ID, VERSION].join(""), BODY).as_bytes()),
+        Ok(Soap::Message(_))
+    ));
+    let long_value = format!("<xrd:userId>{}</xrd:userId>", "u".repeat((1 << 20) + 1));
+    assert_eq!(
+        fails(&envelope(
+            &[CLIENT, SERVICE, ID, VERSION, &long_value].join(""),
+            BODY
+        ))
+        .0,
+        ErrorCode::InvalidSoap
+    );
 }
