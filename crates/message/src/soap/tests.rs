@@ -418,7 +418,7 @@ fn other_encodings() {
 }
 
 #[test]
-fn large_bodies_stream_in_bounded_memory() {
+fn header_is_complete_before_a_large_body_streams() {
     let big = "x".repeat(1 << 16);
     let doc = request();
     let (head, tail) = doc.split_at(doc.find("foo</exampleInput>").unwrap());
