@@ -43,18 +43,9 @@ enum State {
 
 #[derive(Debug)]
 struct Binding {
-    /// A hash of the prefix, compared before the prefix itself.
-    key: u64,
     /// Ranges into the scanner's `ns_text`.
     prefix: Range<usize>,
     uri: Range<usize>,
-}
-
-/// A cheap hash of a prefix (FxHash-style), so that lookups rarely compare strings.
-fn prefix_key(prefix: &str) -> u64 {
-    prefix.bytes().fold(prefix.len() as u64, |h, b| {
-        (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
-    })
 }
 
 /// The namespace bindings in scope, as a view for lookups.
@@ -75,15 +66,16 @@ impl<'a> Scope<'a> {
             return Some(NsOf::Xml);
         }
         let text = self.text;
-        let key = prefix_key(prefix);
+        let wanted = prefix.as_bytes();
         self.bindings
             .iter()
             .rev()
             .find(|b| {
-                b.key == key
+                b.prefix.len() == wanted.len()
                     && text
+                        .as_bytes()
                         .get(b.prefix.clone())
-                        .is_some_and(|p| short_eq(p, prefix))
+                        .is_some_and(|p| short_eq_bytes(p, wanted))
             })
             .map(|b| NsOf::Text(b.uri.clone()))
     }
@@ -176,12 +168,20 @@ fn attribute_namespace<'a>(qname: &str, prefix: &str, scope: Scope<'a>) -> Optio
 pub struct EndTag<'a> {
     /// The qualified name as written.
     pub qname: &'a str,
-    /// The resolved namespace URI.
-    pub namespace: &'a str,
     /// The local part of the name.
     pub local: &'a str,
     /// Nesting depth: 1 for the root element.
     pub depth: usize,
+    ns: NsOf,
+    scope: Scope<'a>,
+}
+
+impl<'a> EndTag<'a> {
+    /// The resolved namespace URI (`""` when none applies); computed on request, as end tags
+    /// are mostly identified by depth.
+    pub fn namespace(&self) -> &'a str {
+        self.scope.namespace(&self.ns)
+    }
 }
 
 /// Where the namespace of an open element is, so its end tag needs no lookup.
@@ -288,9 +288,9 @@ fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
     }
 }
 
-/// Equality for short strings without a `memcmp` call.
-fn short_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+/// Equality for short byte strings without a `memcmp` call.
+fn short_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 fn is_xml_char(c: u32) -> bool {
@@ -455,14 +455,9 @@ impl Scanner {
         h: &mut H,
     ) -> Result<Option<usize>, H::Error> {
         let d = text.as_bytes();
-        let end = text_end(d);
-        if end > 0 {
-            // `end` is at an ASCII delimiter or the end, so on a character boundary.
-            self.emit_text(text.get(..end).unwrap_or(text), h)?;
-            return Ok(Some(end));
-        }
-        if d[0] == b'&' {
-            return match decode_reference(d) {
+        match d[0] {
+            b'<' => self.markup(text, eof, h),
+            b'&' => match decode_reference(d) {
                 Ok(Some((ch, consumed))) => {
                     self.emit_text(ch.encode_utf8(&mut [0; 4]), h)?;
                     Ok(Some(consumed))
@@ -470,9 +465,14 @@ impl Scanner {
                 Ok(None) if !eof => Ok(None),
                 Ok(None) => Err(err(K::MalformedReference, self.offset).into()),
                 Err(k) => Err(err(k, self.offset).into()),
-            };
+            },
+            _ => {
+                let end = text_end(d);
+                // `end` is at an ASCII delimiter or the end, so on a character boundary.
+                self.emit_text(text.get(..end).unwrap_or(text), h)?;
+                Ok(Some(end))
+            }
         }
-        self.markup(text, eof, h)
     }
 
     fn emit_text<H: Handler>(&mut self, text: &str, h: &mut H) -> Result<(), H::Error> {
@@ -684,9 +684,10 @@ impl Scanner {
         if empty {
             h.end_element(&EndTag {
                 qname,
-                namespace,
                 local,
                 depth,
+                ns,
+                scope,
             })?;
             self.pop_scope();
         } else {
@@ -721,7 +722,6 @@ impl Scanner {
             self.ns_text.push_str(value);
             let mid = start + prefix.len();
             self.bindings.push(Binding {
-                key: prefix_key(prefix),
                 prefix: start..mid,
                 uri: mid..self.ns_text.len(),
             });
@@ -741,14 +741,16 @@ impl Scanner {
         // Unique by qualified name and by expanded name (namespace, local name); pairwise for
         // the usual few attributes, hashed for many so that a huge tag stays linear.
         if attrs.len() <= 16 {
+            let mut seen = [("", "", ""); 16];
             for (i, a) in attrs.iter().enumerate() {
                 let (aq, ns, local) = names(a)?;
-                for b in &attrs[..i] {
-                    let (bq, bns, blocal) = names(b)?;
-                    if bq == aq || (bns == ns && blocal == local) {
-                        return Err(err(K::DuplicateAttribute(aq.into()), off));
-                    }
+                if seen[..i]
+                    .iter()
+                    .any(|&(bq, bns, bl)| bq == aq || (bns == ns && bl == local))
+                {
+                    return Err(err(K::DuplicateAttribute(aq.into()), off));
                 }
+                seen[i] = (aq, ns, local);
             }
         } else {
             let mut qnames = std::collections::HashSet::with_capacity(attrs.len());
@@ -790,16 +792,16 @@ impl Scanner {
         {
             let qname = &self.names[start..];
             let local = qname.get(local_at..).unwrap_or(qname);
-            let namespace = Scope {
+            let scope = Scope {
                 bindings: &self.bindings,
                 text: &self.ns_text,
-            }
-            .namespace(&ns);
+            };
             h.end_element(&EndTag {
                 qname,
-                namespace,
                 local,
                 depth,
+                ns,
+                scope,
             })?;
         }
         self.open.pop();
