@@ -57,7 +57,17 @@ impl IdField {
 
     /// The field with this local name, if any.
     pub fn from_local_name(name: &str) -> Option<IdField> {
-        IdField::ALL.into_iter().find(|f| f.as_str() == name)
+        Some(match name {
+            "xRoadInstance" => IdField::XRoadInstance,
+            "memberClass" => IdField::MemberClass,
+            "memberCode" => IdField::MemberCode,
+            "subsystemCode" => IdField::SubsystemCode,
+            "groupCode" => IdField::GroupCode,
+            "serviceCode" => IdField::ServiceCode,
+            "serviceVersion" => IdField::ServiceVersion,
+            "serverCode" => IdField::ServerCode,
+            _ => return None,
+        })
     }
 
     /// The fields an identifier header of this type reads (others are ignored, as in Java).

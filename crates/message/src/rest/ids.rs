@@ -135,13 +135,13 @@ pub(super) fn decode_represented_party(
         [] => Ok(None),
         [code] => Ok(Some(RepresentedParty {
             party_class: None,
-            party_code: Some(decode_segment(code)?),
+            party_code: Some(decode_segment(code)?.into()),
         })),
         [class, code] => {
-            let party_class = Some(decode_segment(class)?);
+            let party_class = Some(decode_segment(class)?.into());
             Ok(Some(RepresentedParty {
                 party_class,
-                party_code: Some(decode_segment(code)?),
+                party_code: Some(decode_segment(code)?.into()),
             }))
         }
         _ => Err(internal("Invalid RepresentedParty Id")),

@@ -372,8 +372,8 @@ fn row16_represented_party_part_count() {
     }
     let p = |class: Option<&str>, code: &str| {
         Some(RepresentedParty {
-            party_class: class.map(str::to_owned),
-            party_code: Some(code.to_owned()),
+            party_class: class.map(Into::into),
+            party_code: Some(code.into()),
         })
     };
     assert_eq!(party("COM/123").unwrap(), p(Some("COM"), "123"));

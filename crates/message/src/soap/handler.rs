@@ -3,7 +3,7 @@
 
 use xroad_fault::{ErrorCode, XRoadError};
 use xroad_identifiers::{
-    ClientId, IdError, IdField, IdFields, ObjectType, SecurityServerId, ServiceId,
+    ClientId, Code, IdError, IdField, IdFields, ObjectType, SecurityServerId, ServiceId,
 };
 use xroad_xml::{EndTag, Handler, StartTag};
 
@@ -75,10 +75,10 @@ struct Fields {
     client: Option<ClientId>,
     service: Option<ServiceId>,
     security_server: Option<SecurityServerId>,
-    id: Option<String>,
-    user_id: Option<String>,
-    issue: Option<String>,
-    protocol_version: Option<String>,
+    id: Option<Code>,
+    user_id: Option<Code>,
+    issue: Option<Code>,
+    protocol_version: Option<Code>,
     represented_party: Option<RepresentedParty>,
     request_hash: Option<RequestHash>,
 }
@@ -94,10 +94,10 @@ pub(crate) struct SoapHandler {
     captures: Vec<(usize, Capture)>,
     text: String,
     id_fields: IdFields,
-    party: (Option<String>, Option<String>),
+    party: (Option<Code>, Option<Code>),
     hash_algorithm: Option<String>,
     body_seen: bool,
-    service_name: Option<String>,
+    service_name: Option<Code>,
     fault: Option<SoapFault>,
     in_fault: bool,
     result: Option<Soap>,
@@ -162,9 +162,9 @@ impl SoapHandler {
         self.captures.push((self.depth, c));
     }
 
-    fn take_text(&mut self) -> String {
-        // Copy out at the exact size and keep the buffer: one allocation per value.
-        let text = self.text.clone();
+    fn take_text(&mut self) -> Code {
+        // Short values are stored inline; the buffer is kept for the next value.
+        let text = Code::from(self.text.as_str());
         self.text.clear();
         text
     }
@@ -318,7 +318,7 @@ impl SoapHandler {
             self.fault = Some(SoapFault::default());
             self.in_fault = true;
         } else if self.service_name.is_none() {
-            self.service_name = Some(tag.local.to_owned());
+            self.service_name = Some(Code::from(tag.local));
         } else {
             return Err(XRoadError::new(ErrorCode::InvalidBody, INVALID_BODY).into());
         }
@@ -344,9 +344,7 @@ impl SoapHandler {
                 self.set_value(field, v)?;
             }
             Capture::IdentifierPart(field) => {
-                // Codes are short: stored inline, without an allocation.
-                let v = xroad_identifiers::Code::from(self.text.as_str());
-                self.text.clear();
+                let v = self.take_text();
                 self.id_fields.set(field, v).map_err(id_error)?;
             }
             Capture::PartyPart(is_class) => {
@@ -383,7 +381,7 @@ impl SoapHandler {
         Ok(())
     }
 
-    fn set_value(&mut self, field: ValueField, v: String) -> Result<(), ParseError> {
+    fn set_value(&mut self, field: ValueField, v: Code) -> Result<(), ParseError> {
         let f = &mut self.fields;
         match field {
             ValueField::Id => f.id = Some(v),
@@ -402,17 +400,17 @@ impl SoapHandler {
             ValueField::RequestHash => {
                 f.request_hash = Some(RequestHash {
                     algorithm_id: self.hash_algorithm.take(),
-                    value: v,
+                    value: v.into_string(),
                 })
             }
-            ValueField::FaultCode => self.fault_mut().code = Some(v),
-            ValueField::FaultString => self.fault_mut().string = Some(v),
-            ValueField::FaultActor => self.fault_mut().actor = Some(v),
-            ValueField::FaultDetail => self.fault_mut().detail = Some(v),
+            ValueField::FaultCode => self.fault_mut().code = Some(v.into_string()),
+            ValueField::FaultString => self.fault_mut().string = Some(v.into_string()),
+            ValueField::FaultActor => self.fault_mut().actor = Some(v.into_string()),
+            ValueField::FaultDetail => self.fault_mut().detail = Some(v.into_string()),
             ValueField::DetailText => {
                 let fault = self.fault_mut();
                 if fault.detail.as_deref().is_none_or(str::is_empty) {
-                    fault.detail = Some(v);
+                    fault.detail = Some(v.into_string());
                 }
             }
         }

@@ -12,7 +12,7 @@ mod handler;
 
 use serde::Serialize;
 use xroad_fault::{ErrorCode, XRoadError};
-use xroad_identifiers::{ClientId, SecurityServerId, ServiceId};
+use xroad_identifiers::{ClientId, Code, SecurityServerId, ServiceId};
 use xroad_xml::{Scanner, SyntaxError};
 
 use self::encoding::{Decoder, EncodingError};
@@ -35,9 +35,9 @@ pub const NS_REPRESENTATION: &str = "http://x-road.eu/xsd/representation.xsd";
 pub struct RepresentedParty {
     /// The party's member class, if given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub party_class: Option<String>,
+    pub party_class: Option<Code>,
     /// The party's code.
-    pub party_code: Option<String>,
+    pub party_code: Option<Code>,
 }
 
 /// The `requestHash` header a provider security server adds to responses.
@@ -60,15 +60,15 @@ pub struct SoapHeader {
     /// The service called.
     pub service: ServiceId,
     /// The message id.
-    pub id: String,
+    pub id: Code,
     /// The user id, if given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<Code>,
     /// The issue, if given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub issue: Option<String>,
+    pub issue: Option<Code>,
     /// The protocol version (starts with `4.`).
-    pub protocol_version: String,
+    pub protocol_version: Code,
     /// The represented party, if given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub represented_party: Option<RepresentedParty>,
@@ -87,7 +87,7 @@ pub struct SoapMessage {
     /// The X-Road headers.
     pub header: SoapHeader,
     /// The local name of the body's wrapper element (starts with the service code).
-    pub service_name: String,
+    pub service_name: Code,
     /// Whether the envelope declares SOAP-encoded (RPC) style.
     pub rpc: bool,
     /// Whether the wrapper name ends with `Response`.
