@@ -14,6 +14,9 @@
 //! information systems still match on the 7.7 spelling (`Server.ClientProxy.NetworkError`)
 //! can switch to [`Spelling::Legacy`].
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod codes;
 mod render;
 

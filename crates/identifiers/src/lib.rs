@@ -15,6 +15,9 @@
 //! Values are kept exactly as received: X-Road does not trim identifier codes, and the Java
 //! proxy does not enforce the character restrictions of the specifications on messages.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod fields;
 pub mod rest;
 

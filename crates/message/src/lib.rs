@@ -6,6 +6,9 @@
 //! - [`rest`]: X-Road Message Protocol for REST (r1);
 //! - [`check`]: the operator's message checker, running the client proxy's checks offline.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod identifier_xml;
 pub mod request;

@@ -11,6 +11,9 @@
 //! matching tags, one root element, bound prefixes, unique attributes, declared entities,
 //! valid UTF-8 and XML characters, no content outside the root element.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod scanner;
 
 pub use scanner::{Attribute, EndTag, Limits, Scanner, StartTag};
