@@ -14,12 +14,16 @@ use crate::MimeError;
 ///
 /// The parser is lenient where Java's parsers are: optional whitespace everywhere, empty
 /// parameters (`;;`, a trailing `;`) and parameters without `=` (value `""`) are accepted.
+///
+/// A repeated parameter is looked up as mime4j 0.8.7 (`FallbackBodyDescriptorBuilder`, a
+/// `HashMap`) does: the **last** one wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentType {
     raw: String,
     essence: String,
     slash: usize,
-    params: Vec<(String, String)>,
+    /// Name, value, and whether the value was given with `=` (mime4j: `null` without it).
+    params: Vec<(String, String, bool)>,
 }
 
 impl ContentType {
@@ -82,17 +86,23 @@ impl ContentType {
         self.main_type() == "multipart"
     }
 
-    /// The parameters in their original order, names as written, values unquoted.
+    /// The parameters in their original order (duplicates included), names as written, values
+    /// unquoted (`""` for a parameter without `=`).
     pub fn params(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.params.iter().map(|(n, v, _)| (n.as_str(), v.as_str()))
     }
 
-    /// The value of the first parameter called `name` (case-insensitive), unquoted.
+    /// The value of the **last** parameter called `name` (case-insensitive), unquoted; `""` for
+    /// a parameter without `=`.
     pub fn param(&self, name: &str) -> Option<&str> {
+        self.last_param(name).map(|(_, v, _)| v.as_str())
+    }
+
+    fn last_param(&self, name: &str) -> Option<&(String, String, bool)> {
         self.params
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .rev()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// The `charset` parameter, if present.
@@ -100,17 +110,27 @@ impl ContentType {
         self.param("charset")
     }
 
-    /// The `boundary` parameter, if present.
+    /// The `boundary` parameter (the last one if repeated), as mime4j 0.8.7 takes it: `None`
+    /// when absent or written without `=` (`; boundary`), `Some("")` for `boundary=""` or
+    /// `boundary=`.
     pub fn boundary(&self) -> Option<&str> {
-        self.param("boundary")
+        self.last_param("boundary")
+            .filter(|(_, _, has_value)| *has_value)
+            .map(|(_, v, _)| v.as_str())
     }
 
-    /// The boundary of a multipart type, or [`MimeError::MissingBoundary`] when it is absent or
-    /// empty (Java: `invalid_content_type` "Multipart content type is missing required boundary").
+    /// The boundary of a multipart type, or [`MimeError::MissingBoundary`] when there is none
+    /// ([`boundary`](Self::boundary) is `None`; Java: `invalid_content_type` "Multipart content
+    /// type is missing required boundary").
+    ///
+    /// An **empty** boundary (`boundary=""`) is returned as `Ok("")`, not refused: mime4j, which
+    /// both Java receivers use, keeps it, and then every line that starts with `--` followed by
+    /// whitespace, `-` or the end of the body is a delimiter. [`MultipartReader`] reads such a
+    /// body the same way. A caller that wants to refuse it checks `is_empty()`.
+    ///
+    /// [`MultipartReader`]: crate::MultipartReader
     pub fn multipart_boundary(&self) -> Result<&str, MimeError> {
-        self.boundary()
-            .filter(|b| !b.is_empty())
-            .ok_or(MimeError::MissingBoundary)
+        self.boundary().ok_or(MimeError::MissingBoundary)
     }
 }
 
@@ -128,7 +148,7 @@ impl fmt::Display for ContentType {
     }
 }
 
-fn parse_params(mut rest: &str) -> Result<Vec<(String, String)>, MimeError> {
+fn parse_params(mut rest: &str) -> Result<Vec<(String, String, bool)>, MimeError> {
     let mut params = Vec::new();
     loop {
         rest = rest.trim_start_matches(|c| c == ';' || is_ows(c));
@@ -143,6 +163,7 @@ fn parse_params(mut rest: &str) -> Result<Vec<(String, String)>, MimeError> {
             ));
         }
         rest = &rest[name_end..];
+        let has_value = rest.starts_with('=');
         let value = match rest.strip_prefix('=') {
             None => String::new(),
             Some(after_eq) => {
@@ -163,7 +184,7 @@ fn parse_params(mut rest: &str) -> Result<Vec<(String, String)>, MimeError> {
                 }
             }
         };
-        params.push((name.to_owned(), value));
+        params.push((name.to_owned(), value, has_value));
     }
 }
 
@@ -278,18 +299,53 @@ mod tests {
 
     #[test]
     fn boundary_errors() {
-        let ct = ContentType::parse("multipart/mixed; charset=UTF-8").unwrap();
-        let err = ct.multipart_boundary().unwrap_err();
-        assert!(matches!(err, MimeError::MissingBoundary));
+        for raw in [
+            "multipart/mixed; charset=UTF-8",
+            "multipart/mixed; boundary",
+            // The last duplicate wins, even one without a value (mime4j: null).
+            "multipart/mixed; boundary=a; boundary",
+        ] {
+            let ct = ContentType::parse(raw).unwrap();
+            assert_eq!(ct.boundary(), None, "{raw}");
+            let err = ct.multipart_boundary().unwrap_err();
+            assert!(matches!(err, MimeError::MissingBoundary));
+            assert_eq!(
+                err.to_string(),
+                "Multipart content type is missing required boundary"
+            );
+        }
         assert_eq!(
-            err.to_string(),
-            "Multipart content type is missing required boundary"
+            ContentType::parse("multipart/mixed; boundary")
+                .unwrap()
+                .param("boundary"),
+            Some("")
         );
-        let ct = ContentType::parse("multipart/mixed; boundary=\"\"").unwrap();
-        assert!(matches!(
-            ct.multipart_boundary(),
-            Err(MimeError::MissingBoundary)
-        ));
+    }
+
+    /// mime4j keeps an empty boundary; it is reported as such, not as a missing one.
+    #[test]
+    fn empty_boundary_is_kept() {
+        for raw in [
+            "multipart/mixed; boundary=\"\"",
+            "multipart/mixed; boundary=",
+        ] {
+            let ct = ContentType::parse(raw).unwrap();
+            assert_eq!(ct.boundary(), Some(""), "{raw}");
+            assert_eq!(ct.multipart_boundary().unwrap(), "", "{raw}");
+        }
+    }
+
+    /// mime4j looks parameters up in a `HashMap`: the last duplicate wins.
+    #[test]
+    fn duplicate_parameters_last_wins() {
+        let ct =
+            ContentType::parse("multipart/related; boundary=a; Boundary=b; charset=x; CHARSET=y")
+                .unwrap();
+        assert_eq!(ct.boundary(), Some("b"));
+        assert_eq!(ct.multipart_boundary().unwrap(), "b");
+        assert_eq!(ct.param("BOUNDARY"), Some("b"));
+        assert_eq!(ct.charset(), Some("y"));
+        assert_eq!(ct.params().len(), 4);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 ///
 /// The variants are the categories the message layer maps to X-Road faults (a missing boundary is
 /// `invalid_content_type`, a broken body is `invalid_message`, and so on); the `Display` text is
-/// for logs and must not be matched on.
+/// for logs and must not be matched on. Where Java fails on the same input, the text is Java's
+/// exception message (the fault string a Java peer would send).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MimeError {
@@ -12,23 +13,28 @@ pub enum MimeError {
     #[error("Malformed content type: {0}")]
     MalformedContentType(&'static str),
 
-    /// A multipart Content-Type has no (or an empty) `boundary` parameter.
+    /// A multipart Content-Type has no `boundary` parameter (or one without `=`).
     #[error("Multipart content type is missing required boundary")]
     MissingBoundary,
 
-    /// The boundary cannot frame a multipart body (empty, too long, or contains CR/LF).
+    /// The boundary is longer than the reader supports; the writer also refuses an empty one and
+    /// one with CR or LF.
     #[error("Invalid multipart boundary: {0}")]
     InvalidBoundary(&'static str),
 
-    /// The body ended before any delimiter line was found.
+    /// The body ended before any delimiter was found. mime4j (non-strict) reads no parts.
     #[error("Multipart body does not contain the first boundary")]
     MissingFirstBoundary,
 
-    /// The body ended inside a part, before the close delimiter (`--boundary--`).
+    /// The body ended before the close delimiter (`--boundary--`): inside a part's body, or
+    /// right after a delimiter. mime4j (non-strict) ignores this: the parts reported so far are
+    /// all there is, the last one ending where the body ends.
     #[error("Multipart body ended before the close delimiter")]
     Truncated,
 
-    /// The body ended inside the header block of a part.
+    /// The body ended inside the header block of a part. The headers read so far have been
+    /// reported ([`Event::Headers`](crate::Event::Headers)) and the part's body is empty, as in
+    /// mime4j (non-strict), which ignores this.
     #[error("Multipart body ended inside part headers")]
     TruncatedHeaders,
 
@@ -39,7 +45,32 @@ pub enum MimeError {
         limit: usize,
     },
 
-    /// A line of a part's header block is not a valid header field.
+    /// A part header line, including its line break, is `limit` (1000) bytes or longer
+    /// (mime4j `MaxLineLimitException`, wrapped in a `MimeException`).
+    #[error("org.apache.james.mime4j.io.MaxLineLimitException: Maximum line length limit ({limit}) exceeded")]
+    HeaderLineTooLong {
+        /// mime4j's `maxLineLen`.
+        limit: usize,
+    },
+
+    /// A part has more than `limit` (1000) header fields, invalid lines included (mime4j
+    /// `MaxHeaderLimitException`).
+    #[error("Maximum header limit ({limit}) exceeded")]
+    TooManyHeaderFields {
+        /// mime4j's `maxHeaderCount`.
+        limit: usize,
+    },
+
+    /// One header field, folded lines and line breaks included, is `limit` (10000) bytes or
+    /// longer (mime4j `MaxHeaderLengthLimitException`).
+    #[error("Maximum header length limit ({limit}) exceeded")]
+    HeaderFieldTooLong {
+        /// mime4j's `maxHeaderLen`.
+        limit: usize,
+    },
+
+    /// Not produced any more: the reader skips malformed header lines as mime4j does. Kept so
+    /// that matches on it still compile.
     #[error("Malformed part header (line {line} of the header block): {reason}")]
     MalformedHeader {
         /// 1-based line number inside the header block.

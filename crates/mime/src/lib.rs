@@ -2,8 +2,10 @@
 //! byte-compatible with the Java Security Server (PROTOCOL-DIGEST §3.5, §5.4, §12).
 //!
 //! * [`ContentType`]: parse a `Content-Type` value, keep the original string.
-//! * [`MultipartReader`]: a sans-IO streaming multipart parser. Bodies come out as slices of the
-//!   caller's buffer; retained memory is bounded by the header limit, not by part sizes.
+//! * [`MultipartReader`]: a sans-IO streaming multipart parser with the framing of Apache mime4j
+//!   0.8.7, which the Java Security Server uses to split multipart bodies (so that the same bytes
+//!   are hashed and signed). Bodies come out as slices of the caller's buffer; retained memory is
+//!   bounded by the header limit, not by part sizes.
 //! * [`MultipartStream`] and [`digest_parts`]: a blocking adapter over [`std::io::Read`] that
 //!   streams part bodies and hashes them as they pass.
 //! * [`MultipartWriter`] and [`Boundaries`]: the framing bytes Java writes, including the nested
@@ -44,6 +46,7 @@
 mod content_type;
 mod error;
 mod headers;
+mod mime4j;
 mod reader;
 mod stream;
 mod writer;

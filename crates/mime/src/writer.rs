@@ -124,7 +124,14 @@ impl MultipartWriter {
     }
 
     fn with_style(boundary: &str, style: Style) -> Result<Self, MimeError> {
-        // Same rules as the reader, so that whatever is written can be read back.
+        // The reader accepts these because mime4j does; nobody should write them.
+        if boundary.is_empty() {
+            return Err(MimeError::InvalidBoundary("empty"));
+        }
+        if boundary.contains(['\r', '\n']) {
+            return Err(MimeError::InvalidBoundary("contains a line break"));
+        }
+        // Otherwise the reader's rules, so that whatever is written can be read back.
         crate::MultipartReader::new(boundary)?;
         Ok(Self {
             boundary: boundary.to_owned(),
