@@ -168,11 +168,20 @@ pub struct SoapRequestDecoder {
     failed: Option<XRoadError>,
 }
 
+/// A part's headers other than `Content-Type`, one per name with its last value, as Java's
+/// map of part headers keeps them (in first-seen order here).
 fn headers_except_content_type(h: &PartHeaders) -> Vec<(String, String)> {
-    h.iter()
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (n, v) in h
+        .iter()
         .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type"))
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect()
+    {
+        match out.iter_mut().find(|(seen, _)| seen == n) {
+            Some(slot) => slot.1 = v.to_owned(),
+            None => out.push((n.to_owned(), v.to_owned())),
+        }
+    }
+    out
 }
 
 /// Checks the `charset` parameter the way Java's strict content type parser does: a charset
@@ -296,10 +305,8 @@ impl SoapRequestDecoder {
         let body = match ct.essence() {
             "text/xml" | "application/xop+xml" => Body::Single(Box::new(SoapPart::new())),
             "multipart/related" => {
-                let boundary = ct
-                    .boundary()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(invalid_type)?;
+                // mime4j accepts an empty boundary too; only a missing one is refused.
+                let boundary = ct.multipart_boundary().map_err(|_| invalid_type())?;
                 Body::Multipart(Box::new(MultipartBody {
                     parts: Flattener::new(boundary).map_err(|e| e.with_origin(Origin::Client))?,
                     soap: None,
