@@ -768,25 +768,24 @@ impl Scanner {
     fn end_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
         let inner = inner.as_bytes();
         let off = self.offset;
-        let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
-        if !inner[name_end..].iter().all(|&b| is_ws(b)) {
-            return Err(err(K::Malformed("end tag with content after its name"), off).into());
-        }
-        let found = &inner[..name_end];
-        let lossy = || String::from_utf8_lossy(found).into_owned();
         let Some((start, local_at, ns)) = self.open.last().cloned() else {
-            return Err(err(K::UnexpectedEndTag(lossy()), off).into());
+            let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
+            let found = String::from_utf8_lossy(&inner[..name_end]).into_owned();
+            return Err(err(K::UnexpectedEndTag(found), off).into());
         };
-        if self.names.as_bytes()[start..] != *found {
+        // Compare with the open element's name directly; only whitespace may follow it.
+        let open_name = &self.names.as_bytes()[start..];
+        let matches = inner.len() >= open_name.len()
+            && short_eq_bytes(&inner[..open_name.len()], open_name)
+            && inner[open_name.len()..].iter().all(|&b| is_ws(b));
+        if !matches {
+            let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
+            if !inner[name_end..].iter().all(|&b| is_ws(b)) {
+                return Err(err(K::Malformed("end tag with content after its name"), off).into());
+            }
             let expected = self.names[start..].to_owned();
-            return Err(err(
-                K::MismatchedEndTag {
-                    expected,
-                    found: lossy(),
-                },
-                off,
-            )
-            .into());
+            let found = String::from_utf8_lossy(&inner[..name_end]).into_owned();
+            return Err(err(K::MismatchedEndTag { expected, found }, off).into());
         }
         let depth = self.open.len();
         {
