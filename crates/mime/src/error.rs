@@ -2,9 +2,9 @@
 
 /// Errors from Content-Type parsing, multipart reading and multipart writing.
 ///
-/// The variants are the categories the message layer maps to X-Road faults (a missing boundary is
-/// `invalid_content_type`, a broken body is `invalid_message`, and so on); the `Display` text is
-/// for logs and must not be matched on. Where Java fails on the same input, the text is Java's
+/// The variants are the categories the message layer maps to X-Road faults (on the client
+/// proxy's request path a missing boundary is `invalid_content_type` and any broken body
+/// `mime_parsing_failed`); the `Display` text is for logs and must not be matched on. Where Java fails on the same input, the text is Java's
 /// exception message (the fault string a Java peer would send).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -67,16 +67,6 @@ pub enum MimeError {
     HeaderFieldTooLong {
         /// mime4j's `maxHeaderLen`.
         limit: usize,
-    },
-
-    /// Not produced any more: the reader skips malformed header lines as mime4j does. Kept so
-    /// that matches on it still compile.
-    #[error("Malformed part header (line {line} of the header block): {reason}")]
-    MalformedHeader {
-        /// 1-based line number inside the header block.
-        line: usize,
-        /// What is wrong with the line.
-        reason: &'static str,
     },
 
     /// The multipart writer was given a header that would break the framing.

@@ -94,6 +94,13 @@ fn client_error(code: ErrorCode, msg: impl Into<String>) -> XRoadError {
     XRoadError::new(code, msg).with_origin(Origin::Client)
 }
 
+/// A SOAP part read to its end.
+struct ReadSoap {
+    message: SoapMessage,
+    digest: Sha512,
+    size: u64,
+}
+
 /// The SOAP part being read: parser and digest run side by side over the raw bytes.
 struct SoapPart {
     parser: SoapParser,
@@ -116,10 +123,14 @@ impl SoapPart {
         self.parser.feed(bytes)
     }
 
-    fn finish(self) -> Result<(SoapMessage, Sha512, u64), XRoadError> {
+    fn finish(self) -> Result<ReadSoap, XRoadError> {
         let digest = sha512(self.hash);
         match self.parser.finish()? {
-            Soap::Message(m) => Ok((m, digest, self.size)),
+            Soap::Message(message) => Ok(ReadSoap {
+                message,
+                digest,
+                size: self.size,
+            }),
             Soap::Fault(f) => Err(fault_as_request(f)),
         }
     }
@@ -150,12 +161,20 @@ enum Body {
     Multipart(Box<MultipartBody>),
 }
 
-/// The state of a `multipart/related` request: the SOAP part first, then attachments.
+/// The state of a `multipart/related` request: the splitter, and what its leaves become.
 struct MultipartBody {
     parts: Flattener,
+    leaves: Leaves,
+}
+
+/// What the leaf parts have given so far: the SOAP part first, then attachments.
+#[derive(Default)]
+struct Leaves {
     soap: Option<SoapPart>,
-    soap_done: Option<(SoapMessage, Sha512, u64)>,
-    soap_meta: (String, Vec<(String, String)>),
+    soap_done: Option<ReadSoap>,
+    /// The SOAP part's content type and other headers.
+    soap_content_type: String,
+    soap_headers: Vec<(String, String)>,
     current: Option<AttachmentPart>,
     attachments: Vec<Attachment>,
 }
@@ -309,11 +328,7 @@ impl SoapRequestDecoder {
                 let boundary = ct.multipart_boundary().map_err(|_| invalid_type())?;
                 Body::Multipart(Box::new(MultipartBody {
                     parts: Flattener::new(boundary).map_err(|e| e.with_origin(Origin::Client))?,
-                    soap: None,
-                    soap_done: None,
-                    soap_meta: (String::new(), Vec::new()),
-                    current: None,
-                    attachments: Vec::new(),
+                    leaves: Leaves::default(),
                 }))
             }
             _ => return Err(invalid_type()),
@@ -334,45 +349,41 @@ impl SoapRequestDecoder {
     /// Ends the body and returns the request, or the fault the client proxy would answer.
     pub fn finish(mut self) -> Result<SoapRequest, XRoadError> {
         self.step(&[], true)?;
-        let (
-            message,
-            soap_digest,
-            soap_size,
-            soap_content_type,
-            soap_part_headers,
-            attachments,
-            multipart,
-        ) = match self.body {
+        let soap_action = self.soap_action;
+        match self.body {
             Body::Single(part) => {
-                let (m, d, s) = part.finish().map_err(|e| e.with_origin(Origin::Client))?;
-                (m, d, s, self.content_type, Vec::new(), Vec::new(), false)
+                let soap = part.finish().map_err(|e| e.with_origin(Origin::Client))?;
+                Ok(SoapRequest {
+                    message: soap.message,
+                    soap_content_type: self.content_type,
+                    soap_part_headers: Vec::new(),
+                    soap_digest: soap.digest,
+                    soap_size: soap.size,
+                    attachments: Vec::new(),
+                    soap_action,
+                    multipart: false,
+                })
             }
             Body::Multipart(mp) => {
-                let MultipartBody {
-                    soap_done,
-                    soap_meta,
-                    attachments,
-                    ..
-                } = *mp;
-                let (m, d, s) = soap_done.ok_or_else(|| {
+                let mp = mp.leaves;
+                let soap = mp.soap_done.ok_or_else(|| {
                     client_error(
                         ErrorCode::MissingSoap,
                         "Request does not contain SOAP message",
                     )
                 })?;
-                (m, d, s, soap_meta.0, soap_meta.1, attachments, true)
+                Ok(SoapRequest {
+                    message: soap.message,
+                    soap_content_type: mp.soap_content_type,
+                    soap_part_headers: mp.soap_headers,
+                    soap_digest: soap.digest,
+                    soap_size: soap.size,
+                    attachments: mp.attachments,
+                    soap_action,
+                    multipart: true,
+                })
             }
-        };
-        Ok(SoapRequest {
-            message,
-            soap_content_type,
-            soap_part_headers,
-            soap_digest,
-            soap_size,
-            attachments,
-            soap_action: self.soap_action,
-            multipart,
-        })
+        }
     }
 
     fn step(&mut self, chunk: &[u8], eof: bool) -> Result<(), XRoadError> {
@@ -382,17 +393,8 @@ impl SoapRequestDecoder {
         let result = match &mut self.body {
             Body::Single(part) => part.feed(chunk),
             Body::Multipart(mp) => {
-                let MultipartBody {
-                    parts,
-                    soap,
-                    soap_done,
-                    soap_meta,
-                    current,
-                    attachments,
-                } = &mut **mp;
-                parts.feed(chunk, eof, &mut |leaf| {
-                    on_leaf(leaf, soap, soap_done, soap_meta, current, attachments)
-                })
+                let MultipartBody { parts, leaves } = &mut **mp;
+                parts.feed(chunk, eof, &mut |leaf| leaves.on_leaf(leaf))
             }
         };
         result.map_err(|e| {
@@ -403,66 +405,61 @@ impl SoapRequestDecoder {
     }
 }
 
-/// Routes one multipart event: the first leaf is the SOAP message, later leaves attachments.
-fn on_leaf(
-    leaf: Leaf<'_>,
-    soap: &mut Option<SoapPart>,
-    soap_done: &mut Option<(SoapMessage, Sha512, u64)>,
-    soap_meta: &mut (String, Vec<(String, String)>),
-    current: &mut Option<AttachmentPart>,
-    attachments: &mut Vec<Attachment>,
-) -> Result<(), XRoadError> {
-    match leaf {
-        Leaf::Start(headers) => {
-            let ct = headers.content_type().ok_or_else(|| {
-                XRoadError::new(
-                    ErrorCode::InvalidContentType,
-                    "Could not get content type for part",
-                )
-            })?;
-            if soap_done.is_none() && soap.is_none() {
-                check_soap_type(ct)?;
-                *soap_meta = (ct.to_owned(), headers_except_content_type(&headers));
-                *soap = Some(SoapPart::new());
-            } else {
-                if attachments.len() >= MAX_ATTACHMENTS {
-                    return Err(XRoadError::new(
-                        ErrorCode::MimeParsingFailed,
-                        format!("Request has more than {MAX_ATTACHMENTS} attachments"),
-                    ));
+impl Leaves {
+    /// Routes one multipart event: the first leaf is the SOAP message, later leaves
+    /// attachments.
+    fn on_leaf(&mut self, leaf: Leaf<'_>) -> Result<(), XRoadError> {
+        match leaf {
+            Leaf::Start(headers) => {
+                let ct = headers.content_type().ok_or_else(|| {
+                    XRoadError::new(
+                        ErrorCode::InvalidContentType,
+                        "Could not get content type for part",
+                    )
+                })?;
+                if self.soap_done.is_none() && self.soap.is_none() {
+                    check_soap_type(ct)?;
+                    self.soap_content_type = ct.to_owned();
+                    self.soap_headers = headers_except_content_type(&headers);
+                    self.soap = Some(SoapPart::new());
+                } else {
+                    if self.attachments.len() >= MAX_ATTACHMENTS {
+                        return Err(XRoadError::new(
+                            ErrorCode::MimeParsingFailed,
+                            format!("Request has more than {MAX_ATTACHMENTS} attachments"),
+                        ));
+                    }
+                    self.current = Some(AttachmentPart {
+                        content_type: ct.to_owned(),
+                        headers: headers_except_content_type(&headers),
+                        hash: digest::Context::new(&digest::SHA512),
+                        size: 0,
+                    });
                 }
-                *current = Some(AttachmentPart {
-                    content_type: ct.to_owned(),
-                    headers: headers_except_content_type(&headers),
-                    hash: digest::Context::new(&digest::SHA512),
-                    size: 0,
-                });
-            }
-            Ok(())
-        }
-        Leaf::Data(d) => {
-            if let Some(part) = soap {
-                part.feed(d)
-            } else if let Some(a) = current {
-                a.hash.update(d);
-                a.size += d.len() as u64;
-                Ok(())
-            } else {
                 Ok(())
             }
-        }
-        Leaf::End => {
-            if let Some(part) = soap.take() {
-                *soap_done = Some(part.finish()?);
-            } else if let Some(a) = current.take() {
-                attachments.push(Attachment {
-                    content_type: a.content_type,
-                    headers: a.headers,
-                    size: a.size,
-                    digest: sha512(a.hash),
-                });
+            Leaf::Data(d) => {
+                if let Some(part) = &mut self.soap {
+                    part.feed(d)?;
+                } else if let Some(a) = &mut self.current {
+                    a.hash.update(d);
+                    a.size += d.len() as u64;
+                }
+                Ok(())
             }
-            Ok(())
+            Leaf::End => {
+                if let Some(part) = self.soap.take() {
+                    self.soap_done = Some(part.finish()?);
+                } else if let Some(a) = self.current.take() {
+                    self.attachments.push(Attachment {
+                        content_type: a.content_type,
+                        headers: a.headers,
+                        size: a.size,
+                        digest: sha512(a.hash),
+                    });
+                }
+                Ok(())
+            }
         }
     }
 }

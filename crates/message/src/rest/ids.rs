@@ -84,21 +84,19 @@ fn check_protocol(segment: &str) -> Result<(), XRoadError> {
     }
 }
 
-/// `X-Road-Client`: `split("/", 5)` into 3 or 4 parts (`RestMessage.decodeClientId`).
-pub(super) fn decode_client(value: &str) -> Result<ClientId, XRoadError> {
-    const INVALID: &str = "Invalid Client Id";
-    let parts: Vec<&str> = value.splitn(5, '/').collect();
-    match parts.len() {
-        3 => {
-            let [instance, class, member] = decode_all(&parts, INVALID)?;
-            ClientId::member(instance, class, member).map_err(id_error)
-        }
-        4 => {
-            let [instance, class, member, subsystem] = decode_all(&parts, INVALID)?;
-            ClientId::subsystem(instance, class, member, subsystem).map_err(id_error)
-        }
-        _ => Err(internal(INVALID)),
+/// An identifier error with Java's message: a wrong number of segments is reported as the
+/// header's own "Invalid … Id".
+fn header_error(e: IdError, count_error: &str) -> XRoadError {
+    match e {
+        IdError::SegmentCount { .. } => internal(count_error),
+        e => id_error(e),
     }
+}
+
+/// `X-Road-Client`: 3 or 4 segments (`RestMessage.decodeClientId`; its `split("/", 5)` accepts
+/// exactly what counting every `/` accepts).
+pub(super) fn decode_client(value: &str) -> Result<ClientId, XRoadError> {
+    ClientId::from_rest(value).map_err(|e| header_error(e, "Invalid Client Id"))
 }
 
 /// `X-Road-Service` of a response part: `split("/", 6)` into exactly 5 parts
@@ -112,17 +110,9 @@ pub(super) fn decode_service(value: &str) -> Result<ServiceId, XRoadError> {
     service_id(decode_all(&parts, INVALID)?)?
 }
 
-/// `X-Road-Security-Server`: `split("/", 5)` into exactly 4 parts
-/// (`RestRequest.decodeServerId`).
+/// `X-Road-Security-Server`: exactly 4 segments (`RestRequest.decodeServerId`).
 pub(super) fn decode_security_server(value: &str) -> Result<SecurityServerId, XRoadError> {
-    const INVALID: &str = "Invalid SecurityServer Id";
-    let parts: Vec<&str> = value.splitn(5, '/').collect();
-    if parts.len() != 4 {
-        return Err(internal(INVALID));
-    }
-    let [instance, class, member, code] = decode_all(&parts, INVALID)?;
-    let owner = ClientId::member(instance, class, member).map_err(id_error)?;
-    SecurityServerId::new(owner, code).map_err(id_error)
+    SecurityServerId::from_rest(value).map_err(|e| header_error(e, "Invalid SecurityServer Id"))
 }
 
 /// `X-Road-Represented-Party`: `{class}/{code}` or `{code}`, split as `split("/")` (trailing

@@ -27,13 +27,26 @@ enum IdHeader {
 }
 
 impl IdHeader {
+    /// The object types the header accepts; the first one also names the child elements it
+    /// reads (a client reads the subsystem code whatever its declared type).
     fn expected(self) -> &'static [ObjectType] {
         match self {
-            IdHeader::Client => &[ObjectType::Member, ObjectType::Subsystem],
+            IdHeader::Client => &[ObjectType::Subsystem, ObjectType::Member],
             IdHeader::Service => &[ObjectType::Service],
             IdHeader::SecurityServer => &[ObjectType::Server],
         }
     }
+
+    fn fields(self) -> &'static [IdField] {
+        IdField::allowed_for(self.expected()[0])
+    }
+}
+
+/// A child of the `representedParty` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartyField {
+    Class,
+    Code,
 }
 
 /// A plain-text header field.
@@ -59,7 +72,7 @@ enum Capture {
     Identifier(IdHeader),
     IdentifierPart(IdField),
     Party,
-    PartyPart(bool /* is partyClass */),
+    PartyPart(PartyField),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -280,13 +293,7 @@ impl SoapHandler {
         if tag.namespace != NS_IDENTIFIERS {
             return Ok(());
         }
-        let allowed = match kind {
-            IdHeader::Client => ObjectType::Subsystem,
-            IdHeader::Service => ObjectType::Service,
-            IdHeader::SecurityServer => ObjectType::Server,
-        };
-        let Some(field) = IdField::from_local_name(tag.local)
-            .filter(|f| IdField::allowed_for(allowed).contains(f))
+        let Some(field) = IdField::from_local_name(tag.local).filter(|f| kind.fields().contains(f))
         else {
             return Ok(());
         };
@@ -298,19 +305,21 @@ impl SoapHandler {
     }
 
     fn party_child(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
-        let is_class = match (tag.namespace, tag.local) {
-            (NS_REPRESENTATION, "partyClass") => true,
-            (NS_REPRESENTATION, "partyCode") => false,
+        let field = match (tag.namespace, tag.local) {
+            (NS_REPRESENTATION, "partyClass") => PartyField::Class,
+            (NS_REPRESENTATION, "partyCode") => PartyField::Code,
             _ => return Ok(()),
         };
-        let slot = if is_class {
-            &self.party.0
-        } else {
-            &self.party.1
-        };
-        check_unique(slot, tag)?;
-        self.begin(Capture::PartyPart(is_class));
+        check_unique(self.party_slot(field), tag)?;
+        self.begin(Capture::PartyPart(field));
         Ok(())
+    }
+
+    fn party_slot(&mut self, field: PartyField) -> &mut Option<Code> {
+        match field {
+            PartyField::Class => &mut self.party.0,
+            PartyField::Code => &mut self.party.1,
+        }
     }
 
     fn body_child(&mut self, tag: &StartTag<'_>) -> Result<(), ParseError> {
@@ -347,13 +356,9 @@ impl SoapHandler {
                 let v = self.take_text();
                 self.id_fields.set(field, v).map_err(id_error)?;
             }
-            Capture::PartyPart(is_class) => {
+            Capture::PartyPart(field) => {
                 let v = Some(self.take_text());
-                if is_class {
-                    self.party.0 = v;
-                } else {
-                    self.party.1 = v;
-                }
+                *self.party_slot(field) = v;
             }
             Capture::Party => {
                 let (party_class, party_code) = std::mem::take(&mut self.party);
