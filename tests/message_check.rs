@@ -292,3 +292,37 @@ fn refused_rest_requests_get_the_rest_error_format() {
         "No enum constant ee.ria.xroad.common.message.RestRequest.Verb.FOO"
     );
 }
+
+#[test]
+fn spelling_from_the_environment() {
+    let path = messages().join("missing-body.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_xroad-sidecar"))
+        .args([
+            "message",
+            "check",
+            path.to_str().expect("path"),
+            "-c",
+            TEXT_XML,
+        ])
+        .env("XROAD_FAULT_CODE_SPELLING", "7.7")
+        .output()
+        .expect("run xroad-sidecar");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["faultCode"], "Client.MissingBody");
+    let out = Command::new(env!("CARGO_BIN_EXE_xroad-sidecar"))
+        .args([
+            "message",
+            "check",
+            path.to_str().expect("path"),
+            "-c",
+            TEXT_XML,
+        ])
+        .env("XROAD_FAULT_CODE_SPELLING", "7.9")
+        .output()
+        .expect("run xroad-sidecar");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown spelling is a usage error"
+    );
+}
