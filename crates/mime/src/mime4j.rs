@@ -56,36 +56,17 @@ fn skip_comment(buf: &[u8], pos: &mut usize) {
 /// `RawFieldParser.parseToken`: up to one of `delimiters` (not consumed), whitespace runs between
 /// words turned into one space, comments dropped, no quoting.
 pub(crate) fn parse_token(buf: &[u8], pos: &mut usize, delimiters: &[u8]) -> Vec<u8> {
-    let mut dst = Vec::new();
-    let mut whitespace = false;
-    while let Some(&b) = buf.get(*pos) {
-        if delimiters.contains(&b) {
-            break;
-        } else if is_wsp(b) {
-            skip_wsp(buf, pos);
-            whitespace = true;
-        } else if b == b'(' {
-            skip_comment(buf, pos);
-        } else {
-            if !dst.is_empty() && whitespace {
-                dst.push(b' ');
-            }
-            while let Some(&b) = buf.get(*pos) {
-                if delimiters.contains(&b) || is_wsp(b) || b == b'(' {
-                    break;
-                }
-                dst.push(b);
-                *pos += 1;
-            }
-            whitespace = false;
-        }
-    }
-    dst
+    parse_words(buf, pos, delimiters, false)
 }
 
 /// `RawFieldParser.parseValue`: [`parse_token`] with quoted strings (a backslash escapes only `"`
 /// and `\`, and is kept before anything else; CR and LF are dropped inside quotes).
 fn parse_value(buf: &[u8], pos: &mut usize, delimiters: &[u8]) -> Vec<u8> {
+    parse_words(buf, pos, delimiters, true)
+}
+
+/// The loop of `parseToken` and `parseValue`; `quotes` says whether `"` opens a quoted string.
+fn parse_words(buf: &[u8], pos: &mut usize, delimiters: &[u8], quotes: bool) -> Vec<u8> {
     let mut dst = Vec::new();
     let mut whitespace = false;
     while let Some(&b) = buf.get(*pos) {
@@ -100,11 +81,12 @@ fn parse_value(buf: &[u8], pos: &mut usize, delimiters: &[u8]) -> Vec<u8> {
             if !dst.is_empty() && whitespace {
                 dst.push(b' ');
             }
-            if b == b'"' {
+            if quotes && b == b'"' {
                 copy_quoted(buf, pos, &mut dst);
             } else {
                 while let Some(&b) = buf.get(*pos) {
-                    if delimiters.contains(&b) || is_wsp(b) || b == b'(' || b == b'"' {
+                    let quote = quotes && b == b'"';
+                    if delimiters.contains(&b) || is_wsp(b) || b == b'(' || quote {
                         break;
                     }
                     dst.push(b);
