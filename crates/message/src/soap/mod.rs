@@ -185,8 +185,8 @@ impl SoapParser {
         self.step(chunk, false)
     }
 
-    /// Whether the SOAP header has been read completely (so [`SoapParser::header_fields`]
-    /// will not change any more unless a second header follows).
+    /// Whether the SOAP header has been read completely: every header check that can fail
+    /// before the body has been made.
     pub fn header_complete(&self) -> bool {
         self.handler.header_finished()
     }
