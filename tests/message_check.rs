@@ -23,10 +23,14 @@ fn check_soap(file: &str, content_type: &str, extra: &[&str]) -> (i32, Value) {
     let path = path.to_str().expect("utf-8 path");
     let mut args = vec!["message", "check", path, "-c", content_type];
     args.extend_from_slice(extra);
-    let out = run(&args);
+    exit_and_json(&run(&args))
+}
+
+/// The exit code and the JSON document the command printed.
+fn exit_and_json(out: &Output) -> (i32, Value) {
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "{file}: stdout is not JSON ({e}): {}",
+            "stdout is not JSON ({e}): {}",
             String::from_utf8_lossy(&out.stdout)
         )
     });
@@ -216,14 +220,7 @@ fn check_rest(method: &str, path: &str, headers: &[&str]) -> (i32, Value) {
     for h in headers {
         args.extend_from_slice(&["-H", h]);
     }
-    let out = run(&args);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    (out.status.code().expect("exit code"), json)
+    exit_and_json(&run(&args))
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! documents go to the scanner untouched (a BOM is skipped for parsing only; it stays in the
 //! signed bytes). Any other encoding is transcoded to UTF-8 on the way to the scanner.
 
+use std::borrow::Cow;
+
 use encoding_rs::{DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8};
 
 /// The longest prefix looked at to find the XML declaration's encoding.
@@ -84,20 +86,20 @@ impl Decoder {
         E: From<EncodingError>,
     {
         if let Mode::Sniffing(buf) = &mut self.mode {
-            if buf.is_empty() && (last || sniff_complete(input)) {
-                // The usual case: the first chunk decides, no copy needed.
-                let (mode, skip) = choose(input)?;
-                self.mode = mode;
-                return self.pass(&input[skip..], last, sink);
-            }
-            buf.extend_from_slice(input);
-            if !last && !sniff_complete(buf) {
+            // The usual case: the first chunk decides, and is used without a copy.
+            let data = if buf.is_empty() {
+                Cow::Borrowed(input)
+            } else {
+                buf.extend_from_slice(input);
+                Cow::Owned(std::mem::take(buf))
+            };
+            if !last && !sniff_complete(&data) {
+                self.mode = Mode::Sniffing(data.into_owned());
                 return Ok(());
             }
-            let buf = std::mem::take(buf);
-            let (mode, skip) = choose(&buf)?;
+            let (mode, skip) = choose(&data)?;
             self.mode = mode;
-            return self.pass(&buf[skip..], last, sink);
+            return self.pass(&data[skip..], last, sink);
         }
         self.pass(input, last, sink)
     }
