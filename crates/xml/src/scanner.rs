@@ -467,9 +467,17 @@ impl Scanner {
                 Err(k) => Err(err(k, self.offset).into()),
             },
             _ => {
-                let end = text_end(d);
+                let mut end = text_end(d);
+                // A CR at the end of the input may be the first half of a CRLF.
+                if !eof && end == d.len() && d[end - 1] == b'\r' {
+                    if end == 1 {
+                        return Ok(None);
+                    }
+                    end -= 1;
+                }
                 // `end` is at an ASCII delimiter or the end, so on a character boundary.
-                self.emit_text(text.get(..end).unwrap_or(text), h)?;
+                let piece = text.get(..end).unwrap_or(text);
+                self.emit_text(&normalize_line_ends(piece), h)?;
                 Ok(Some(end))
             }
         }
@@ -522,7 +530,9 @@ impl Scanner {
                 let Some(end) = memmem::find(&d[2..], b"?>").map(|i| i + 2) else {
                     return need_more();
                 };
-                self.processing_instruction(&d[2..end])?;
+                if let Some((target, data)) = self.processing_instruction(slice(2, end)?)? {
+                    h.processing_instruction(target, &normalize_line_ends(data))?;
+                }
                 Ok(Some(end + 2))
             }
             b'!' => {
@@ -584,15 +594,16 @@ impl Scanner {
         let piece = |n: usize| text.get(..n).unwrap_or("");
         if let Some(i) = memmem::find(d, b"]]>") {
             if i > 0 {
-                h.text(piece(i))?;
+                h.text(&normalize_line_ends(piece(i)))?;
             }
             self.state = State::Text;
             return Ok(Some(i + 3));
         }
         // Hold back up to two bytes that may begin the terminator.
+        // (and a CR that may begin a CRLF).
         let keep = if d.ends_with(b"]]") {
             2
-        } else if d.ends_with(b"]") {
+        } else if d.ends_with(b"]") || d.ends_with(b"\r") {
             1
         } else {
             0
@@ -601,14 +612,21 @@ impl Scanner {
         if emit == 0 {
             return Ok(None);
         }
-        h.text(piece(emit))?;
+        h.text(&normalize_line_ends(piece(emit)))?;
         Ok(Some(emit))
     }
 
-    fn processing_instruction(&mut self, body: &[u8]) -> Result<(), SyntaxError> {
-        let target_end = body.iter().position(|&b| is_ws(b)).unwrap_or(body.len());
-        let target = &body[..target_end];
-        if target.eq_ignore_ascii_case(b"xml") {
+    /// Checks a processing instruction (`body` is between `<?` and `?>`); returns its target
+    /// and data unless it is the XML declaration.
+    fn processing_instruction<'b>(
+        &mut self,
+        body: &'b str,
+    ) -> Result<Option<(&'b str, &'b str)>, SyntaxError> {
+        let target_end = body.bytes().position(is_ws).unwrap_or(body.len());
+        let (target_str, rest) = body.split_at(target_end);
+        let target = target_str.as_bytes();
+        let declaration = target.eq_ignore_ascii_case(b"xml");
+        if declaration {
             if target != b"xml" || !self.at_start {
                 return Err(err(
                     K::Malformed("misplaced or malformed XML declaration"),
@@ -622,7 +640,8 @@ impl Scanner {
             ));
         }
         self.at_start = false;
-        Ok(())
+        let data = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        Ok((!declaration).then_some((target_str, data)))
     }
 
     fn start_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
@@ -909,6 +928,15 @@ fn needs_decoding(raw: &[u8]) -> bool {
 }
 
 /// The end of a run of character data: the next `<` or `&`, or the end of `d`.
+/// XML's end-of-line handling: CRLF and a lone CR become LF. Only literal characters go
+/// through this; a CR written as `&#13;` stays a CR.
+fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
+    if memchr(b'\r', text.as_bytes()).is_none() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
 fn text_end(d: &[u8]) -> usize {
     find_any(d, [b'<', b'&']).unwrap_or(d.len())
 }
@@ -1016,8 +1044,10 @@ fn decode_attribute_value(raw: &[u8], out: &mut String) -> Result<(), K> {
     while i < raw.len() {
         let j = i + memchr(b'&', &raw[i..]).unwrap_or(raw.len() - i);
         let plain = std::str::from_utf8(&raw[i..j]).map_err(|_| K::InvalidUtf8)?;
-        // Attribute-value normalization: literal whitespace characters become spaces.
-        for (k, piece) in plain.split(['\t', '\n', '\r']).enumerate() {
+        // Attribute-value normalization: literal whitespace characters become spaces, after
+        // end-of-line handling made each CRLF one LF.
+        let plain = normalize_line_ends(plain);
+        for (k, piece) in plain.split(['\t', '\n']).enumerate() {
             if k > 0 {
                 out.push(' ');
             }
