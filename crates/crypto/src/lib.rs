@@ -13,7 +13,9 @@
 pub mod algorithm;
 mod c14n;
 mod der;
+pub mod hashchain;
 mod tree;
 pub mod time;
+mod util;
 
 pub use algorithm::{Digest, DigestAlgorithm, Hasher, SignMechanism, SignatureAlgorithm};
