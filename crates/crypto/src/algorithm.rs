@@ -268,20 +268,76 @@ const SIGNATURE_URIS: &[(DigestAlgorithm, SignMechanism, &str)] = {
     use SignMechanism::*;
     &[
         (Sha1, RsaPkcs1, "http://www.w3.org/2000/09/xmldsig#rsa-sha1"),
-        (Sha224, RsaPkcs1, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha224"),
-        (Sha256, RsaPkcs1, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"),
-        (Sha384, RsaPkcs1, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"),
-        (Sha512, RsaPkcs1, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"),
-        (Sha1, RsaPss, "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1"),
-        (Sha224, RsaPss, "http://www.w3.org/2007/05/xmldsig-more#sha224-rsa-MGF1"),
-        (Sha256, RsaPss, "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"),
-        (Sha384, RsaPss, "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1"),
-        (Sha512, RsaPss, "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1"),
-        (Sha1, Ecdsa, "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1"),
-        (Sha224, Ecdsa, "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha224"),
-        (Sha256, Ecdsa, "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"),
-        (Sha384, Ecdsa, "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"),
-        (Sha512, Ecdsa, "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"),
+        (
+            Sha224,
+            RsaPkcs1,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha224",
+        ),
+        (
+            Sha256,
+            RsaPkcs1,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        ),
+        (
+            Sha384,
+            RsaPkcs1,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        ),
+        (
+            Sha512,
+            RsaPkcs1,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        ),
+        (
+            Sha1,
+            RsaPss,
+            "http://www.w3.org/2007/05/xmldsig-more#sha1-rsa-MGF1",
+        ),
+        (
+            Sha224,
+            RsaPss,
+            "http://www.w3.org/2007/05/xmldsig-more#sha224-rsa-MGF1",
+        ),
+        (
+            Sha256,
+            RsaPss,
+            "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+        ),
+        (
+            Sha384,
+            RsaPss,
+            "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1",
+        ),
+        (
+            Sha512,
+            RsaPss,
+            "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1",
+        ),
+        (
+            Sha1,
+            Ecdsa,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1",
+        ),
+        (
+            Sha224,
+            Ecdsa,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha224",
+        ),
+        (
+            Sha256,
+            Ecdsa,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        ),
+        (
+            Sha384,
+            Ecdsa,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        ),
+        (
+            Sha512,
+            Ecdsa,
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+        ),
     ]
 };
 
@@ -395,7 +451,12 @@ pub struct PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({:?}, {} bytes)", self.key_type, self.bytes.len())
+        write!(
+            f,
+            "PublicKey({:?}, {} bytes)",
+            self.key_type,
+            self.bytes.len()
+        )
     }
 }
 
@@ -429,13 +490,11 @@ impl PublicKey {
     ) -> Result<Self, VerifyError> {
         let key_type = match algorithm {
             oid::RSA_ENCRYPTION => KeyType::Rsa,
-            oid::EC_PUBLIC_KEY => {
-                match parameters {
-                    Some(oid::P256) => KeyType::EcP256,
-                    Some(oid::P384) => KeyType::EcP384,
-                    _ => return Err(VerifyError::Unsupported("elliptic curve".into())),
-                }
-            }
+            oid::EC_PUBLIC_KEY => match parameters {
+                Some(oid::P256) => KeyType::EcP256,
+                Some(oid::P384) => KeyType::EcP384,
+                _ => return Err(VerifyError::Unsupported("elliptic curve".into())),
+            },
             _ => return Err(VerifyError::Unsupported("public key algorithm".into())),
         };
         Ok(PublicKey {
@@ -452,7 +511,9 @@ impl PublicKey {
         Self::from_x509(&spki)
     }
 
-    pub(crate) fn from_x509(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<Self, VerifyError> {
+    pub(crate) fn from_x509(
+        spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+    ) -> Result<Self, VerifyError> {
         Self::from_parts(
             spki.algorithm.algorithm.as_bytes(),
             spki.algorithm.parameters.as_ref().map(|p| p.data),
@@ -513,7 +574,11 @@ impl PublicKey {
         encoding: EcdsaEncoding,
     ) -> Result<(), VerifyError> {
         use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let field = if self.key_type == KeyType::EcP256 { 32 } else { 48 };
+        let field = if self.key_type == KeyType::EcP256 {
+            32
+        } else {
+            48
+        };
         let fixed = match encoding {
             EcdsaEncoding::Raw => raw_to_fixed(signature, field)?,
             EcdsaEncoding::Der => der_to_fixed(signature, field)?,
@@ -522,13 +587,15 @@ impl PublicKey {
             KeyType::EcP256 => {
                 let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&self.bytes)
                     .map_err(|_| VerifyError::Invalid)?;
-                let sig = p256::ecdsa::Signature::from_slice(&fixed).map_err(|_| VerifyError::Invalid)?;
+                let sig =
+                    p256::ecdsa::Signature::from_slice(&fixed).map_err(|_| VerifyError::Invalid)?;
                 key.verify_prehash(digest, &sig).is_ok()
             }
             _ => {
                 let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&self.bytes)
                     .map_err(|_| VerifyError::Invalid)?;
-                let sig = p384::ecdsa::Signature::from_slice(&fixed).map_err(|_| VerifyError::Invalid)?;
+                let sig =
+                    p384::ecdsa::Signature::from_slice(&fixed).map_err(|_| VerifyError::Invalid)?;
                 key.verify_prehash(digest, &sig).is_ok()
             }
         };
@@ -551,8 +618,12 @@ fn der_to_fixed(sig: &[u8], field: usize) -> Result<Vec<u8>, VerifyError> {
         .and_then(|t| t.expect(tag::SEQUENCE, "ECDSA signature"))
         .map_err(|_| VerifyError::Invalid)?;
     let mut r = seq.reader();
-    let a = r.next(tag::INTEGER, "r").map_err(|_| VerifyError::Invalid)?;
-    let b = r.next(tag::INTEGER, "s").map_err(|_| VerifyError::Invalid)?;
+    let a = r
+        .next(tag::INTEGER, "r")
+        .map_err(|_| VerifyError::Invalid)?;
+    let b = r
+        .next(tag::INTEGER, "s")
+        .map_err(|_| VerifyError::Invalid)?;
     r.end("trailing").map_err(|_| VerifyError::Invalid)?;
     let (a, b) = (unsigned_integer(a.content), unsigned_integer(b.content));
     if a.len() > field || b.len() > field {
@@ -589,17 +660,29 @@ mod tests {
 
     #[test]
     fn spellings() {
-        assert_eq!(DigestAlgorithm::from_name("sha-512"), Some(DigestAlgorithm::Sha512));
+        assert_eq!(
+            DigestAlgorithm::from_name("sha-512"),
+            Some(DigestAlgorithm::Sha512)
+        );
         assert_eq!(DigestAlgorithm::from_name("SHA512"), None);
         assert_eq!(
             DigestAlgorithm::from_uri("http://www.w3.org/2001/04/xmlenc#sha256"),
             Some(DigestAlgorithm::Sha256)
         );
-        assert_eq!(DigestAlgorithm::from_uri("http://www.w3.org/2001/04/XMLENC#sha256"), None);
-        let a = SignatureAlgorithm::from_uri("http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1")
-            .unwrap();
+        assert_eq!(
+            DigestAlgorithm::from_uri("http://www.w3.org/2001/04/XMLENC#sha256"),
+            None
+        );
+        let a =
+            SignatureAlgorithm::from_uri("http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1")
+                .unwrap();
         assert_eq!(a.name(), "SHA512withRSAandMGF1");
-        assert_eq!(SignatureAlgorithm::from_name("sha256withecdsa").unwrap().uri(), "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256");
+        assert_eq!(
+            SignatureAlgorithm::from_name("sha256withecdsa")
+                .unwrap()
+                .uri(),
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+        );
         for a in SignatureAlgorithm::all() {
             assert_eq!(SignatureAlgorithm::from_uri(a.uri()), Some(a));
             assert_eq!(SignatureAlgorithm::from_name(&a.name()), Some(a));
@@ -608,8 +691,16 @@ mod tests {
 
     #[test]
     fn digests_match_known_values() {
-        let hex = |d: Digest| d.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>();
-        assert_eq!(hex(DigestAlgorithm::Sha1.digest(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        let hex = |d: Digest| {
+            d.as_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(
+            hex(DigestAlgorithm::Sha1.digest(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert_eq!(
             hex(DigestAlgorithm::Sha224.digest(b"abc")),
             "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"
@@ -624,7 +715,10 @@ mod tests {
     fn ecdsa_raw_conversion_strips_like_java() {
         // r = 0x00ff.. (needs a sign byte), s = 0x01 (short).
         let der = [0x30, 0x08, 0x02, 0x03, 0x00, 0xff, 0xee, 0x02, 0x01, 0x01];
-        assert_eq!(ecdsa_der_to_raw(&der).unwrap(), vec![0xff, 0xee, 0x00, 0x01]);
+        assert_eq!(
+            ecdsa_der_to_raw(&der).unwrap(),
+            vec![0xff, 0xee, 0x00, 0x01]
+        );
         assert_eq!(raw_to_fixed(&[1, 2], 32).unwrap()[31], 1);
         assert!(raw_to_fixed(&[1, 2, 3], 32).is_err());
     }

@@ -34,7 +34,11 @@ impl Method {
 /// Canonicalizes the subtree of `apex`.
 pub(crate) fn subtree(doc: &Document, apex: NodeId, method: Method) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
-    let mut w = Writer { doc, out: &mut out, method };
+    let mut w = Writer {
+        doc,
+        out: &mut out,
+        method,
+    };
     w.element(apex, &[], true);
     out
 }
@@ -92,7 +96,11 @@ impl<'d> Writer<'d, '_> {
         let scope = if apex || self.method == Method::Exclusive {
             doc.in_scope_namespaces(id)
         } else {
-            let mut s: Vec<(&str, &str)> = e.ns_decls.iter().map(|(p, u)| (p.as_str(), u.as_str())).collect();
+            let mut s: Vec<(&str, &str)> = e
+                .ns_decls
+                .iter()
+                .map(|(p, u)| (p.as_str(), u.as_str()))
+                .collect();
             for &(p, u) in rendered {
                 if !s.iter().any(|(q, _)| *q == p) {
                     s.push((p, u));
@@ -123,7 +131,14 @@ impl<'d> Writer<'d, '_> {
         let mut attrs: Vec<(&str, &str, &str, &str)> = e
             .attrs
             .iter()
-            .map(|a| (a.ns.as_str(), a.local.as_str(), a.qname.as_str(), a.value.as_str()))
+            .map(|a| {
+                (
+                    a.ns.as_str(),
+                    a.local.as_str(),
+                    a.qname.as_str(),
+                    a.value.as_str(),
+                )
+            })
             .collect();
         if apex && self.method == Method::Inclusive {
             self.inherit_xml_attributes(id, &mut attrs);
@@ -133,7 +148,8 @@ impl<'d> Writer<'d, '_> {
         self.out.push(b'<');
         self.out.extend_from_slice(e.qname.as_bytes());
         for (p, u) in &decls {
-            self.out.extend_from_slice(if p.is_empty() { b" xmlns" } else { b" xmlns:" });
+            self.out
+                .extend_from_slice(if p.is_empty() { b" xmlns" } else { b" xmlns:" });
             self.out.extend_from_slice(p.as_bytes());
             self.out.extend_from_slice(b"=\"");
             escape_attr(u, self.out);
@@ -171,19 +187,24 @@ impl<'d> Writer<'d, '_> {
 
     /// Exclusive C14N renders a prefix only where the element or one of its attributes uses it.
     fn visibly_used(&self, id: NodeId, prefix: &str) -> bool {
-        let Some(e) = self.doc.element(id) else { return false };
+        let Some(e) = self.doc.element(id) else {
+            return false;
+        };
         fn prefix_of(q: &str) -> &str {
             q.split_once(':').map_or("", |(p, _)| p)
         }
         prefix_of(&e.qname) == prefix
-            || e
-                .attrs
+            || e.attrs
                 .iter()
                 .any(|a| a.qname.contains(':') && prefix_of(&a.qname) == prefix)
     }
 
     /// C14N 1.0 copies `xml:*` attributes of ancestors onto the apex when it lacks them.
-    fn inherit_xml_attributes(&self, id: NodeId, attrs: &mut Vec<(&'d str, &'d str, &'d str, &'d str)>) {
+    fn inherit_xml_attributes(
+        &self,
+        id: NodeId,
+        attrs: &mut Vec<(&'d str, &'d str, &'d str, &'d str)>,
+    ) {
         const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
         let doc: &'d Document = self.doc;
         let mut cur = doc.parent(id);
@@ -249,7 +270,8 @@ mod tests {
 
     #[test]
     fn whole_document_with_outside_pis() {
-        let d = Document::parse(b"<?xml version='1.0'?>\n<?a?>\n<r><e/><!-- x -->\n</r><?z y?>").unwrap();
+        let d = Document::parse(b"<?xml version='1.0'?>\n<?a?>\n<r><e/><!-- x -->\n</r><?z y?>")
+            .unwrap();
         assert_eq!(
             String::from_utf8(document(&d)).unwrap(),
             "<?a?>\n<r><e></e>\n</r>\n<?z y?>"
@@ -258,7 +280,10 @@ mod tests {
 
     #[test]
     fn exclusive_renders_only_visibly_used_prefixes() {
-        let d = Document::parse(b"<r xmlns:a='urn:a' xmlns:b='urn:b'><a:x Id='1' b:c='v'><a:y/></a:x></r>").unwrap();
+        let d = Document::parse(
+            b"<r xmlns:a='urn:a' xmlns:b='urn:b'><a:x Id='1' b:c='v'><a:y/></a:x></r>",
+        )
+        .unwrap();
         let apex = d.find_by_attr(d.root, "Id", "1").unwrap();
         assert_eq!(
             String::from_utf8(subtree(&d, apex, Method::Exclusive)).unwrap(),

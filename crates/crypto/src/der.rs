@@ -5,7 +5,6 @@ use std::fmt;
 
 /// Universal tags used in this crate.
 pub(crate) mod tag {
-    pub const BOOLEAN: u8 = 0x01;
     pub const INTEGER: u8 = 0x02;
     pub const BIT_STRING: u8 = 0x03;
     pub const OCTET_STRING: u8 = 0x04;
@@ -20,11 +19,6 @@ pub(crate) mod tag {
     /// `[n]` constructed, context-specific (EXPLICIT tagging or constructed IMPLICIT).
     pub const fn context(n: u8) -> u8 {
         0xa0 | n
-    }
-
-    /// `[n]` primitive, context-specific (IMPLICIT tagging of a primitive type).
-    pub const fn context_primitive(n: u8) -> u8 {
-        0x80 | n
     }
 }
 
@@ -73,7 +67,9 @@ impl<'a> Tlv<'a> {
             if bytes[0] == 0 {
                 return Err(DerError("length with a leading zero octet is not DER"));
             }
-            let len = bytes.iter().fold(0usize, |acc, &b| acc << 8 | usize::from(b));
+            let len = bytes
+                .iter()
+                .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
             if len < 0x80 {
                 return Err(DerError("long-form length of a short value is not DER"));
             }
@@ -203,7 +199,8 @@ pub(crate) fn unsigned_integer(content: &[u8]) -> &[u8] {
 /// Parses a DER GeneralizedTime (`YYYYMMDDHHMMSS[.fff]Z`) into seconds since the Unix epoch.
 pub(crate) fn generalized_time(tlv: Tlv<'_>) -> Result<i64, DerError> {
     let tlv = tlv.expect(tag::GENERALIZED_TIME, "expected a GeneralizedTime")?;
-    let s = std::str::from_utf8(tlv.content).map_err(|_| DerError("GeneralizedTime is not ASCII"))?;
+    let s =
+        std::str::from_utf8(tlv.content).map_err(|_| DerError("GeneralizedTime is not ASCII"))?;
     let bad = DerError("GeneralizedTime is not of the form YYYYMMDDHHMMSS[.f]Z");
     let body = s.strip_suffix('Z').ok_or(bad.clone())?;
     let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
@@ -241,8 +238,14 @@ mod tests {
             assert_eq!(tlv.raw, &out[..]);
         }
         assert!(Tlv::parse(&[0x04, 0x80]).is_err(), "indefinite");
-        assert!(Tlv::parse(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5]).is_err(), "long form, short value");
-        assert!(Tlv::parse(&[0x04, 0x82, 0x00, 0x80]).is_err(), "leading zero");
+        assert!(
+            Tlv::parse(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5]).is_err(),
+            "long form, short value"
+        );
+        assert!(
+            Tlv::parse(&[0x04, 0x82, 0x00, 0x80]).is_err(),
+            "leading zero"
+        );
         assert!(Tlv::parse(&[0x04, 0x02, 0x00]).is_err(), "truncated");
         assert!(Tlv::parse(&[0x1f, 0x01, 0x00]).is_err(), "multi-octet tag");
         assert!(Tlv::parse_exact(&[0x05, 0x00, 0x00]).is_err(), "trailing");

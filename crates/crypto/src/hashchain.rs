@@ -44,7 +44,10 @@ pub fn digest_list<'a>(values: impl IntoIterator<Item = (&'a [u8], &'a str)>) ->
 }
 
 /// The digest of a hash step whose values all use `algorithm`.
-pub fn step_digest<'a>(algorithm: DigestAlgorithm, values: impl IntoIterator<Item = &'a [u8]>) -> Digest {
+pub fn step_digest<'a>(
+    algorithm: DigestAlgorithm,
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Digest {
     let uri = algorithm.uri();
     algorithm.digest(&digest_list(values.into_iter().map(|v| (v, uri))))
 }
@@ -58,9 +61,14 @@ fn malformed(msg: impl Into<String>) -> XRoadError {
 
 #[derive(Debug)]
 enum ValueKind {
-    Data { uri: String, transforms: Vec<String> },
+    Data {
+        uri: String,
+        transforms: Vec<String>,
+    },
     Hash,
-    Step { uri: String },
+    Step {
+        uri: String,
+    },
 }
 
 #[derive(Debug)]
@@ -97,9 +105,18 @@ fn element_children(doc: &Document, id: NodeId) -> Result<Vec<NodeId>, XRoadErro
 }
 
 fn only_attributes(doc: &Document, id: NodeId, allowed: &[&str]) -> Result<(), XRoadError> {
-    let Some(e) = doc.element(id) else { return Ok(()) };
-    match e.attrs.iter().find(|a| !(a.ns.is_empty() && allowed.contains(&a.local.as_str()))) {
-        Some(a) => Err(malformed(format!("attribute {} is not allowed on {}", a.qname, e.local))),
+    let Some(e) = doc.element(id) else {
+        return Ok(());
+    };
+    match e
+        .attrs
+        .iter()
+        .find(|a| !(a.ns.is_empty() && allowed.contains(&a.local.as_str())))
+    {
+        Some(a) => Err(malformed(format!(
+            "attribute {} is not allowed on {}",
+            a.qname, e.local
+        ))),
         None => Ok(()),
     }
 }
@@ -183,7 +200,9 @@ fn parse_chain(bytes: &[u8]) -> Result<Chain, XRoadError> {
     let mut ids = HashSet::new();
     for step in it {
         if !doc.is(step, HASH_CHAIN_NS, "HashStep") {
-            return Err(malformed("HashChain may hold only HashStep elements after DefaultDigestMethod"));
+            return Err(malformed(
+                "HashChain may hold only HashStep elements after DefaultDigestMethod",
+            ));
         }
         only_attributes(&doc, step, &["id"])?;
         let id = doc.attr(step, "", "id").map(str::to_owned);
@@ -202,7 +221,11 @@ fn parse_chain(bytes: &[u8]) -> Result<Chain, XRoadError> {
                     only_attributes(&doc, v, &["URI"])?;
                     let uri = required_attr(&doc, v, "URI")?;
                     let (method, transforms, digest) = read_value_body(&doc, &kids, true, true)?;
-                    Value { kind: ValueKind::Data { uri, transforms }, method, digest }
+                    Value {
+                        kind: ValueKind::Data { uri, transforms },
+                        method,
+                        digest,
+                    }
                 }
                 "HashValue" if in_ns => {
                     only_attributes(&doc, v, &[])?;
@@ -210,13 +233,21 @@ fn parse_chain(bytes: &[u8]) -> Result<Chain, XRoadError> {
                     if !transforms.is_empty() {
                         return Err(malformed("transforms on a HashValue are not supported"));
                     }
-                    Value { kind: ValueKind::Hash, method, digest }
+                    Value {
+                        kind: ValueKind::Hash,
+                        method,
+                        digest,
+                    }
                 }
                 "StepRef" if in_ns => {
                     only_attributes(&doc, v, &["URI"])?;
                     let uri = required_attr(&doc, v, "URI")?;
                     let (method, _, _) = read_value_body(&doc, &kids, false, false)?;
-                    Value { kind: ValueKind::Step { uri }, method, digest: Vec::new() }
+                    Value {
+                        kind: ValueKind::Step { uri },
+                        method,
+                        digest: Vec::new(),
+                    }
                 }
                 other => return Err(malformed(format!("unexpected element {other} in HashStep"))),
             };
@@ -224,7 +255,10 @@ fn parse_chain(bytes: &[u8]) -> Result<Chain, XRoadError> {
         }
         steps.push((id, values));
     }
-    Ok(Chain { default_method, steps })
+    Ok(Chain {
+        default_method,
+        steps,
+    })
 }
 
 fn parse_result(bytes: &[u8]) -> Result<ChainResult, XRoadError> {
@@ -237,7 +271,11 @@ fn parse_result(bytes: &[u8]) -> Result<ChainResult, XRoadError> {
     let uri = required_attr(&doc, root, "URI")?;
     let kids = element_children(&doc, root)?;
     let (method, _, digest) = read_value_body(&doc, &kids, false, true)?;
-    Ok(ChainResult { uri, method, digest })
+    Ok(ChainResult {
+        uri,
+        method,
+        digest,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -310,16 +348,22 @@ struct Verifier<'r, 'i> {
 }
 
 fn algorithm_of(uri: &str) -> Result<DigestAlgorithm, XRoadError> {
-    DigestAlgorithm::from_uri(uri).ok_or_else(|| malformed(format!("unsupported digest method {uri}")))
+    DigestAlgorithm::from_uri(uri)
+        .ok_or_else(|| malformed(format!("unsupported digest method {uri}")))
 }
 
 impl Verifier<'_, '_> {
     fn method(&self, value: &Value, chain: &str) -> Result<DigestAlgorithm, XRoadError> {
         let uri = match &value.method {
             Some(m) => Some(m.as_str()),
-            None => self.chains.get(chain).and_then(|c| c.default_method.as_deref()),
+            None => self
+                .chains
+                .get(chain)
+                .and_then(|c| c.default_method.as_deref()),
         };
-        algorithm_of(uri.ok_or_else(|| malformed("a value has no digest method and the chain no default"))?)
+        algorithm_of(
+            uri.ok_or_else(|| malformed("a value has no digest method and the chain no default"))?,
+        )
     }
 
     fn load_chain(&mut self, uri: &str) -> Result<(), XRoadError> {
@@ -327,7 +371,10 @@ impl Verifier<'_, '_> {
             return Ok(());
         }
         let bytes = self.resolver.resolve(uri).ok_or_else(|| {
-            XRoadError::new(ErrorCode::InvalidReference, format!("Cannot resolve URI: {uri}"))
+            XRoadError::new(
+                ErrorCode::InvalidReference,
+                format!("Cannot resolve URI: {uri}"),
+            )
         })?;
         let chain = parse_chain(&bytes)?;
         self.chains.insert(uri.to_owned(), chain);
@@ -335,16 +382,27 @@ impl Verifier<'_, '_> {
     }
 
     /// The DigestList bytes of the step `uri` (`file#id`; an empty file is `current`).
-    fn step_bytes(&mut self, uri: &str, current: &str, depth: usize) -> Result<Vec<u8>, XRoadError> {
+    fn step_bytes(
+        &mut self,
+        uri: &str,
+        current: &str,
+        depth: usize,
+    ) -> Result<Vec<u8>, XRoadError> {
         let invalid = || malformed(format!("Invalid hash step URI: {uri}"));
         if depth > MAX_STEP_DEPTH {
-            return Err(malformed(format!("hash steps nest deeper than {MAX_STEP_DEPTH} (a cycle?)")));
+            return Err(malformed(format!(
+                "hash steps nest deeper than {MAX_STEP_DEPTH} (a cycle?)"
+            )));
         }
         let (file, fragment) = uri.split_once('#').ok_or_else(invalid)?;
         if fragment.is_empty() {
             return Err(invalid());
         }
-        let file = if file.is_empty() { current.to_owned() } else { file.to_owned() };
+        let file = if file.is_empty() {
+            current.to_owned()
+        } else {
+            file.to_owned()
+        };
         self.load_chain(&file)?;
         let index = self.chains[&file]
             .steps
@@ -356,7 +414,9 @@ impl Verifier<'_, '_> {
         for i in 0..count {
             resolved.push(self.value(&file, index, i, depth)?);
         }
-        Ok(digest_list(resolved.iter().map(|(d, a)| (d.as_slice(), a.uri()))))
+        Ok(digest_list(
+            resolved.iter().map(|(d, a)| (d.as_slice(), a.uri())),
+        ))
     }
 
     fn value(
@@ -376,7 +436,8 @@ impl Verifier<'_, '_> {
                 Ok((method.digest(&bytes).as_bytes().to_vec(), method))
             }
             ValueKind::Data { uri, transforms } => {
-                let (uri, transforms, expected) = (uri.clone(), transforms.clone(), value.digest.clone());
+                let (uri, transforms, expected) =
+                    (uri.clone(), transforms.clone(), value.digest.clone());
                 self.data_ref(&uri, &transforms, &expected, method)
             }
         }
@@ -393,14 +454,20 @@ impl Verifier<'_, '_> {
         if input.is_some() {
             self.used.insert(uri.to_owned());
         }
-        if let Some(d) = input.and_then(|i| i.digest).filter(|d| d.algorithm() == method) {
+        if let Some(d) = input
+            .and_then(|i| i.digest)
+            .filter(|d| d.algorithm() == method)
+        {
             return Ok((d.as_bytes().to_vec(), method));
         }
         if !self.resolver.should_resolve(uri) {
             return Ok((expected.to_vec(), method));
         }
         let data = self.resolver.resolve(uri).ok_or_else(|| {
-            XRoadError::new(ErrorCode::InvalidReference, format!("Cannot resolve URI: {uri}"))
+            XRoadError::new(
+                ErrorCode::InvalidReference,
+                format!("Cannot resolve URI: {uri}"),
+            )
         })?;
         let data = apply_transforms(data, transforms)?;
         let digest = method.digest(&data);
@@ -419,7 +486,10 @@ fn apply_transforms(mut data: Vec<u8>, transforms: &[String]) -> Result<Vec<u8>,
         match c14n::Method::from_uri(t) {
             Some(method) => {
                 let doc = Document::parse(&data).map_err(|e| {
-                    XRoadError::new(ErrorCode::InvalidHashChainRef, format!("cannot canonicalize the referenced data: {e}"))
+                    XRoadError::new(
+                        ErrorCode::InvalidHashChainRef,
+                        format!("cannot canonicalize the referenced data: {e}"),
+                    )
                 })?;
                 data = match method {
                     c14n::Method::Inclusive => c14n::document(&doc),
@@ -468,12 +538,19 @@ pub fn verify(
             "Hash chain result does not match hash chain calculation",
         ));
     }
-    let mut unused: Vec<&str> = inputs.iter().map(|i| i.uri).filter(|u| !v.used.contains(*u)).collect();
+    let mut unused: Vec<&str> = inputs
+        .iter()
+        .map(|i| i.uri)
+        .filter(|u| !v.used.contains(*u))
+        .collect();
     if !unused.is_empty() {
         unused.sort_unstable();
         return Err(XRoadError::new(
             ErrorCode::HashChainUnusedInputs,
-            format!("Some inputs were not referenced by hash chain: {}", unused.join(", ")),
+            format!(
+                "Some inputs were not referenced by hash chain: {}",
+                unused.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -556,7 +633,10 @@ pub type MessageParts<'a> = &'a [(&'a str, Digest)];
 /// a batch of messages (a binary Merkle tree over the messages, left to right). Every digest
 /// must use `algorithm`. Returns `None` for no messages, or for one message with one part
 /// (which is signed directly, without a chain).
-pub fn build(algorithm: DigestAlgorithm, messages: &[MessageParts<'_>]) -> Option<HashChainDocuments> {
+pub fn build(
+    algorithm: DigestAlgorithm,
+    messages: &[MessageParts<'_>],
+) -> Option<HashChainDocuments> {
     if messages.is_empty() || (messages.len() == 1 && messages[0].len() < 2) {
         return None;
     }
@@ -601,7 +681,12 @@ fn unreachable_digest(algorithm: DigestAlgorithm) -> Digest {
 }
 
 /// The chain of message `index`: from the top of the tree down to its leaf, then its parts.
-fn chain_for(algorithm: DigestAlgorithm, levels: &[Vec<Digest>], parts: MessageParts<'_>, index: usize) -> Vec<u8> {
+fn chain_for(
+    algorithm: DigestAlgorithm,
+    levels: &[Vec<Digest>],
+    parts: MessageParts<'_>,
+    index: usize,
+) -> Vec<u8> {
     let mut steps: Vec<Vec<Out<'_>>> = Vec::new();
     // Walk from the level below the top down to the leaves, noting where a pair was formed.
     for level in (0..levels.len().saturating_sub(1)).rev() {

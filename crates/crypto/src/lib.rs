@@ -12,10 +12,19 @@
 
 pub mod algorithm;
 mod c14n;
+pub mod cert;
 mod der;
 pub mod hashchain;
-mod tree;
+pub mod ocsp;
+pub mod path;
+pub mod profile;
+pub mod signature;
 pub mod time;
+mod tree;
+pub mod trust;
 mod util;
 
 pub use algorithm::{Digest, DigestAlgorithm, Hasher, SignMechanism, SignatureAlgorithm};
+pub use cert::Certificate;
+pub use profile::CertificateProfile;
+pub use trust::{ApprovedCa, CaCert, TrustContext};

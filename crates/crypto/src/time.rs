@@ -102,7 +102,10 @@ pub fn parse_instant(s: &str) -> Option<SystemTime> {
         let (c, off) = rest.split_at(i);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let (oh, om) = off[1..].split_once(':')?;
-        (c, sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60))
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
+        )
     } else {
         return None;
     };
@@ -139,7 +142,13 @@ mod tests {
             "2014-10-30T00:00:00.000Z"
         );
         assert_eq!(format_xsd_millis(from_unix(-1)), "1969-12-31T23:59:59.000Z");
-        for bad in ["", "2014-13-01", "2014-10-30T25:00:00Z", "2014-10-30T10:00:00", "x"] {
+        for bad in [
+            "",
+            "2014-13-01",
+            "2014-10-30T25:00:00Z",
+            "2014-10-30T10:00:00",
+            "x",
+        ] {
             assert_eq!(parse_instant(bad), None, "{bad}");
         }
     }

@@ -198,12 +198,14 @@ impl Document {
         ns: &'s str,
         local: &'s str,
     ) -> impl Iterator<Item = NodeId> + 's {
-        self.child_elements(id).filter(move |&c| self.is(c, ns, local))
+        self.child_elements(id)
+            .filter(move |&c| self.is(c, ns, local))
     }
 
     /// Whether `id` is the element `{ns}local`.
     pub fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
-        self.element(id).is_some_and(|e| e.ns == ns && e.local == local)
+        self.element(id)
+            .is_some_and(|e| e.ns == ns && e.local == local)
     }
 
     /// The value of the attribute `{ns}local` (`ns = ""` for unprefixed) of `id`.
@@ -238,22 +240,25 @@ impl Document {
         })
     }
 
-    /// Whether `id` has any child node other than elements (text, even whitespace, or PIs).
-    pub fn has_non_element_children(&self, id: NodeId) -> bool {
-        self.element(id)
-            .is_some_and(|e| e.children.iter().any(|&c| self.element(c).is_none()))
-    }
-
     /// The first element in document order (at or below `from`) whose unprefixed attribute
     /// `name` equals `value`: how XPath `//*[@Id='…']` finds signature parts.
     pub fn find_by_attr(&self, from: NodeId, name: &str, value: &str) -> Option<NodeId> {
         let mut stack = vec![from];
         while let Some(id) = stack.pop() {
             let e = self.element(id)?;
-            if e.attrs.iter().any(|a| a.ns.is_empty() && a.local == name && a.value == value) {
+            if e.attrs
+                .iter()
+                .any(|a| a.ns.is_empty() && a.local == name && a.value == value)
+            {
                 return Some(id);
             }
-            stack.extend(e.children.iter().rev().copied().filter(|&c| self.element(c).is_some()));
+            stack.extend(
+                e.children
+                    .iter()
+                    .rev()
+                    .copied()
+                    .filter(|&c| self.element(c).is_some()),
+            );
         }
         None
     }
@@ -311,7 +316,10 @@ mod tests {
         assert_eq!(doc.find_by_attr(r, "Id", "x"), Some(c));
         let e = doc.child(r, "", "e").unwrap();
         assert_eq!(doc.in_scope_namespaces(e), vec![("", ""), ("p", "urn:p")]);
-        assert_eq!(doc.outside.iter().map(|o| o.0).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(
+            doc.outside.iter().map(|o| o.0).collect::<Vec<_>>(),
+            [false, true]
+        );
         assert!(Document::parse(b"<!DOCTYPE r><r/>").is_err());
         assert!(Document::parse(b"<r><x:y/></r>").is_err());
     }

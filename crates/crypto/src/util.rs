@@ -5,8 +5,13 @@ use base64::Engine;
 /// Decodes `xsd:base64Binary`: whitespace (including the `&#13;` line breaks Java's XML
 /// signature library writes) is ignored.
 pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n')).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+    let compact: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
 }
 
 /// Base64 in one line.

@@ -16,7 +16,8 @@ fn hc(name: &str) -> Vec<u8> {
 /// The resolver of `HashChainVerifierTest`: `/hashchain.xml`, `/hashchain2.xml` and
 /// `/message.xml` map to the vector files of one test case.
 fn resolver(case: &str, chain: &str, message: Option<&str>) -> MapResolver {
-    let mut r = MapResolver::new().with("/hashchain.xml", hc(&format!("hc-verifier{case}-{chain}")));
+    let mut r =
+        MapResolver::new().with("/hashchain.xml", hc(&format!("hc-verifier{case}-{chain}")));
     if let Some(m) = message {
         r = r.with("/message.xml", hc(m));
     }
@@ -47,11 +48,19 @@ fn simple_unused_inputs() {
     let e = hashchain::verify(
         &result,
         &r,
-        &[input("/message.xml", None), input("/unused1", None), input("/unused2", None)],
+        &[
+            input("/message.xml", None),
+            input("/unused1", None),
+            input("/unused2", None),
+        ],
     )
     .unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::HashChainUnusedInputs), "{e}");
-    assert!(e.message().contains("/unused1, /unused2"), "{}", e.message());
+    assert!(
+        e.message().contains("/unused1, /unused2"),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]
@@ -67,7 +76,12 @@ fn simple_digest_mismatch() {
 fn simple_two_hash_chains() {
     let r = resolver("4", "hashchain1.xml", Some("hc-verifier4-message.xml"))
         .with("/hashchain2.xml", hc("hc-verifier4-hashchain2.xml"));
-    hashchain::verify(&hc("hc-verifier4-hashchainresult.xml"), &r, &[input("/message.xml", None)]).unwrap();
+    hashchain::verify(
+        &hc("hc-verifier4-hashchainresult.xml"),
+        &r,
+        &[input("/message.xml", None)],
+    )
+    .unwrap();
 }
 
 /// One-byte "digests" tagged SHA-256, as the Java test passes them.
@@ -94,13 +108,22 @@ fn attachments_and_declined_resolution() {
 
     // The same tree with full-length digests, given by the caller and not resolvable.
     let parts: Vec<Digest> = (0..4u8).map(|i| SHA256.digest(&[i])).collect();
-    let names = ["/message.xml", "/attachment1", "/attachment2", "/attachment3"];
+    let names = [
+        "/message.xml",
+        "/attachment1",
+        "/attachment2",
+        "/attachment3",
+    ];
     let mut doc = String::from_utf8(chain).unwrap();
     for (b64, d) in ["Cw==", "DA==", "DQ==", "Dg=="].iter().zip(&parts) {
         doc = doc.replace(&format!(">{b64}<"), &format!(">{}<", d.to_base64()));
     }
     let r = MapResolver::new().with("/hashchain.xml", doc.clone());
-    let inputs: Vec<ChainInput<'_>> = names.iter().zip(&parts).map(|(n, d)| input(n, Some(d))).collect();
+    let inputs: Vec<ChainInput<'_>> = names
+        .iter()
+        .zip(&parts)
+        .map(|(n, d)| input(n, Some(d)))
+        .collect();
     // The result no longer matches (the leaves changed): invalid_hash_chain, not a ref error,
     // because caller digests are trusted and not compared with the chain.
     let e = hashchain::verify(&result, &r, &inputs).unwrap_err();
@@ -115,23 +138,48 @@ fn xroad_crypto_b64(s: &str) -> Vec<u8> {
 #[test]
 fn transforms() {
     let r = resolver("3", "hashchain.xml", Some("hc-verifier3-message.xml"));
-    hashchain::verify(&hc("hc-verifier3-hashchainresult.xml"), &r, &[input("/message.xml", None)]).unwrap();
+    hashchain::verify(
+        &hc("hc-verifier3-hashchainresult.xml"),
+        &r,
+        &[input("/message.xml", None)],
+    )
+    .unwrap();
 }
 
 #[test]
 fn transforms_error() {
-    let r = resolver("3", "hashchain-invalid.xml", Some("hc-verifier3-message.xml"));
-    let e = hashchain::verify(&hc("hc-verifier3-hashchainresult.xml"), &r, &[input("/message.xml", None)])
-        .unwrap_err();
+    let r = resolver(
+        "3",
+        "hashchain-invalid.xml",
+        Some("hc-verifier3-message.xml"),
+    );
+    let e = hashchain::verify(
+        &hc("hc-verifier3-hashchainresult.xml"),
+        &r,
+        &[input("/message.xml", None)],
+    )
+    .unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::InvalidHashChainRef), "{e}");
 }
 
 #[test]
 fn invalid_schema() {
-    let r = resolver("5", "hashchain-invalid-schema.xml", Some("hc-verifier3-message.xml"));
-    let e = hashchain::verify(&hc("hc-verifier3-hashchainresult.xml"), &r, &[input("/message.xml", None)])
-        .unwrap_err();
-    assert_eq!(e.fault_code(xroad_fault::Spelling::Current), "malformed_hash_chain", "{e}");
+    let r = resolver(
+        "5",
+        "hashchain-invalid-schema.xml",
+        Some("hc-verifier3-message.xml"),
+    );
+    let e = hashchain::verify(
+        &hc("hc-verifier3-hashchainresult.xml"),
+        &r,
+        &[input("/message.xml", None)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.fault_code(xroad_fault::Spelling::Current),
+        "malformed_hash_chain",
+        "{e}"
+    );
 }
 
 #[test]
@@ -157,13 +205,26 @@ fn batch_sig_chain_of_java_verifies_with_received_parts() {
         vectors::read("signatures/globalconf-impl/hash-chain-1.xml"),
     );
     let result = vectors::read("signatures/globalconf-impl/hash-chain-result.xml");
-    hashchain::verify(&result, &r, &[input("/message.xml", Some(&m)), input("/attachment1", Some(&a))]).unwrap();
+    hashchain::verify(
+        &result,
+        &r,
+        &[
+            input("/message.xml", Some(&m)),
+            input("/attachment1", Some(&a)),
+        ],
+    )
+    .unwrap();
     // Our builder makes the same documents, byte for byte, from the same digests.
     let built = hashchain::build(sha512, &[&[("/message.xml", m), ("/attachment1", a)]]).unwrap();
-    assert_eq!(String::from_utf8_lossy(&built.result), String::from_utf8_lossy(&result));
+    assert_eq!(
+        String::from_utf8_lossy(&built.result),
+        String::from_utf8_lossy(&result)
+    );
     assert_eq!(
         String::from_utf8_lossy(&built.chains[0]),
-        String::from_utf8_lossy(&vectors::read("signatures/globalconf-impl/hash-chain-1.xml"))
+        String::from_utf8_lossy(&vectors::read(
+            "signatures/globalconf-impl/hash-chain-1.xml"
+        ))
     );
 }
 
@@ -178,7 +239,11 @@ fn built_batches_verify_per_message() {
                 let count = if i % 3 == 1 { 3 } else { 1 };
                 (0..count)
                     .map(|p| {
-                        let uri = if p == 0 { "/message.xml".to_owned() } else { format!("/attachment{p}") };
+                        let uri = if p == 0 {
+                            "/message.xml".to_owned()
+                        } else {
+                            format!("/attachment{p}")
+                        };
                         (uri, alg.digest(format!("message {i} part {p}").as_bytes()))
                     })
                     .collect()
@@ -204,7 +269,10 @@ fn built_batches_verify_per_message() {
                 let j = (i + 1) % n;
                 let wrong: Vec<ChainInput<'_>> =
                     messages[j].iter().map(|(u, d)| input(u, Some(d))).collect();
-                assert!(hashchain::verify(&docs.result, &r, &wrong).is_err(), "batch {n}: {i} with {j}");
+                assert!(
+                    hashchain::verify(&docs.result, &r, &wrong).is_err(),
+                    "batch {n}: {i} with {j}"
+                );
             }
         }
     }

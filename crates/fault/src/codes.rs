@@ -48,6 +48,7 @@ error_codes! {
     CannotCreateCertPath = "cannot_create_cert_path", "CannotCreateCertPath";
     CertValidityTime = "cert_validity_time", "CertValidityTime";
     IncorrectCertificate = "incorrect_certificate", "IncorrectCertificate";
+    InvalidCertificate = "invalid_certificate", "InvalidCertificate";
     UnsupportedAlgorithm = "unsupported_algorithm", "UnsupportedAlgorithm";
     InvalidSignatureValue = "invalid_signature_value", "InvalidSignatureValue";
     MalformedSignature = "malformed_signature", "MalformedSignature";

@@ -203,7 +203,8 @@ mod tests {
     fn line_ends_are_normalized_but_references_kept() {
         // CRLF and lone CR become LF in text, CDATA, PIs and (as spaces) attribute values;
         // `&#13;` stays a CR, as C14N needs to tell them apart.
-        let doc = "<?p a\r\nb?><e a=\"x\r\ny\rz&#13;\">1\r\n2\r3&#13;\r\n<![CDATA[4\r\n5\r]]>\r</e>";
+        let doc =
+            "<?p a\r\nb?><e a=\"x\r\ny\rz&#13;\">1\r\n2\r3&#13;\r\n<![CDATA[4\r\n5\r]]>\r</e>";
         assert_eq!(
             scan(doc).unwrap(),
             "<?p|a\nb?><{}e {}a=\"x y z\\r\">\"1\\n2\\n3\\r\\n4\\n5\\n\\n\"</e@1>"

@@ -1,0 +1,258 @@
+//! Reading a signature document: the elements X-Road's verifier uses, and the parts of the
+//! XML-DSig and XAdES schemas that Java's schema validation enforces.
+
+use xroad_fault::{ErrorCode, XRoadError};
+
+use crate::tree::{Document, NodeId, TreeError};
+
+pub(crate) const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub(crate) const XADES_NS: &str = "http://uri.etsi.org/01903/v1.3.2#";
+
+pub(crate) fn malformed(msg: impl Into<String>) -> XRoadError {
+    XRoadError::new(ErrorCode::MalformedSignature, msg)
+}
+
+/// A parsed signature document and where its parts are.
+#[derive(Debug)]
+pub(crate) struct SignatureDoc {
+    pub doc: Document,
+    pub signature: NodeId,
+    pub signed_info: NodeId,
+    pub signature_value: NodeId,
+    pub object: NodeId,
+}
+
+/// The first element in document order with the qualified name `qname`: Java finds the
+/// signature's parts by literal tag name, so the `ds:` prefix is part of the format.
+fn first_by_qname(doc: &Document, qname: &str) -> Option<NodeId> {
+    doc.descendants(doc.root)
+        .into_iter()
+        .find(|&id| doc.element(id).is_some_and(|e| e.qname == qname))
+}
+
+impl SignatureDoc {
+    /// Parses `xml` (an `asic:XAdESSignatures` document, or a bare `ds:Signature`).
+    pub fn parse(xml: &[u8]) -> Result<SignatureDoc, XRoadError> {
+        let doc = Document::parse(xml).map_err(|e| match e {
+            TreeError::Syntax(s) => XRoadError::new(ErrorCode::InvalidXml, s.to_string()),
+            TreeError::TooLarge => XRoadError::new(ErrorCode::InvalidXml, e.to_string()),
+        })?;
+        let find = |qname: &str| {
+            first_by_qname(&doc, qname)
+                .ok_or_else(|| malformed(format!("Could not find element \"{qname}\"")))
+        };
+        let signature = find("ds:Signature")?;
+        let object = find("ds:Object")?;
+        let signature_value = find("ds:SignatureValue")?;
+        let signed_info = doc
+            .child(signature, DS_NS, "SignedInfo")
+            .ok_or_else(|| malformed("Could not find element \"ds:SignedInfo\""))?;
+        Ok(SignatureDoc {
+            doc,
+            signature,
+            signed_info,
+            signature_value,
+            object,
+        })
+    }
+
+    /// The checks of Java's schema validation, applied to the first child node of the root
+    /// as Java applies them: it must be an element (no whitespace before `ds:Signature`),
+    /// valid by the XML-DSig schema, with valid XAdES content in its objects.
+    pub fn check_schema(&self) -> Result<(), XRoadError> {
+        let doc = &self.doc;
+        let root = doc
+            .element(doc.root)
+            .ok_or_else(|| malformed("no root element"))?;
+        let first = *root
+            .children
+            .first()
+            .ok_or_else(|| malformed("the signature document is empty"))?;
+        let Some(e) = doc.element(first) else {
+            return Err(malformed(
+                "the root element must begin with ds:Signature, not with text",
+            ));
+        };
+        match (e.ns.as_str(), e.local.as_str()) {
+            (DS_NS, "Signature") => check_signature(doc, first),
+            (DS_NS, "SignedInfo") => check_signed_info(doc, first),
+            _ => Err(malformed(format!(
+                "unexpected element {} where ds:Signature belongs",
+                e.qname
+            ))),
+        }
+    }
+}
+
+/// A schema sequence over the child elements of `id`: each rule is (namespace, local name,
+/// minimum, maximum). No text is allowed between them.
+fn sequence(
+    doc: &Document,
+    id: NodeId,
+    rules: &[(&str, &str, usize, usize)],
+) -> Result<Vec<Vec<NodeId>>, XRoadError> {
+    let name = doc.element(id).map_or(String::new(), |e| e.qname.clone());
+    if doc.has_non_whitespace_text(id) {
+        return Err(malformed(format!("text is not allowed in {name}")));
+    }
+    let kids: Vec<NodeId> = doc.child_elements(id).collect();
+    let mut at = 0;
+    let mut out = Vec::with_capacity(rules.len());
+    for &(ns, local, min, max) in rules {
+        let mut got = Vec::new();
+        while at < kids.len() && got.len() < max && doc.is(kids[at], ns, local) {
+            got.push(kids[at]);
+            at += 1;
+        }
+        if got.len() < min {
+            let found = kids
+                .get(at)
+                .and_then(|&k| doc.element(k))
+                .map_or("nothing".to_owned(), |e| e.qname.clone());
+            return Err(malformed(format!(
+                "{name} must contain {local} where it has {found}"
+            )));
+        }
+        out.push(got);
+    }
+    if let Some(&k) = kids.get(at) {
+        let q = doc.element(k).map_or("", |e| e.qname.as_str());
+        return Err(malformed(format!("unexpected element {q} in {name}")));
+    }
+    Ok(out)
+}
+
+fn require_attr(doc: &Document, id: NodeId, name: &str) -> Result<(), XRoadError> {
+    if doc.attr(id, "", name).is_some() {
+        return Ok(());
+    }
+    let el = doc.element(id).map_or("", |e| e.qname.as_str());
+    Err(malformed(format!("{el} lacks the attribute {name}")))
+}
+
+fn check_base64(doc: &Document, id: NodeId) -> Result<(), XRoadError> {
+    if doc.child_elements(id).next().is_some()
+        || crate::util::decode_base64(&doc.text(id)).is_none()
+    {
+        let el = doc.element(id).map_or("", |e| e.qname.as_str());
+        return Err(malformed(format!("{el} does not hold base64 data")));
+    }
+    Ok(())
+}
+
+const UNBOUNDED: usize = usize::MAX;
+
+fn check_signature(doc: &Document, sig: NodeId) -> Result<(), XRoadError> {
+    let parts = sequence(
+        doc,
+        sig,
+        &[
+            (DS_NS, "SignedInfo", 1, 1),
+            (DS_NS, "SignatureValue", 1, 1),
+            (DS_NS, "KeyInfo", 0, 1),
+            (DS_NS, "Object", 0, UNBOUNDED),
+        ],
+    )?;
+    check_signed_info(doc, parts[0][0])?;
+    check_base64(doc, parts[1][0])?;
+    for &key_info in &parts[2] {
+        if doc.child_elements(key_info).next().is_none() {
+            return Err(malformed("ds:KeyInfo is empty"));
+        }
+        for x509 in doc.children_named(key_info, DS_NS, "X509Data") {
+            if doc.child_elements(x509).next().is_none() {
+                return Err(malformed("ds:X509Data is empty"));
+            }
+            for cert in doc.children_named(x509, DS_NS, "X509Certificate") {
+                check_base64(doc, cert)?;
+            }
+        }
+    }
+    for &object in &parts[3] {
+        for qp in doc.children_named(object, XADES_NS, "QualifyingProperties") {
+            check_qualifying_properties(doc, qp)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_signed_info(doc: &Document, si: NodeId) -> Result<(), XRoadError> {
+    let parts = sequence(
+        doc,
+        si,
+        &[
+            (DS_NS, "CanonicalizationMethod", 1, 1),
+            (DS_NS, "SignatureMethod", 1, 1),
+            (DS_NS, "Reference", 1, UNBOUNDED),
+        ],
+    )?;
+    require_attr(doc, parts[0][0], "Algorithm")?;
+    require_attr(doc, parts[1][0], "Algorithm")?;
+    for &r in &parts[2] {
+        let p = sequence(
+            doc,
+            r,
+            &[
+                (DS_NS, "Transforms", 0, 1),
+                (DS_NS, "DigestMethod", 1, 1),
+                (DS_NS, "DigestValue", 1, 1),
+            ],
+        )?;
+        for &t in &p[0] {
+            for transform in sequence(doc, t, &[(DS_NS, "Transform", 1, UNBOUNDED)])?.remove(0) {
+                require_attr(doc, transform, "Algorithm")?;
+            }
+        }
+        require_attr(doc, p[1][0], "Algorithm")?;
+        check_base64(doc, p[2][0])?;
+    }
+    Ok(())
+}
+
+fn check_qualifying_properties(doc: &Document, qp: NodeId) -> Result<(), XRoadError> {
+    require_attr(doc, qp, "Target")?;
+    let parts = sequence(
+        doc,
+        qp,
+        &[
+            (XADES_NS, "SignedProperties", 0, 1),
+            (XADES_NS, "UnsignedProperties", 0, 1),
+        ],
+    )?;
+    for &up in &parts[1] {
+        for usp in doc.children_named(up, XADES_NS, "UnsignedSignatureProperties") {
+            for rv in doc.children_named(usp, XADES_NS, "RevocationValues") {
+                for ocsp in doc.children_named(rv, XADES_NS, "OCSPValues") {
+                    let values = sequence(
+                        doc,
+                        ocsp,
+                        &[(XADES_NS, "EncapsulatedOCSPValue", 1, UNBOUNDED)],
+                    )?;
+                    for &v in &values[0] {
+                        check_base64(doc, v)?;
+                    }
+                }
+            }
+            for cv in doc.children_named(usp, XADES_NS, "CertificateValues") {
+                for c in doc.children_named(cv, XADES_NS, "EncapsulatedX509Certificate") {
+                    check_base64(doc, c)?;
+                }
+            }
+            for refs in doc.children_named(usp, XADES_NS, "CompleteCertificateRefs") {
+                let certs = sequence(doc, refs, &[(XADES_NS, "CertRefs", 1, 1)])?;
+                let list = sequence(doc, certs[0][0], &[(XADES_NS, "Cert", 1, UNBOUNDED)])?;
+                for &cert in &list[0] {
+                    sequence(
+                        doc,
+                        cert,
+                        &[
+                            (XADES_NS, "CertDigest", 1, 1),
+                            (XADES_NS, "IssuerSerial", 0, 1),
+                        ],
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
