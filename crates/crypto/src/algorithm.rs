@@ -605,7 +605,7 @@ impl PublicKey {
 
 /// Pads the two halves of a raw `r‖s` to the field size.
 fn raw_to_fixed(sig: &[u8], field: usize) -> Result<Vec<u8>, VerifyError> {
-    if sig.is_empty() || sig.len() % 2 != 0 || sig.len() > 2 * field {
+    if sig.is_empty() || !sig.len().is_multiple_of(2) || sig.len() > 2 * field {
         return Err(VerifyError::Invalid);
     }
     let (r, s) = sig.split_at(sig.len() / 2);

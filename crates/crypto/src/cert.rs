@@ -110,6 +110,11 @@ impl Certificate {
             }
         }
         let alg = &cert.signature_algorithm;
+        // The algorithm outside the signed part must be the one inside it, byte for byte (the
+        // JDK checks this too): the outer one is not covered by the signature.
+        if !algorithms_agree(der) {
+            return Err(CertificateError("Signature algorithm mismatch".into()));
+        }
         let signature_algorithm = SignatureAlgorithm::from_oid(
             alg.algorithm.as_bytes(),
             alg.parameters.as_ref().map(|p| p.data),
@@ -264,6 +269,22 @@ impl Certificate {
             EcdsaEncoding::Der,
         )
     }
+}
+
+/// Whether `signatureAlgorithm` equals `tbsCertificate.signature` as DER.
+fn algorithms_agree(der: &[u8]) -> bool {
+    let parse = || -> Result<bool, crate::der::DerError> {
+        let mut cert = Tlv::parse_exact(der)?
+            .expect(tag::SEQUENCE, "Certificate")?
+            .reader();
+        let mut tbs = cert.next(tag::SEQUENCE, "tbsCertificate")?.reader();
+        tbs.optional(tag::context(0))?;
+        tbs.next(tag::INTEGER, "serialNumber")?;
+        let inner = tbs.next(tag::SEQUENCE, "signature")?;
+        let outer = cert.next(tag::SEQUENCE, "signatureAlgorithm")?;
+        Ok(inner.raw == outer.raw)
+    };
+    parse().unwrap_or(false)
 }
 
 fn extended_key_usage_oids(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<Vec<u8>> {
@@ -508,7 +529,7 @@ fn string_value(v: Tlv<'_>) -> Option<String> {
         // TeletexString: read as Latin-1, as most implementations do.
         0x14 => Some(v.content.iter().map(|&b| char::from(b)).collect()),
         // BMPString: UTF-16BE.
-        0x1e if v.content.len() % 2 == 0 => {
+        0x1e if v.content.len().is_multiple_of(2) => {
             let units: Vec<u16> = v
                 .content
                 .chunks(2)
@@ -517,7 +538,7 @@ fn string_value(v: Tlv<'_>) -> Option<String> {
             String::from_utf16(&units).ok()
         }
         // UniversalString: UTF-32BE.
-        0x1c if v.content.len() % 4 == 0 => v
+        0x1c if v.content.len().is_multiple_of(4) => v
             .content
             .chunks(4)
             .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))

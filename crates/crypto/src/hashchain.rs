@@ -128,6 +128,9 @@ fn required_attr(doc: &Document, id: NodeId, name: &str) -> Result<String, XRoad
     })
 }
 
+/// Digest method, transforms and digest value of a chain value.
+type ValueBody = (Option<String>, Vec<String>, Vec<u8>);
+
 /// Reads the optional `ds:DigestMethod`, `ds:Transforms` and `ds:DigestValue` that follow in
 /// `kids` (in this order), as allowed by `with_transforms` / `with_value`.
 fn read_value_body(
@@ -135,7 +138,7 @@ fn read_value_body(
     kids: &[NodeId],
     with_transforms: bool,
     with_value: bool,
-) -> Result<(Option<String>, Vec<String>, Vec<u8>), XRoadError> {
+) -> Result<ValueBody, XRoadError> {
     let mut it = kids.iter().copied().peekable();
     let mut method = None;
     if let Some(&k) = it.peek() {
@@ -702,7 +705,7 @@ fn chain_for(
         } else {
             Out::Step(steps.len() + 1)
         };
-        steps.push(if pos % 2 == 0 {
+        steps.push(if pos.is_multiple_of(2) {
             vec![mine, Out::Hash(other)]
         } else {
             vec![Out::Hash(other), mine]

@@ -50,3 +50,18 @@ pub(crate) fn escape_text(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_strict_but_ignores_whitespace() {
+        assert_eq!(
+            decode_base64(" Zm9v\r\nYmFy \n").as_deref(),
+            Some(&b"foobar"[..])
+        );
+        assert_eq!(decode_base64("Zm8=x"), None);
+        assert_eq!(decode_base64("Zm8"), None);
+    }
+}

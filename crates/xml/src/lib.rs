@@ -200,6 +200,28 @@ mod tests {
     }
 
     #[test]
+    fn xml_declarations_are_checked() {
+        for ok in [
+            "<?xml version='1.0'?><a/>",
+            "<?xml version=\"1.1\" encoding=\"UTF-8\" standalone=\"no\" ?><a/>",
+            "<?xml version = '1.0' standalone='yes'?><a/>",
+        ] {
+            assert!(scan(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "<?xml vxrsion='1.0'?><a/>",
+            "<?xml?><a/>",
+            "<?xml version='2.0'?><a/>",
+            "<?xml version='1.0' standalone='maybe'?><a/>",
+            "<?xml version='1.0' encoding='8bit'?><a/>",
+            "<?xml version='1.0'encoding='UTF-8'?><a/>",
+            "<?xml standalone='yes' version='1.0'?><a/>",
+        ] {
+            assert!(scan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn line_ends_are_normalized_but_references_kept() {
         // CRLF and lone CR become LF in text, CDATA, PIs and (as spaces) attribute values;
         // `&#13;` stays a CR, as C14N needs to tell them apart.

@@ -627,7 +627,7 @@ impl Scanner {
         let target = target_str.as_bytes();
         let declaration = target.eq_ignore_ascii_case(b"xml");
         if declaration {
-            if target != b"xml" || !self.at_start {
+            if target != b"xml" || !self.at_start || !valid_xml_declaration(rest) {
                 return Err(err(
                     K::Malformed("misplaced or malformed XML declaration"),
                     self.offset,
@@ -928,6 +928,52 @@ fn needs_decoding(raw: &[u8]) -> bool {
 }
 
 /// The end of a run of character data: the next `<` or `&`, or the end of `d`.
+/// The pseudo-attributes of an XML declaration (after `<?xml`): `version`, then optionally
+/// `encoding` and `standalone`, in this order, as production [23] of XML 1.0 allows.
+fn valid_xml_declaration(rest: &str) -> bool {
+    let ws: &[char] = &[' ', '\t', '\r', '\n'];
+    // ` name = "value"`: the value and what follows, if `s` starts with that pseudo-attribute.
+    let pseudo = |s: &'_ str, name: &str| -> Option<(String, usize)> {
+        let t = s.trim_start_matches(ws);
+        if t.len() == s.len() {
+            return None;
+        }
+        let t = t
+            .strip_prefix(name)?
+            .trim_start_matches(ws)
+            .strip_prefix('=')?
+            .trim_start_matches(ws);
+        let quote = t.chars().next().filter(|&q| q == '"' || q == '\'')?;
+        let (value, after) = t[1..].split_once(quote)?;
+        Some((value.to_owned(), s.len() - after.len()))
+    };
+    let Some((version, used)) = pseudo(rest, "version") else {
+        return false;
+    };
+    let digits = version.strip_prefix("1.").unwrap_or("");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let mut s = &rest[used..];
+    if let Some((enc, used)) = pseudo(s, "encoding") {
+        let ok = enc.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && enc
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok {
+            return false;
+        }
+        s = &s[used..];
+    }
+    if let Some((sa, used)) = pseudo(s, "standalone") {
+        if sa != "yes" && sa != "no" {
+            return false;
+        }
+        s = &s[used..];
+    }
+    s.bytes().all(is_ws)
+}
+
 /// XML's end-of-line handling: CRLF and a lone CR become LF. Only literal characters go
 /// through this; a CR written as `&#13;` stays a CR.
 fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {

@@ -1,7 +1,8 @@
 //! Creating X-Road message signatures.
 //!
-//! The document follows the layout the Java servers write, with start/end tag pairs instead
-//! of empty-element tags and one-line base64, so that the canonical form of `SignedInfo` and
+//! The document follows the layout the Java servers write (Santuario's line breaks and
+//! 76-column base64 in `SignedInfo` and `KeyInfo`), with start/end tag pairs instead of
+//! empty-element tags, so that the canonical form of `SignedInfo` and
 //! `SignedProperties` is exactly the serialized text with the root's namespace declarations
 //! inserted: no canonicalizer runs on the signing path. Building is split in two, like
 //! Java's proxy and signer: [`SignatureBuilder::prepare`] yields the digest to sign, and
@@ -26,6 +27,25 @@ const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 /// The namespace declarations of the root, as C14N renders them on an apex element.
 fn root_namespaces() -> String {
     format!(" xmlns:asic=\"{ASIC_NS}\" xmlns:ds=\"{DS_NS}\" xmlns:xades=\"{XADES_NS}\" xmlns:xsi=\"{XSI_NS}\"")
+}
+
+/// A CR as Java's serializer writes it in text, and as C14N writes it.
+const SERIALIZED_CR: &str = "&#13;";
+const CANONICAL_CR: &str = "&#xD;";
+
+/// Base64 as Santuario writes digest values and certificates: lines of 76 characters ending
+/// in CRLF, the CR escaped (`cr`).
+fn mime_base64(bytes: &[u8], cr: &str) -> String {
+    let b64 = encode_base64(bytes);
+    let mut out = String::with_capacity(b64.len() + b64.len() / 76 * (cr.len() + 1));
+    for (i, line) in b64.as_bytes().chunks(76).enumerate() {
+        if i > 0 {
+            out.push_str(cr);
+            out.push('\n');
+        }
+        out.push_str(std::str::from_utf8(line).unwrap_or(""));
+    }
+    out
 }
 
 /// The signature policy X-Road signatures name (constants of Java's `SignatureXmlBuilder`).
@@ -108,8 +128,8 @@ impl SignatureBuilder {
         let signed_properties = |ns: &str| self.signed_properties(ns, time, mime);
         let dalg = self.digest_algorithm();
         let sp_digest = dalg.digest(signed_properties(&root_namespaces()).as_bytes());
-        let signed_info = |ns: &str| self.signed_info(ns, uri, &digest, &sp_digest);
-        let canonical = signed_info(&root_namespaces()).into_bytes();
+        let signed_info = |ns: &str, cr: &str| self.signed_info(ns, cr, uri, &digest, &sp_digest);
+        let canonical = signed_info(&root_namespaces(), CANONICAL_CR).into_bytes();
         PreparedSignature {
             to_sign: dalg.digest(&canonical),
             canonical_signed_info: canonical,
@@ -117,20 +137,27 @@ impl SignatureBuilder {
                 "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><asic:XAdESSignatures{}>\
                  <ds:Signature Id=\"signature\">\n{}\n<ds:SignatureValue Id=\"signature-value\">",
                 root_namespaces(),
-                signed_info("")
+                signed_info("", SERIALIZED_CR)
             ),
             tail: format!(
-                "</ds:SignatureValue>\n<ds:KeyInfo>\n<ds:X509Data>\n<ds:X509Certificate>{}</ds:X509Certificate>\n\
+                "</ds:SignatureValue>\n<ds:KeyInfo>\n<ds:X509Data>\n<ds:X509Certificate>\n{}\n</ds:X509Certificate>\n\
                  </ds:X509Data>\n</ds:KeyInfo>\n<ds:Object><xades:QualifyingProperties Target=\"#signature\">{}{}\
                  </xades:QualifyingProperties></ds:Object>\n</ds:Signature></asic:XAdESSignatures>",
-                encode_base64(self.cert.der()),
+                mime_base64(self.cert.der(), SERIALIZED_CR),
                 signed_properties(""),
                 self.unsigned_properties()
             ),
         }
     }
 
-    fn signed_info(&self, ns: &str, uri: &str, digest: &Digest, sp_digest: &Digest) -> String {
+    fn signed_info(
+        &self,
+        ns: &str,
+        cr: &str,
+        uri: &str,
+        digest: &Digest,
+        sp_digest: &Digest,
+    ) -> String {
         let d = self.digest_algorithm().uri();
         format!(
             "<ds:SignedInfo{ns}>\n\
@@ -147,8 +174,8 @@ impl SignatureBuilder {
              </ds:SignedInfo>",
             self.algorithm.uri(),
             escape_attr(uri),
-            digest.to_base64(),
-            sp_digest.to_base64()
+            mime_base64(digest.as_bytes(), cr),
+            mime_base64(sp_digest.as_bytes(), cr)
         )
     }
 

@@ -163,6 +163,9 @@ fn check_signature(doc: &Document, sig: NodeId) -> Result<(), XRoadError> {
             if doc.child_elements(x509).next().is_none() {
                 return Err(malformed("ds:X509Data is empty"));
             }
+            if doc.has_non_whitespace_text(x509) {
+                return Err(malformed("text is not allowed in ds:X509Data"));
+            }
             for cert in doc.children_named(x509, DS_NS, "X509Certificate") {
                 check_base64(doc, cert)?;
             }

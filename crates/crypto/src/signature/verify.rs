@@ -68,6 +68,7 @@ pub(crate) fn verify(
     if options.check_schema {
         sig.check_schema()?;
     }
+    check_target(&sig)?;
     let references = references(&sig)?;
 
     // Parts reached through the hash chain, when the signature covers its result.
@@ -128,6 +129,24 @@ pub(crate) fn verify(
         signing_time: signing_time(&sig),
         ocsp_responses: ocsp,
     })
+}
+
+/// The XAdES properties must belong to this signature: `QualifyingProperties/@Target` names
+/// the `ds:Signature` by its `Id` (Java does not check; all X-Road signers write it so).
+fn check_target(sig: &SignatureDoc) -> Result<(), XRoadError> {
+    let doc = &sig.doc;
+    let Some(id) = doc.attr(sig.signature, "", "Id") else {
+        return Ok(());
+    };
+    for qp in doc.children_named(sig.object, XADES_NS, "QualifyingProperties") {
+        let target = doc.attr(qp, "", "Target").unwrap_or("");
+        if target.strip_prefix('#') != Some(id) {
+            return Err(malformed(format!(
+                "xades:QualifyingProperties targets {target}, not this signature (#{id})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A `ds:Reference` of `SignedInfo`.
