@@ -164,7 +164,7 @@ impl SignatureBuilder {
              <ds:CanonicalizationMethod Algorithm=\"{C14N_10}\"></ds:CanonicalizationMethod>\n\
              <ds:SignatureMethod Algorithm=\"{}\"></ds:SignatureMethod>\n\
              <ds:Reference Id=\"signature-reference-0\" URI=\"{}\">\n\
-             <ds:DigestMethod Algorithm=\"{d}\"></ds:DigestMethod>\n\
+             <ds:DigestMethod Algorithm=\"{}\"></ds:DigestMethod>\n\
              <ds:DigestValue>{}</ds:DigestValue>\n\
              </ds:Reference>\n\
              <ds:Reference Id=\"signature-reference-1\" Type=\"http://uri.etsi.org/01903#SignedProperties\" URI=\"#signed-properties\">\n\
@@ -174,6 +174,7 @@ impl SignatureBuilder {
              </ds:SignedInfo>",
             self.algorithm.uri(),
             escape_attr(uri),
+            digest.algorithm().uri(),
             mime_base64(digest.as_bytes(), cr),
             mime_base64(sp_digest.as_bytes(), cr)
         )
