@@ -2,7 +2,8 @@
 //! test CA (EJBCA profile: C/O/CN), an OCSP response from `openssl ocsp`, raw `r‖s` values
 //! in both the full-width and Java's stripped form.
 
-mod pki;
+mod support;
+use support::pki;
 
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -1,7 +1,8 @@
 //! The hash-chain verifier vectors of the Java implementation (`HashChainVerifierTest`) and
 //! round trips of the chains we build.
 
-mod vectors;
+mod support;
+use support::vectors;
 
 use xroad_crypto::hashchain::{self, ChainInput, MapResolver};
 use xroad_crypto::{Digest, DigestAlgorithm};

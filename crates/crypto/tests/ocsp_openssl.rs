@@ -2,7 +2,8 @@
 //! test PKI made with `openssl` in the test. Good, revoked, unknown, stale, expired,
 //! wrongly signed and unauthorised responses each get Java's verdict and code.
 
-mod pki;
+mod support;
+use support::pki;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};

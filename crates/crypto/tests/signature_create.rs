@@ -2,7 +2,8 @@
 //! vector rebuilt by our builder carries Java's signature value), accepted by our verifier
 //! and by xmlsec1, and rejected after any tampering with the right code.
 
-mod vectors;
+mod support;
+use support::vectors;
 
 use std::process::Command;
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The signature vectors of the Java implementation (`SignatureVerifierTest`), each verifying
 //! or failing with the code the Java test expects.
 
-mod vectors;
+mod support;
+use support::vectors;
 
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -1,7 +1,5 @@
 //! A test PKI made with the `openssl` command line, and OCSP responses from `openssl ocsp`.
 
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
