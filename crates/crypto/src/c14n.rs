@@ -92,7 +92,86 @@ impl<'d> Writer<'d, '_> {
     fn element(&mut self, id: NodeId, rendered: &Rendered<'d>, apex: bool) {
         let doc = self.doc;
         let Some(e) = doc.element(id) else { return };
-        // The namespace context this element has, and the declarations it must render.
+        // The common case inside a subtree: nothing declared, at most one attribute. It needs
+        // no namespace bookkeeping, no sorting and no allocation.
+        let plain = !apex && self.method == Method::Inclusive && e.ns_decls.is_empty();
+        self.out.push(b'<');
+        self.out.extend_from_slice(e.qname.as_bytes());
+        let next: Option<Vec<(&'d str, &'d str)>> = if plain {
+            None
+        } else {
+            let decls = self.declarations(id, rendered, apex);
+            for (p, u) in &decls {
+                self.out
+                    .extend_from_slice(if p.is_empty() { b" xmlns" } else { b" xmlns:" });
+                self.out.extend_from_slice(p.as_bytes());
+                self.out.extend_from_slice(b"=\"");
+                escape_attr(u, self.out);
+                self.out.push(b'"');
+            }
+            // What descendants see as rendered: everything so far plus this element's.
+            let mut next: Vec<(&'d str, &'d str)> = rendered.to_vec();
+            for (p, u) in decls {
+                match next.iter_mut().find(|(q, _)| *q == p) {
+                    Some(slot) => slot.1 = u,
+                    None => next.push((p, u)),
+                }
+            }
+            Some(next)
+        };
+        if plain && e.attrs.len() <= 1 {
+            for a in &e.attrs {
+                self.attribute(&a.qname, &a.value);
+            }
+        } else {
+            let mut attrs: Vec<(&str, &str, &str, &str)> = e
+                .attrs
+                .iter()
+                .map(|a| (a.ns(), a.local(), a.qname.as_str(), a.value.as_str()))
+                .collect();
+            if apex && self.method == Method::Inclusive {
+                self.inherit_xml_attributes(id, &mut attrs);
+            }
+            attrs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            for (_, _, qname, value) in attrs {
+                self.attribute(qname, value);
+            }
+        }
+        self.out.push(b'>');
+
+        let inner: &Rendered<'d> = next.as_deref().unwrap_or(rendered);
+        for &c in &e.children {
+            match doc.nodes.get(c) {
+                Some(Node::Element(_)) => self.element(c, inner, false),
+                Some(Node::Text(t)) => escape_text(t, self.out),
+                Some(Node::Pi(..)) => pi_node(doc, c, self.out),
+                None => {}
+            }
+        }
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(e.qname.as_bytes());
+        self.out.push(b'>');
+    }
+
+    fn attribute(&mut self, qname: &str, value: &str) {
+        self.out.push(b' ');
+        self.out.extend_from_slice(qname.as_bytes());
+        self.out.extend_from_slice(b"=\"");
+        escape_attr(value, self.out);
+        self.out.push(b'"');
+    }
+
+    /// The namespace declarations element `id` renders, sorted by prefix.
+    fn declarations(
+        &self,
+        id: NodeId,
+        rendered: &Rendered<'d>,
+        apex: bool,
+    ) -> Vec<(&'d str, &'d str)> {
+        let doc: &'d Document = self.doc;
+        let Some(e) = doc.element(id) else {
+            return Vec::new();
+        };
         let scope = if apex || self.method == Method::Exclusive {
             doc.in_scope_namespaces(id)
         } else {
@@ -109,8 +188,7 @@ impl<'d> Writer<'d, '_> {
             s
         };
         let mut decls: Vec<(&str, &str)> = scope
-            .iter()
-            .copied()
+            .into_iter()
             .filter(|&(p, u)| {
                 if p == "xml" {
                     return false;
@@ -127,62 +205,7 @@ impl<'d> Writer<'d, '_> {
             })
             .collect();
         decls.sort_by(|a, b| a.0.cmp(b.0));
-
-        let mut attrs: Vec<(&str, &str, &str, &str)> = e
-            .attrs
-            .iter()
-            .map(|a| {
-                (
-                    a.ns.as_str(),
-                    a.local.as_str(),
-                    a.qname.as_str(),
-                    a.value.as_str(),
-                )
-            })
-            .collect();
-        if apex && self.method == Method::Inclusive {
-            self.inherit_xml_attributes(id, &mut attrs);
-        }
-        attrs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-
-        self.out.push(b'<');
-        self.out.extend_from_slice(e.qname.as_bytes());
-        for (p, u) in &decls {
-            self.out
-                .extend_from_slice(if p.is_empty() { b" xmlns" } else { b" xmlns:" });
-            self.out.extend_from_slice(p.as_bytes());
-            self.out.extend_from_slice(b"=\"");
-            escape_attr(u, self.out);
-            self.out.push(b'"');
-        }
-        for (_, _, qname, value) in &attrs {
-            self.out.push(b' ');
-            self.out.extend_from_slice(qname.as_bytes());
-            self.out.extend_from_slice(b"=\"");
-            escape_attr(value, self.out);
-            self.out.push(b'"');
-        }
-        self.out.push(b'>');
-
-        // What descendants see as rendered: everything rendered so far plus this element's.
-        let mut next: Vec<(&'d str, &'d str)> = rendered.to_vec();
-        for (p, u) in decls {
-            match next.iter_mut().find(|(q, _)| *q == p) {
-                Some(slot) => slot.1 = u,
-                None => next.push((p, u)),
-            }
-        }
-        for &c in &e.children {
-            match doc.nodes.get(c) {
-                Some(Node::Element(_)) => self.element(c, &next, false),
-                Some(Node::Text(t)) => escape_text(t, self.out),
-                Some(Node::Pi(..)) => pi_node(doc, c, self.out),
-                None => {}
-            }
-        }
-        self.out.extend_from_slice(b"</");
-        self.out.extend_from_slice(e.qname.as_bytes());
-        self.out.push(b'>');
+        decls
     }
 
     /// Exclusive C14N renders a prefix only where the element or one of its attributes uses it.
@@ -210,9 +233,9 @@ impl<'d> Writer<'d, '_> {
         let mut cur = doc.parent(id);
         while let Some(p) = cur {
             if let Some(e) = doc.element(p) {
-                for a in e.attrs.iter().filter(|a| a.ns == XML_NS) {
-                    if !attrs.iter().any(|x| x.0 == XML_NS && x.1 == a.local) {
-                        attrs.push((&a.ns, &a.local, &a.qname, &a.value));
+                for a in e.attrs.iter().filter(|a| a.ns() == XML_NS) {
+                    if !attrs.iter().any(|x| x.0 == XML_NS && x.1 == a.local()) {
+                        attrs.push((a.ns(), a.local(), &a.qname, &a.value));
                     }
                 }
             }

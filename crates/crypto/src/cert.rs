@@ -22,6 +22,11 @@ pub struct CertificateError(pub String);
 #[derive(Clone)]
 pub struct Certificate {
     der: Vec<u8>,
+    /// SHA-256 of the DER: identity for caches.
+    fingerprint: [u8; 32],
+    /// SHA-1 of the subject name and of the key bits: what OCSP `CertID`s of the
+    /// certificates this one issues hold.
+    issuer_hashes: ([u8; 20], [u8; 20]),
     tbs: std::ops::Range<usize>,
     subject: Name,
     issuer: Name,
@@ -122,6 +127,18 @@ impl Certificate {
         let spki = cert.public_key();
         Ok(Certificate {
             der: der.to_vec(),
+            fingerprint: crate::cache::key(&[der]),
+            issuer_hashes: {
+                let sha1 = |b: &[u8]| {
+                    let mut out = [0u8; 20];
+                    out.copy_from_slice(DigestAlgorithm::Sha1.digest(b).as_bytes());
+                    out
+                };
+                (
+                    sha1(cert.subject().as_raw()),
+                    sha1(&spki.subject_public_key.data),
+                )
+            },
             tbs,
             subject: Name::from_der(cert.subject().as_raw()).map_err(|e| bad(&e))?,
             issuer: Name::from_der(cert.issuer().as_raw()).map_err(|e| bad(&e))?,
@@ -150,6 +167,17 @@ impl Certificate {
     /// The DER encoding.
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// SHA-1 of the subject name and of the subject key bits (`issuerNameHash` and
+    /// `issuerKeyHash` of the `CertID`s of certificates this one issued).
+    pub(crate) fn issuer_hashes(&self) -> (&[u8; 20], &[u8; 20]) {
+        (&self.issuer_hashes.0, &self.issuer_hashes.1)
+    }
+
+    /// SHA-256 of the DER, computed once.
+    pub(crate) fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
 
     /// The digest of the DER encoding (certificate hashes in global configuration, XAdES).

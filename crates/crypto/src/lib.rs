@@ -12,6 +12,7 @@
 
 pub mod algorithm;
 mod c14n;
+mod cache;
 pub mod cert;
 mod der;
 pub mod hashchain;

@@ -35,6 +35,7 @@ enum ResponderId {
 #[derive(Debug, Clone)]
 pub struct OcspResponse {
     der: Vec<u8>,
+    fingerprint: [u8; 32],
     tbs: std::ops::Range<usize>,
     responder: ResponderId,
     produced_at: i64,
@@ -161,6 +162,7 @@ impl OcspResponse {
         };
         Ok(OcspResponse {
             der: bytes.to_vec(),
+            fingerprint: crate::cache::key(&[bytes]),
             tbs: tbs_start..tbs_start + tbs.raw.len(),
             responder,
             produced_at,
@@ -246,6 +248,33 @@ impl OcspResponse {
                 subject.serial_decimal()
             )));
         }
+        // Who signed it, and whether they may, does not depend on the instant: proven once.
+        let fact = crate::cache::key(&[b"ocsp-signed", &self.fingerprint, issuer.fingerprint()]);
+        if !trust.cache.knows(&fact) {
+            self.verify_signer(issuer, trust)?;
+            trust.cache.remember(fact);
+        }
+        let at = to_unix(at);
+        if self.this_update < at - trust.ocsp_freshness_seconds {
+            return Err(incorrect(format!(
+                "OCSP response is too old (thisUpdate: {})",
+                format_xsd_millis(from_unix(self.this_update))
+            )));
+        }
+        if trust.verify_next_update {
+            if let Some(next) = self.next_update.filter(|&n| n < at) {
+                return Err(incorrect(format!(
+                    "OCSP nextUpdate is too old, atDate: {} nextUpdate: {}",
+                    format_xsd_millis(from_unix(at)),
+                    format_xsd_millis(from_unix(next))
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The response is signed by a responder found through `trust` and authorised for the CA.
+    fn verify_signer(&self, issuer: &Certificate, trust: &TrustContext) -> Result<(), XRoadError> {
         let responder = self
             .find_responder(trust)
             .ok_or_else(|| incorrect("Could not find OCSP certificate for responder ID"))?;
@@ -265,22 +294,6 @@ impl OcspResponse {
         }
         if !is_authorized(&responder, issuer, trust) {
             return Err(incorrect("OCSP responder is not authorized for given CA"));
-        }
-        let at = to_unix(at);
-        if self.this_update < at - trust.ocsp_freshness_seconds {
-            return Err(incorrect(format!(
-                "OCSP response is too old (thisUpdate: {})",
-                format_xsd_millis(from_unix(self.this_update))
-            )));
-        }
-        if trust.verify_next_update {
-            if let Some(next) = self.next_update.filter(|&n| n < at) {
-                return Err(incorrect(format!(
-                    "OCSP nextUpdate is too old, atDate: {} nextUpdate: {}",
-                    format_xsd_millis(from_unix(at)),
-                    format_xsd_millis(from_unix(next))
-                )));
-            }
         }
         Ok(())
     }
@@ -335,23 +348,15 @@ impl From<DerError> for ParseError {
 
 /// The DER `CertID` of `subject` with SHA-1, as X-Road computes it.
 pub fn cert_id(subject: &Certificate, issuer: &Certificate) -> Vec<u8> {
-    let sha1 = DigestAlgorithm::Sha1;
+    let (name_hash, key_hash) = issuer.issuer_hashes();
     let mut out = Vec::with_capacity(80);
     der::write_nested(tag::SEQUENCE, &mut out, |c| {
         der::write_nested(tag::SEQUENCE, c, |a| {
             der::write(tag::OID, oid::SHA1, a);
             der::write(tag::NULL, &[], a);
         });
-        der::write(
-            tag::OCTET_STRING,
-            sha1.digest(issuer.subject().der()).as_bytes(),
-            c,
-        );
-        der::write(
-            tag::OCTET_STRING,
-            sha1.digest(issuer.key_bits()).as_bytes(),
-            c,
-        );
+        der::write(tag::OCTET_STRING, name_hash, c);
+        der::write(tag::OCTET_STRING, key_hash, c);
         der::write(tag::INTEGER, subject.serial_der_content(), c);
     });
     out

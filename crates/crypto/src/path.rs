@@ -36,17 +36,21 @@ pub fn approved_issuer<'t>(
 pub fn verify(
     cert: &Certificate,
     instance: &str,
-    ocsp: &[OcspResponse],
+    ocsp: &[std::sync::Arc<OcspResponse>],
     trust: &TrustContext,
     at: SystemTime,
 ) -> Result<(), XRoadError> {
     let cannot = |e: XRoadError| e.with_prefix(ErrorCode::CannotCreateCertPath);
     let anchor = approved_issuer(trust, instance, cert).map_err(cannot)?;
-    if let Err(e) = cert.is_signed_by(&anchor.cert) {
-        return Err(cannot(XRoadError::new(
-            ErrorCode::InternalError,
-            format!("unable to find valid certification path to requested target: {e}"),
-        )));
+    let fact = crate::cache::key(&[b"issued-by", cert.fingerprint(), anchor.cert.fingerprint()]);
+    if !trust.cache.knows(&fact) {
+        if let Err(e) = cert.is_signed_by(&anchor.cert) {
+            return Err(cannot(XRoadError::new(
+                ErrorCode::InternalError,
+                format!("unable to find valid certification path to requested target: {e}"),
+            )));
+        }
+        trust.cache.remember(fact);
     }
     if !cert.is_valid_at(at) {
         let (from, until) = cert.validity();

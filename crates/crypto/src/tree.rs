@@ -3,6 +3,8 @@
 //! streaming scanner, so it refuses exactly what the message parsers refuse (DOCTYPE,
 //! unbound prefixes, bad UTF-8, duplicate attributes).
 
+use std::sync::Arc;
+
 use xroad_xml::{EndTag, Handler, Limits, Scanner, StartTag, SyntaxError};
 
 /// The largest signature or hash-chain document accepted (Java has no limit; a signature
@@ -15,21 +17,45 @@ pub(crate) type NodeId = usize;
 #[derive(Debug)]
 pub(crate) struct Attr {
     pub qname: String,
-    pub ns: String,
-    pub local: String,
+    local_at: usize,
+    ns: Arc<str>,
     pub value: String,
+}
+
+impl Attr {
+    /// The local part of the name.
+    pub fn local(&self) -> &str {
+        self.qname.get(self.local_at..).unwrap_or("")
+    }
+
+    /// The namespace URI (`""` for unprefixed attributes).
+    pub fn ns(&self) -> &str {
+        &self.ns
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct Element {
     pub qname: String,
-    pub ns: String,
-    pub local: String,
+    local_at: usize,
+    ns: Arc<str>,
     /// Attributes other than namespace declarations, in document order.
     pub attrs: Vec<Attr>,
     /// Namespace declarations on this element: (prefix, URI); prefix `""` is the default.
     pub ns_decls: Vec<(String, String)>,
     pub children: Vec<NodeId>,
+}
+
+impl Element {
+    /// The local part of the name.
+    pub fn local(&self) -> &str {
+        self.qname.get(self.local_at..).unwrap_or("")
+    }
+
+    /// The namespace URI (`""` when none applies).
+    pub fn ns(&self) -> &str {
+        &self.ns
+    }
 }
 
 #[derive(Debug)]
@@ -61,6 +87,8 @@ pub(crate) enum TreeError {
 }
 
 struct Builder {
+    /// Namespace URIs seen so far: a document uses a handful, on every element.
+    namespaces: Vec<Arc<str>>,
     nodes: Vec<Node>,
     parents: Vec<Option<NodeId>>,
     open: Vec<NodeId>,
@@ -69,6 +97,15 @@ struct Builder {
 }
 
 impl Builder {
+    fn namespace(&mut self, uri: &str) -> Arc<str> {
+        if let Some(n) = self.namespaces.iter().find(|n| ***n == *uri) {
+            return Arc::clone(n);
+        }
+        let n: Arc<str> = Arc::from(uri);
+        self.namespaces.push(Arc::clone(&n));
+        n
+    }
+
     fn push(&mut self, node: Node) -> NodeId {
         let id = self.nodes.len();
         let parent = self.open.last().copied();
@@ -95,16 +132,17 @@ impl Handler for Builder {
             } else {
                 attrs.push(Attr {
                     qname: a.qname.to_owned(),
-                    ns: a.namespace.to_owned(),
-                    local: a.local.to_owned(),
+                    local_at: a.qname.len() - a.local.len(),
+                    ns: self.namespace(a.namespace),
                     value: a.value.to_owned(),
                 });
             }
         }
+        let ns = self.namespace(tag.namespace);
         let id = self.push(Node::Element(Element {
             qname: tag.qname.to_owned(),
-            ns: tag.namespace.to_owned(),
-            local: tag.local.to_owned(),
+            local_at: tag.qname.len() - tag.local.len(),
+            ns,
             attrs,
             ns_decls,
             children: Vec::new(),
@@ -151,7 +189,8 @@ impl Document {
             return Err(TreeError::TooLarge);
         }
         let mut b = Builder {
-            nodes: Vec::new(),
+            namespaces: Vec::with_capacity(8),
+            nodes: Vec::with_capacity(bytes.len() / 32),
             parents: Vec::new(),
             open: Vec::new(),
             root: None,
@@ -205,7 +244,7 @@ impl Document {
     /// Whether `id` is the element `{ns}local`.
     pub fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
         self.element(id)
-            .is_some_and(|e| e.ns == ns && e.local == local)
+            .is_some_and(|e| e.ns() == ns && e.local() == local)
     }
 
     /// The value of the attribute `{ns}local` (`ns = ""` for unprefixed) of `id`.
@@ -213,7 +252,7 @@ impl Document {
         self.element(id)?
             .attrs
             .iter()
-            .find(|a| a.ns == ns && a.local == local)
+            .find(|a| a.ns() == ns && a.local() == local)
             .map(|a| a.value.as_str())
     }
 
@@ -248,7 +287,7 @@ impl Document {
             let e = self.element(id)?;
             if e.attrs
                 .iter()
-                .any(|a| a.ns.is_empty() && a.local == name && a.value == value)
+                .any(|a| a.ns().is_empty() && a.local() == name && a.value == value)
             {
                 return Some(id);
             }

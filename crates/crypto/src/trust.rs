@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::cache::VerificationCache;
 use crate::cert::Certificate;
 
 /// A CA certificate (top or intermediate) with the OCSP responders configured for it.
@@ -68,6 +69,8 @@ pub struct TrustContext {
     /// Whether an OCSP `nextUpdate` in the past fails (the `verifyNextUpdate` parameter;
     /// true when global configuration has no such part).
     pub verify_next_update: bool,
+    /// Parsed objects and proven facts, shared by the clones of this context.
+    pub(crate) cache: Arc<VerificationCache>,
 }
 
 impl TrustContext {
@@ -78,6 +81,7 @@ impl TrustContext {
             tsas: Vec::new(),
             ocsp_freshness_seconds: 3600,
             verify_next_update: true,
+            cache: Arc::default(),
         }
     }
 

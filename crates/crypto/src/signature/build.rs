@@ -29,6 +29,8 @@ fn root_namespaces() -> String {
     format!(" xmlns:asic=\"{ASIC_NS}\" xmlns:ds=\"{DS_NS}\" xmlns:xades=\"{XADES_NS}\" xmlns:xsi=\"{XSI_NS}\"")
 }
 
+const SIGNED_PROPERTIES_START: &str = "<xades:SignedProperties";
+
 /// A CR as Java's serializer writes it in text, and as C14N writes it.
 const SERIALIZED_CR: &str = "&#13;";
 const CANONICAL_CR: &str = "&#xD;";
@@ -64,7 +66,8 @@ pub enum SignedData {
     HashChainResult(Digest),
 }
 
-/// Creates signatures for one signing key and certificate.
+/// Creates signatures for one signing key and certificate. Build it once per certificate
+/// and OCSP refresh: what depends only on them is serialized once, on first use.
 #[derive(Debug, Clone)]
 pub struct SignatureBuilder {
     algorithm: SignatureAlgorithm,
@@ -72,6 +75,18 @@ pub struct SignatureBuilder {
     extra_certs: Vec<Arc<Certificate>>,
     ocsp_responses: Vec<Vec<u8>>,
     signing_time: Option<SystemTime>,
+    fixed: std::sync::OnceLock<Fixed>,
+}
+
+/// The parts of the document that do not change from message to message.
+#[derive(Debug, Clone)]
+struct Fixed {
+    /// `CertDigest` and `IssuerSerial` of the signing certificate.
+    signing_cert_id: String,
+    /// The signing certificate in Santuario's base64 layout.
+    certificate: String,
+    /// `xades:UnsignedProperties`.
+    unsigned: String,
 }
 
 impl SignatureBuilder {
@@ -84,18 +99,21 @@ impl SignatureBuilder {
             extra_certs: Vec::new(),
             ocsp_responses: Vec::new(),
             signing_time: None,
+            fixed: std::sync::OnceLock::new(),
         }
     }
 
     /// Intermediate CA certificates between the signing certificate and the approved CA.
     pub fn with_extra_certs(mut self, certs: Vec<Arc<Certificate>>) -> Self {
         self.extra_certs = certs;
+        self.fixed = std::sync::OnceLock::new();
         self
     }
 
     /// DER OCSP responses: the signing certificate's first, then each intermediate's.
     pub fn with_ocsp_responses(mut self, responses: Vec<Vec<u8>>) -> Self {
         self.ocsp_responses = responses;
+        self.fixed = std::sync::OnceLock::new();
         self
     }
 
@@ -125,9 +143,20 @@ impl SignatureBuilder {
             ),
         };
         let time = self.signing_time.unwrap_or_else(SystemTime::now);
-        let signed_properties = |ns: &str| self.signed_properties(ns, time, mime);
+        let fixed = self.fixed.get_or_init(|| Fixed {
+            signing_cert_id: self.cert_id(&self.cert),
+            certificate: mime_base64(self.cert.der(), SERIALIZED_CR),
+            unsigned: self.unsigned_properties(),
+        });
         let dalg = self.digest_algorithm();
-        let sp_digest = dalg.digest(signed_properties(&root_namespaces()).as_bytes());
+        // The canonical SignedProperties is the serialized one with the root's namespaces
+        // declared on it: hash it in pieces rather than building it.
+        let sp_rest = self.signed_properties_rest(time, mime, &fixed.signing_cert_id);
+        let mut h = dalg.hasher();
+        for piece in [SIGNED_PROPERTIES_START, &root_namespaces(), &sp_rest] {
+            h.update(piece.as_bytes());
+        }
+        let sp_digest = h.finish();
         let signed_info = |ns: &str, cr: &str| self.signed_info(ns, cr, uri, &digest, &sp_digest);
         let canonical = signed_info(&root_namespaces(), CANONICAL_CR).into_bytes();
         PreparedSignature {
@@ -141,11 +170,9 @@ impl SignatureBuilder {
             ),
             tail: format!(
                 "</ds:SignatureValue>\n<ds:KeyInfo>\n<ds:X509Data>\n<ds:X509Certificate>\n{}\n</ds:X509Certificate>\n\
-                 </ds:X509Data>\n</ds:KeyInfo>\n<ds:Object><xades:QualifyingProperties Target=\"#signature\">{}{}\
+                 </ds:X509Data>\n</ds:KeyInfo>\n<ds:Object><xades:QualifyingProperties Target=\"#signature\">{SIGNED_PROPERTIES_START}{sp_rest}{}\
                  </xades:QualifyingProperties></ds:Object>\n</ds:Signature></asic:XAdESSignatures>",
-                mime_base64(self.cert.der(), SERIALIZED_CR),
-                signed_properties(""),
-                self.unsigned_properties()
+                fixed.certificate, fixed.unsigned
             ),
         }
     }
@@ -194,11 +221,12 @@ impl SignatureBuilder {
         )
     }
 
-    fn signed_properties(&self, ns: &str, time: SystemTime, mime: &str) -> String {
+    /// `xades:SignedProperties` after its element name.
+    fn signed_properties_rest(&self, time: SystemTime, mime: &str, cert_id: &str) -> String {
         let sha512 = DigestAlgorithm::Sha512.uri();
         format!(
-            "<xades:SignedProperties{ns} Id=\"signed-properties\"><xades:SignedSignatureProperties>\
-             <xades:SigningTime>{}</xades:SigningTime><xades:SigningCertificate><xades:Cert>{}</xades:Cert>\
+            " Id=\"signed-properties\"><xades:SignedSignatureProperties>\
+             <xades:SigningTime>{}</xades:SigningTime><xades:SigningCertificate><xades:Cert>{cert_id}</xades:Cert>\
              </xades:SigningCertificate><xades:SignaturePolicyIdentifier><xades:SignaturePolicyId><xades:SigPolicyId>\
              <xades:Identifier Qualifier=\"OIDAsURN\">{POLICY_ID}</xades:Identifier>\
              <xades:Description>{POLICY_DESCRIPTION}</xades:Description></xades:SigPolicyId><xades:SigPolicyHash>\
@@ -209,7 +237,6 @@ impl SignatureBuilder {
              <xades:DataObjectFormat ObjectReference=\"#signature-reference-0\"><xades:MimeType>{mime}</xades:MimeType>\
              </xades:DataObjectFormat></xades:SignedDataObjectProperties></xades:SignedProperties>",
             format_xsd_millis(time),
-            self.cert_id(&self.cert)
         )
     }
 

@@ -51,7 +51,7 @@ pub struct Verified {
     /// The XAdES `SigningTime`, as written.
     pub signing_time: Option<String>,
     /// The OCSP responses the signature carries.
-    pub ocsp_responses: Vec<OcspResponse>,
+    pub ocsp_responses: Vec<Arc<OcspResponse>>,
 }
 
 /// Verifies the signature document `xml` over `parts`, signed by `signer`, at `at`.

@@ -73,7 +73,7 @@ impl SignatureDoc {
                 "the root element must begin with ds:Signature, not with text",
             ));
         };
-        match (e.ns.as_str(), e.local.as_str()) {
+        match (e.ns(), e.local()) {
             (DS_NS, "Signature") => check_signature(doc, first),
             (DS_NS, "SignedInfo") => check_signed_info(doc, first),
             _ => Err(malformed(format!(
@@ -131,9 +131,7 @@ fn require_attr(doc: &Document, id: NodeId, name: &str) -> Result<(), XRoadError
 }
 
 fn check_base64(doc: &Document, id: NodeId) -> Result<(), XRoadError> {
-    if doc.child_elements(id).next().is_some()
-        || crate::util::decode_base64(&doc.text(id)).is_none()
-    {
+    if doc.child_elements(id).next().is_some() || !crate::util::is_base64(&doc.text(id)) {
         let el = doc.element(id).map_or("", |e| e.qname.as_str());
         return Err(malformed(format!("{el} does not hold base64 data")));
     }

@@ -105,7 +105,7 @@ pub(crate) fn verify(
         }
     }
 
-    let cert = signing_certificate(&sig)?;
+    let cert = signing_certificate(&sig, trust)?;
     if !cert.is_signing_cert()? {
         return Err(malformed(format!(
             "Certificate {} is not a signing certificate",
@@ -120,7 +120,7 @@ pub(crate) fn verify(
     }
 
     check_extra_certificates(&sig)?;
-    let ocsp = ocsp_responses(&sig)?;
+    let ocsp = ocsp_responses(&sig, trust)?;
     crate::path::verify(&cert, signer.instance(), &ocsp, trust, at)?;
 
     Ok(Verified {
@@ -190,20 +190,25 @@ fn references(sig: &SignatureDoc) -> Result<Vec<Reference>, XRoadError> {
     Ok(out)
 }
 
-fn signing_certificate(sig: &SignatureDoc) -> Result<Arc<Certificate>, XRoadError> {
+fn signing_certificate(
+    sig: &SignatureDoc,
+    trust: &TrustContext,
+) -> Result<Arc<Certificate>, XRoadError> {
+    use crate::cache::EmbeddedError;
     let doc = &sig.doc;
     let missing = || malformed("Signature does not contain signing certificate");
     let key_info = doc
         .child(sig.signature, DS_NS, "KeyInfo")
         .ok_or_else(missing)?;
-    let der = doc
+    let text = doc
         .children_named(key_info, DS_NS, "X509Data")
         .find_map(|x| doc.child(x, DS_NS, "X509Certificate"))
-        .and_then(|c| decode_base64(&doc.text(c)))
+        .map(|c| doc.text(c))
         .ok_or_else(missing)?;
-    Certificate::from_der(&der)
-        .map(Arc::new)
-        .map_err(|e| XRoadError::new(ErrorCode::IncorrectCertificate, e.to_string()))
+    trust.cache.certificate_b64(&text).map_err(|e| match e {
+        EmbeddedError::Base64 => missing(),
+        EmbeddedError::Parse(e) => XRoadError::new(ErrorCode::IncorrectCertificate, e.to_string()),
+    })
 }
 
 /// The member named by the signing certificate, which must be the claimed signer.
@@ -385,7 +390,10 @@ fn check_extra_certificates(sig: &SignatureDoc) -> Result<(), XRoadError> {
     Ok(())
 }
 
-fn ocsp_responses(sig: &SignatureDoc) -> Result<Vec<OcspResponse>, XRoadError> {
+fn ocsp_responses(
+    sig: &SignatureDoc,
+    trust: &TrustContext,
+) -> Result<Vec<Arc<OcspResponse>>, XRoadError> {
     let doc = &sig.doc;
     let values: Vec<usize> = doc
         .descendants(sig.object)
@@ -398,9 +406,15 @@ fn ocsp_responses(sig: &SignatureDoc) -> Result<Vec<OcspResponse>, XRoadError> {
     values
         .into_iter()
         .map(|v| {
-            let der = decode_base64(&doc.text(v))
-                .ok_or_else(|| malformed("an OCSP response is not base64"))?;
-            OcspResponse::from_der(&der).map_err(|e| malformed(e.message().to_owned()))
+            trust
+                .cache
+                .ocsp_response_b64(&doc.text(v))
+                .map_err(|e| match e {
+                    crate::cache::EmbeddedError::Base64 => {
+                        malformed("an OCSP response is not base64")
+                    }
+                    crate::cache::EmbeddedError::Parse(e) => malformed(e.message().to_owned()),
+                })
         })
         .collect()
 }
