@@ -1,6 +1,8 @@
 //! `xroad-sidecar`: a native X-Road Security Server core in one binary.
 
+mod asic;
 mod message_check;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,9 @@ enum Command {
         #[command(subcommand)]
         command: MessageCommand,
     },
+    /// Verify an X-Road message signature: an ASiC container of a message log, or a
+    /// signature with its parts, against a global configuration directory.
+    Verify(Box<verify::VerifyArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,5 +42,6 @@ fn main() -> ExitCode {
         Command::Message {
             command: MessageCommand::Check(args),
         } => message_check::run(&args),
+        Command::Verify(args) => verify::run(&args),
     }
 }

@@ -1,0 +1,179 @@
+//! A configuration directory on disk, in the layout the Java security servers use.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use xroad_crypto::{ApprovedCa, CaCert, Certificate, TrustContext};
+use xroad_fault::{ErrorCode, XRoadError};
+
+use crate::shared_params::{CaInfo, SharedParameters};
+
+/// The shared parameters of every instance in a configuration directory.
+#[derive(Debug, Clone)]
+pub struct ConfigurationDirectory {
+    path: PathBuf,
+    instance: String,
+    shared: BTreeMap<String, SharedParameters>,
+    /// Files that could not be read, with the reason (Java skips them silently).
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+fn malformed(msg: impl Into<String>) -> XRoadError {
+    XRoadError::new(ErrorCode::MalformedGlobalConf, msg)
+}
+
+impl ConfigurationDirectory {
+    /// Reads the directory at `path`.
+    pub fn load(path: &Path) -> Result<ConfigurationDirectory, XRoadError> {
+        let id_file = path.join("instance-identifier");
+        let instance = std::fs::read_to_string(&id_file)
+            .map_err(|e| malformed(format!("cannot read {}: {e}", id_file.display())))?
+            .trim()
+            .to_owned();
+        if instance.is_empty() {
+            return Err(malformed(format!("{} is empty", id_file.display())));
+        }
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| malformed(format!("cannot read the directory {}: {e}", path.display())))?;
+        let mut shared = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for entry in entries.flatten() {
+            let file = entry.path().join("shared-params.xml");
+            if !file.is_file() {
+                continue;
+            }
+            let parsed = std::fs::read(&file)
+                .map_err(|e| malformed(e.to_string()))
+                .and_then(|bytes| SharedParameters::parse(&bytes));
+            match parsed {
+                Ok(p) => {
+                    let dir_name = entry.file_name().to_string_lossy().into_owned();
+                    shared.insert(dir_name, p);
+                }
+                Err(e) => skipped.push((file, e.message().to_owned())),
+            }
+        }
+        Ok(ConfigurationDirectory {
+            path: path.to_owned(),
+            instance,
+            shared,
+            skipped,
+        })
+    }
+
+    /// The security server's own instance (`instance-identifier`).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The shared parameters by instance folder name.
+    pub fn shared_parameters(&self) -> impl Iterator<Item = (&str, &SharedParameters)> {
+        self.shared.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The own instance's shared parameters.
+    pub fn own(&self) -> Option<&SharedParameters> {
+        self.shared.get(&self.instance)
+    }
+
+    /// What verification trusts: the approved CAs and TSAs of every instance, the own
+    /// instance's OCSP freshness, and whether `nextUpdate` is checked (the optional
+    /// `nextupdate-params.xml`; on when absent).
+    pub fn trust_context(&self) -> Result<TrustContext, XRoadError> {
+        let mut cas = Vec::new();
+        let mut tsas = Vec::new();
+        for params in self.shared.values() {
+            for ca in &params.approved_cas {
+                cas.push(ApprovedCa {
+                    instance: params.instance.clone(),
+                    name: ca.name.clone(),
+                    top: ca_cert(&ca.top, &ca.name)?,
+                    intermediates: ca
+                        .intermediates
+                        .iter()
+                        .map(|i| ca_cert(i, &ca.name))
+                        .collect::<Result<_, _>>()?,
+                    profile_class: ca.certificate_profile_info.clone(),
+                    authentication_only: ca.authentication_only,
+                });
+            }
+            for tsa in &params.approved_tsas {
+                let cert = Certificate::from_der(&tsa.cert)
+                    .map_err(|e| malformed(format!("the certificate of TSA {}: {e}", tsa.name)))?;
+                tsas.push(Arc::new(cert));
+            }
+        }
+        let freshness = self
+            .own()
+            .and_then(|p| p.ocsp_freshness_seconds)
+            .unwrap_or(3600);
+        Ok(TrustContext::new(cas)
+            .with_tsas(tsas)
+            .with_ocsp_freshness(freshness)
+            .with_verify_next_update(self.verify_next_update()))
+    }
+
+    fn verify_next_update(&self) -> bool {
+        let file = self.path.join(&self.instance).join("nextupdate-params.xml");
+        match std::fs::read_to_string(file) {
+            Ok(text) => !text.contains("<verifyNextUpdate>false</verifyNextUpdate>"),
+            Err(_) => true,
+        }
+    }
+}
+
+fn ca_cert(info: &CaInfo, name: &str) -> Result<CaCert, XRoadError> {
+    let cert = Certificate::from_der(&info.cert)
+        .map_err(|e| malformed(format!("the certificate of CA {name}: {e}")))?;
+    let mut ca = CaCert::new(Arc::new(cert));
+    for o in &info.ocsp {
+        if let Some(der) = &o.cert {
+            let c = Certificate::from_der(der).map_err(|e| {
+                malformed(format!("the OCSP responder certificate of CA {name}: {e}"))
+            })?;
+            ca = ca.with_ocsp_responder(Arc::new(c));
+        }
+    }
+    Ok(ca)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vectors(rel: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/vectors/xroad-7.8/globalconf")
+            .join(rel)
+    }
+
+    #[test]
+    fn reads_the_vector_directories() {
+        let v2 = ConfigurationDirectory::load(&vectors("globalconf_good_v2")).unwrap();
+        assert_eq!(v2.instance(), "EE");
+        let ee = v2.own().unwrap();
+        assert_eq!(ee.approved_cas.len(), 5);
+        assert_eq!(ee.ocsp_freshness_seconds, Some(42));
+        assert_eq!(ee.approved_tsas.len(), 1);
+        let trust = v2.trust_context().unwrap();
+        assert_eq!(trust.ocsp_freshness_seconds, 42);
+        assert!(trust.verify_next_update);
+        let dev = ConfigurationDirectory::load(&vectors("globalconf_good2_v3")).unwrap();
+        assert_eq!(dev.instance(), "DEV");
+        let ca = &dev.own().unwrap().approved_cas[0];
+        assert_eq!(ca.name, "Test CA");
+        assert!(ca
+            .certificate_profile_info
+            .ends_with("FiVRKCertificateProfileInfoProvider"));
+        assert_eq!(ca.top.ocsp[0].url, "http://testca:8888");
+        // Mixed versions and instance folders with trailing spaces in instance-identifier.
+        let v6 = ConfigurationDirectory::load(&vectors("globalconf_good_v6")).unwrap();
+        assert_eq!(v6.instance(), "EE");
+        assert!(v6.trust_context().is_ok());
+        // A malformed part is skipped, not fatal.
+        let bad = ConfigurationDirectory::load(&vectors("globalconf_malformed")).unwrap();
+        assert_eq!(bad.skipped.len(), 1);
+        assert!(ConfigurationDirectory::load(&vectors("globalconf_missing_identifier")).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! The X-Road global configuration as a security server keeps it on disk: a directory with
+//! an `instance-identifier` file and one folder per instance holding its
+//! `shared-params.xml` (and `private-params.xml`), each with a `.metadata` file.
+//!
+//! This crate reads the parts of the shared parameters that verification trusts (approved
+//! CAs with their OCSP responders and certificate profiles, approved TSAs, the OCSP
+//! freshness) and builds the [`TrustContext`](xroad_crypto::TrustContext) of a directory.
+
+mod directory;
+mod shared_params;
+
+pub use directory::ConfigurationDirectory;
+pub use shared_params::{ApprovedCaParams, CaInfo, OcspInfo, SharedParameters, TsaInfo};
