@@ -21,6 +21,7 @@ pub mod path;
 pub mod profile;
 pub mod signature;
 pub mod time;
+pub mod timestamp;
 mod tree;
 pub mod trust;
 mod util;

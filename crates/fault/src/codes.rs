@@ -126,6 +126,12 @@ error_codes! {
     PinIncorrect = "pin_incorrect", "PinIncorrect";
     CertImportFailed = "cert_import_failed", "CertImportFailed";
     TokenPinPolicyFailure = "token_pin_policy_failure", "TokenPinPolicyFailure";
+    /// Nested prefix of message log (time-stamping) errors.
+    Mlog = "mlog", "Mlog";
+    NoTimestampingProviderFound = "no_timestamping_provider_found", "NoTimestampingProviderFound";
+    TspCertificateNotFound = "tsp_certificate_not_found", "TspCertificateNotFound";
+    TimestampTokenSignerInfoNotFound = "timestamp_token_signer_info_not_found", "TimestampTokenSignerInfoNotFound";
+    TimestampSignerVerificationFailed = "timestamp_signer_verification_failed", "TimestampSignerVerificationFailed";
 }
 
 /// Who raised an error: the first segment(s) of every X-Road generated fault code.

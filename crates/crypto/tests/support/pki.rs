@@ -220,3 +220,51 @@ impl Pki {
         .map_err(|e| format!("{}: {}", e.fault_code(Spelling::Current), e.message()))
     }
 }
+
+impl Pki {
+    /// A TSA certificate `tsa` issued by the test CA, and its openssl configuration.
+    pub fn tsa(&self) {
+        self.issue(
+            "tsa",
+            "ca",
+            "/C=EE/O=Test/CN=Test TSA",
+            "7",
+            "keyUsage=critical,digitalSignature,nonRepudiation\nextendedKeyUsage=critical,timeStamping\n",
+        );
+        self.write("tsaserial", "01\n");
+        self.write(
+            "tsa.cnf",
+            "[ tsa ]\ndefault_tsa = tsa_config\n[ tsa_config ]\nserial = ./tsaserial\nsigner_cert = ./tsa.pem\n\
+             signer_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha512\n\
+             accuracy = secs:1\ness_cert_id_alg = sha256\ncrypto_device = builtin\n",
+        );
+    }
+
+    /// A DER time-stamp token from `openssl ts` for `data`, imprint with `digest` (sha256, sha512).
+    pub fn timestamp(&self, data: &[u8], digest: &str) -> Vec<u8> {
+        std::fs::write(self.path("tsdata.bin"), data).unwrap();
+        self.openssl(&[
+            "ts",
+            "-query",
+            "-data",
+            "tsdata.bin",
+            &format!("-{digest}"),
+            "-cert",
+            "-no_nonce",
+            "-out",
+            "q.tsq",
+        ]);
+        self.openssl(&[
+            "ts",
+            "-reply",
+            "-config",
+            "tsa.cnf",
+            "-queryfile",
+            "q.tsq",
+            "-token_out",
+            "-out",
+            "token.der",
+        ]);
+        std::fs::read(self.path("token.der")).unwrap()
+    }
+}
