@@ -18,7 +18,7 @@ fn tokens_from_openssl_verify_against_the_approved_tsa() {
     for digest in ["sha256", "sha512"] {
         let der = pki.timestamp(data, digest);
         let token = TimeStampToken::from_der(&der).unwrap();
-        let signer = token.verify(data, &[tsa.clone()]).unwrap();
+        let signer = token.verify(data, std::slice::from_ref(&tsa)).unwrap();
         assert_eq!(*signer, *tsa);
         let age = SystemTime::now()
             .duration_since(token.gen_time())
@@ -30,7 +30,7 @@ fn tokens_from_openssl_verify_against_the_approved_tsa() {
         // Other data, no TSA, another certificate, a changed token.
         let code = |e: xroad_fault::XRoadError| e.fault_code(Spelling::Current);
         assert_eq!(
-            code(token.verify(b"other", &[tsa.clone()]).unwrap_err()),
+            code(token.verify(b"other", std::slice::from_ref(&tsa)).unwrap_err()),
             "malformed_signature"
         );
         assert_eq!(
@@ -46,7 +46,7 @@ fn tokens_from_openssl_verify_against_the_approved_tsa() {
         bad[last] ^= 1;
         let tampered = TimeStampToken::from_der(&bad).unwrap();
         assert_eq!(
-            code(tampered.verify(data, &[tsa.clone()]).unwrap_err()),
+            code(tampered.verify(data, std::slice::from_ref(&tsa)).unwrap_err()),
             "mlog.timestamp_signer_verification_failed"
         );
     }

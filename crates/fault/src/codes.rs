@@ -126,6 +126,13 @@ error_codes! {
     PinIncorrect = "pin_incorrect", "PinIncorrect";
     CertImportFailed = "cert_import_failed", "CertImportFailed";
     TokenPinPolicyFailure = "token_pin_policy_failure", "TokenPinPolicyFailure";
+    AsicMimeTypeNotFound = "asic_mime_type_not_found", "AsicMimeTypeNotFound";
+    AsicInvalidMimeType = "asic_invalid_mime_type", "AsicInvalidMimeType";
+    AsicMessageNotFound = "asic_message_not_found", "AsicMessageNotFound";
+    AsicSignatureNotFound = "asic_signature_not_found", "AsicSignatureNotFound";
+    AsicHashChainResultNotFound = "asic_hash_chain_result_not_found", "AsicHashChainResultNotFound";
+    AsicHashChainNotFound = "asic_hash_chain_not_found", "AsicHashChainNotFound";
+    AsicTimestampNotFound = "asic_timestamp_not_found", "AsicTimestampNotFound";
     /// Nested prefix of message log (time-stamping) errors.
     Mlog = "mlog", "Mlog";
     NoTimestampingProviderFound = "no_timestamping_provider_found", "NoTimestampingProviderFound";

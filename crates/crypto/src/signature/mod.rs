@@ -84,6 +84,35 @@ pub fn verify(
     )
 }
 
+/// The decoded `ds:SignatureValue` (what a message log time-stamps) and the time-stamp
+/// token embedded in the signature (`xades:EncapsulatedTimeStamp`), if any.
+pub fn signature_value_and_timestamp(xml: &[u8]) -> Result<(Vec<u8>, Option<Vec<u8>>), XRoadError> {
+    let sig = parse::SignatureDoc::parse(xml)?;
+    let doc = &sig.doc;
+    let value = crate::util::decode_base64(&doc.text(sig.signature_value))
+        .ok_or_else(|| parse::malformed("ds:SignatureValue is not base64"))?;
+    let token = doc
+        .descendants(sig.object)
+        .into_iter()
+        .find(|&n| doc.is(n, parse::XADES_NS, "EncapsulatedTimeStamp"))
+        .map(|n| {
+            crate::util::decode_base64(&doc.text(n))
+                .ok_or_else(|| parse::malformed("xades:EncapsulatedTimeStamp is not base64"))
+        })
+        .transpose()?;
+    Ok((value, token))
+}
+
+/// Whether the signature references `uri` from `SignedInfo`.
+pub fn references(xml: &[u8], uri: &str) -> Result<bool, XRoadError> {
+    let sig = parse::SignatureDoc::parse(xml)?;
+    let doc = &sig.doc;
+    let found = doc
+        .children_named(sig.signed_info, parse::DS_NS, "Reference")
+        .any(|r| doc.attr(r, "", "URI") == Some(uri));
+    Ok(found)
+}
+
 /// [`verify`] with options.
 pub fn verify_with(
     xml: &[u8],
