@@ -278,3 +278,63 @@ fn built_batches_verify_per_message() {
         }
     }
 }
+
+/// Any changed byte of a hash step's structure or sibling values is caught: every byte of
+/// the `HashValue`, `StepRef` and `HashStep` markup of a batch chain, and of the result.
+#[test]
+fn tampered_chain_steps_are_rejected() {
+    let alg = DigestAlgorithm::Sha512;
+    let m: Vec<[(&str, Digest); 2]> = (0..3u8)
+        .map(|i| {
+            [
+                ("/message.xml", alg.digest(&[i])),
+                ("/attachment1", alg.digest(&[i, i])),
+            ]
+        })
+        .collect();
+    let messages: Vec<&[(&str, Digest)]> = m.iter().map(|x| x.as_slice()).collect();
+    let docs = hashchain::build(alg, &messages).unwrap();
+    let chain = docs.chains[0].clone();
+    let inputs: Vec<ChainInput<'_>> = m[0].iter().map(|(u, d)| input(u, Some(d))).collect();
+    let verify = |result: &[u8], chain: &[u8]| {
+        let r = MapResolver::new().with("/sig-hashchain.xml", chain.to_vec());
+        hashchain::verify(result, &r, &inputs)
+    };
+    verify(&docs.result, &chain).unwrap();
+    let text = String::from_utf8(chain.clone()).unwrap();
+    let mut regions = Vec::new();
+    for (open, close) in [
+        ("<ns2:HashValue>", "</ns2:HashValue>"),
+        ("<ns2:StepRef", "/>"),
+        ("<ns2:HashStep", ">"),
+    ] {
+        let mut from = 0;
+        while let Some(a) = text[from..].find(open).map(|i| i + from) {
+            let b = text[a..].find(close).map(|i| i + a + close.len()).unwrap();
+            regions.push(a..b);
+            from = b;
+        }
+    }
+    assert!(regions.len() >= 6, "{regions:?}");
+    for i in regions.into_iter().flatten() {
+        let mut bad = chain.clone();
+        bad[i] = if bad[i] == b'x' { b'y' } else { b'x' };
+        assert!(
+            verify(&docs.result, &bad).is_err(),
+            "byte {i} of the chain changed unnoticed"
+        );
+    }
+    let text = String::from_utf8(docs.result.clone()).unwrap();
+    let start = text.find("<ns2:HashChainResult").unwrap();
+    for i in start..docs.result.len() - 1 {
+        let mut bad = docs.result.clone();
+        if bad[i].is_ascii_whitespace() {
+            continue;
+        }
+        bad[i] = if bad[i] == b'x' { b'y' } else { b'x' };
+        assert!(
+            verify(&bad, &chain).is_err(),
+            "byte {i} of the result changed unnoticed"
+        );
+    }
+}

@@ -30,7 +30,11 @@ fn tokens_from_openssl_verify_against_the_approved_tsa() {
         // Other data, no TSA, another certificate, a changed token.
         let code = |e: xroad_fault::XRoadError| e.fault_code(Spelling::Current);
         assert_eq!(
-            code(token.verify(b"other", std::slice::from_ref(&tsa)).unwrap_err()),
+            code(
+                token
+                    .verify(b"other", std::slice::from_ref(&tsa))
+                    .unwrap_err()
+            ),
             "malformed_signature"
         );
         assert_eq!(
@@ -46,7 +50,11 @@ fn tokens_from_openssl_verify_against_the_approved_tsa() {
         bad[last] ^= 1;
         let tampered = TimeStampToken::from_der(&bad).unwrap();
         assert_eq!(
-            code(tampered.verify(data, std::slice::from_ref(&tsa)).unwrap_err()),
+            code(
+                tampered
+                    .verify(data, std::slice::from_ref(&tsa))
+                    .unwrap_err()
+            ),
             "mlog.timestamp_signer_verification_failed"
         );
     }
