@@ -68,7 +68,7 @@ pub(crate) fn document(doc: &Document) -> Vec<u8> {
 }
 
 fn pi_node(doc: &Document, id: NodeId, out: &mut Vec<u8>) {
-    if let Some(Node::Pi(target, data)) = doc.nodes.get(id) {
+    if let Some(Node::Pi(target, data)) = doc.node(id) {
         out.extend_from_slice(b"<?");
         out.extend_from_slice(target.as_bytes());
         if !data.is_empty() {
@@ -94,7 +94,7 @@ impl<'d> Writer<'d, '_> {
         let Some(e) = doc.element(id) else { return };
         // The common case inside a subtree: nothing declared, at most one attribute. It needs
         // no namespace bookkeeping, no sorting and no allocation.
-        let plain = !apex && self.method == Method::Inclusive && e.ns_decls.is_empty();
+        let plain = !apex && self.method == Method::Inclusive && e.decls().len() == 0;
         self.out.push(b'<');
         self.out.extend_from_slice(e.qname.as_bytes());
         let next: Option<Vec<(&'d str, &'d str)>> = if plain {
@@ -119,15 +119,14 @@ impl<'d> Writer<'d, '_> {
             }
             Some(next)
         };
-        if plain && e.attrs.len() <= 1 {
-            for a in &e.attrs {
-                self.attribute(&a.qname, &a.value);
+        if plain && e.attrs().len() <= 1 {
+            for a in e.attrs() {
+                self.attribute(a.qname, a.value);
             }
         } else {
             let mut attrs: Vec<(&str, &str, &str, &str)> = e
-                .attrs
-                .iter()
-                .map(|a| (a.ns(), a.local(), a.qname.as_str(), a.value.as_str()))
+                .attrs()
+                .map(|a| (a.ns, a.local, a.qname, a.value))
                 .collect();
             if apex && self.method == Method::Inclusive {
                 self.inherit_xml_attributes(id, &mut attrs);
@@ -140,9 +139,9 @@ impl<'d> Writer<'d, '_> {
         self.out.push(b'>');
 
         let inner: &Rendered<'d> = next.as_deref().unwrap_or(rendered);
-        for &c in &e.children {
-            match doc.nodes.get(c) {
-                Some(Node::Element(_)) => self.element(c, inner, false),
+        for c in e.children() {
+            match doc.node(c) {
+                Some(Node::Element) => self.element(c, inner, false),
                 Some(Node::Text(t)) => escape_text(t, self.out),
                 Some(Node::Pi(..)) => pi_node(doc, c, self.out),
                 None => {}
@@ -175,11 +174,7 @@ impl<'d> Writer<'d, '_> {
         let scope = if apex || self.method == Method::Exclusive {
             doc.in_scope_namespaces(id)
         } else {
-            let mut s: Vec<(&str, &str)> = e
-                .ns_decls
-                .iter()
-                .map(|(p, u)| (p.as_str(), u.as_str()))
-                .collect();
+            let mut s: Vec<(&str, &str)> = e.decls().collect();
             for &(p, u) in rendered {
                 if !s.iter().any(|(q, _)| *q == p) {
                     s.push((p, u));
@@ -216,10 +211,9 @@ impl<'d> Writer<'d, '_> {
         fn prefix_of(q: &str) -> &str {
             q.split_once(':').map_or("", |(p, _)| p)
         }
-        prefix_of(&e.qname) == prefix
-            || e.attrs
-                .iter()
-                .any(|a| a.qname.contains(':') && prefix_of(&a.qname) == prefix)
+        prefix_of(e.qname) == prefix
+            || e.attrs()
+                .any(|a| a.qname.contains(':') && prefix_of(a.qname) == prefix)
     }
 
     /// C14N 1.0 copies `xml:*` attributes of ancestors onto the apex when it lacks them.
@@ -233,9 +227,9 @@ impl<'d> Writer<'d, '_> {
         let mut cur = doc.parent(id);
         while let Some(p) = cur {
             if let Some(e) = doc.element(p) {
-                for a in e.attrs.iter().filter(|a| a.ns() == XML_NS) {
-                    if !attrs.iter().any(|x| x.0 == XML_NS && x.1 == a.local()) {
-                        attrs.push((a.ns(), a.local(), &a.qname, &a.value));
+                for a in e.attrs().filter(|a| a.ns == XML_NS) {
+                    if !attrs.iter().any(|x| x.0 == XML_NS && x.1 == a.local) {
+                        attrs.push((a.ns, a.local, a.qname, a.value));
                     }
                 }
             }
@@ -244,30 +238,40 @@ impl<'d> Writer<'d, '_> {
     }
 }
 
-fn escape_text(s: &str, out: &mut Vec<u8>) {
-    for b in s.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
+/// Appends `s`, replacing the bytes `escape` maps; runs of other bytes are copied whole.
+fn escape_with(s: &str, out: &mut Vec<u8>, escape: fn(u8) -> Option<&'static [u8]>) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if let Some(rep) = escape(b) {
+            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(rep);
+            start = i + 1;
         }
     }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+fn escape_text(s: &str, out: &mut Vec<u8>) {
+    escape_with(s, out, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
 }
 
 fn escape_attr(s: &str, out: &mut Vec<u8>) {
-    for b in s.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\t' => out.extend_from_slice(b"&#x9;"),
-            b'\n' => out.extend_from_slice(b"&#xA;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
-        }
-    }
+    escape_with(s, out, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ fn parse_doc(bytes: &[u8]) -> Result<Document, XRoadError> {
 /// Children of `id` as a schema sequence: no text, no foreign elements.
 fn element_children(doc: &Document, id: NodeId) -> Result<Vec<NodeId>, XRoadError> {
     if doc.has_non_whitespace_text(id) {
-        let name = doc.element(id).map_or("", |e| e.local());
+        let name = doc.element(id).map_or("", |e| e.local);
         return Err(malformed(format!("text is not allowed in {name}")));
     }
     Ok(doc.child_elements(id).collect())
@@ -109,14 +109,12 @@ fn only_attributes(doc: &Document, id: NodeId, allowed: &[&str]) -> Result<(), X
         return Ok(());
     };
     match e
-        .attrs
-        .iter()
-        .find(|a| !(a.ns().is_empty() && allowed.contains(&a.local())))
+        .attrs()
+        .find(|a| !(a.ns.is_empty() && allowed.contains(&a.local)))
     {
         Some(a) => Err(malformed(format!(
             "attribute {} is not allowed on {}",
-            a.qname,
-            e.local()
+            a.qname, e.local
         ))),
         None => Ok(()),
     }
@@ -124,7 +122,7 @@ fn only_attributes(doc: &Document, id: NodeId, allowed: &[&str]) -> Result<(), X
 
 fn required_attr(doc: &Document, id: NodeId, name: &str) -> Result<String, XRoadError> {
     doc.attr(id, "", name).map(str::to_owned).ok_or_else(|| {
-        let el = doc.element(id).map_or("", |e| e.local());
+        let el = doc.element(id).map_or("", |e| e.local);
         malformed(format!("{el} lacks the attribute {name}"))
     })
 }
@@ -178,7 +176,7 @@ fn read_value_body(
     match it.next() {
         Some(k) => Err(malformed(format!(
             "unexpected element {}",
-            doc.element(k).map_or("", |e| e.qname.as_str())
+            doc.element(k).map_or("", |e| e.qname)
         ))),
         None => Ok((method, transforms, digest)),
     }
@@ -218,8 +216,8 @@ fn parse_chain(bytes: &[u8]) -> Result<Chain, XRoadError> {
         let mut values = Vec::new();
         for v in element_children(&doc, step)? {
             let kids = element_children(&doc, v)?;
-            let local = doc.element(v).map_or("", |e| e.local());
-            let in_ns = doc.element(v).is_some_and(|e| e.ns() == HASH_CHAIN_NS);
+            let local = doc.element(v).map_or("", |e| e.local);
+            let in_ns = doc.element(v).is_some_and(|e| e.ns == HASH_CHAIN_NS);
             let value = match local {
                 "DataRef" if in_ns => {
                     only_attributes(&doc, v, &["URI"])?;

@@ -2,8 +2,11 @@
 //! X-Road exchanges (a few kilobytes; never message bodies). Built on the project's
 //! streaming scanner, so it refuses exactly what the message parsers refuse (DOCTYPE,
 //! unbound prefixes, bad UTF-8, duplicate attributes).
+//!
+//! All strings live in one arena and nodes link to their siblings, so a document of a
+//! hundred elements costs a handful of allocations, not hundreds.
 
-use std::sync::Arc;
+use std::ops::Range;
 
 use xroad_xml::{EndTag, Handler, Limits, Scanner, StartTag, SyntaxError};
 
@@ -11,67 +14,111 @@ use xroad_xml::{EndTag, Handler, Limits, Scanner, StartTag, SyntaxError};
 /// with a long certificate chain and its OCSP responses is tens of kilobytes).
 pub(crate) const MAX_DOCUMENT_BYTES: usize = 4 << 20;
 
-/// Index of a node in [`Document::nodes`].
+/// Index of a node; nodes are numbered in document order.
 pub(crate) type NodeId = usize;
 
-#[derive(Debug)]
-pub(crate) struct Attr {
-    pub qname: String,
-    local_at: usize,
-    ns: Arc<str>,
-    pub value: String,
+/// A range of the string arena.
+type Span = Range<u32>;
+
+#[derive(Debug, Clone)]
+struct AttrData {
+    qname: Span,
+    local_at: u32,
+    ns: u16,
+    value: Span,
 }
 
-impl Attr {
-    /// The local part of the name.
-    pub fn local(&self) -> &str {
-        self.qname.get(self.local_at..).unwrap_or("")
-    }
-
-    /// The namespace URI (`""` for unprefixed attributes).
-    pub fn ns(&self) -> &str {
-        &self.ns
-    }
+#[derive(Debug, Clone)]
+struct ElementData {
+    qname: Span,
+    local_at: u32,
+    ns: u16,
+    attrs: Range<u32>,
+    decls: Range<u32>,
+    first_child: Option<NodeId>,
+    last_child: Option<NodeId>,
 }
 
-#[derive(Debug)]
-pub(crate) struct Element {
-    pub qname: String,
-    local_at: usize,
-    ns: Arc<str>,
-    /// Attributes other than namespace declarations, in document order.
-    pub attrs: Vec<Attr>,
-    /// Namespace declarations on this element: (prefix, URI); prefix `""` is the default.
-    pub ns_decls: Vec<(String, String)>,
-    pub children: Vec<NodeId>,
+#[derive(Debug, Clone)]
+enum NodeData {
+    Element(ElementData),
+    Text(Span),
+    Pi(Span, Span),
 }
 
-impl Element {
-    /// The local part of the name.
-    pub fn local(&self) -> &str {
-        self.qname.get(self.local_at..).unwrap_or("")
-    }
-
-    /// The namespace URI (`""` when none applies).
-    pub fn ns(&self) -> &str {
-        &self.ns
-    }
-}
-
-#[derive(Debug)]
-pub(crate) enum Node {
-    Element(Element),
-    Text(String),
+/// What a node is, with its strings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Node<'d> {
+    /// An element: see [`Document::element`].
+    Element,
+    Text(&'d str),
     /// A processing instruction: target and data.
-    Pi(String, String),
+    Pi(&'d str, &'d str),
+}
+
+/// An attribute other than a namespace declaration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attr<'d> {
+    pub qname: &'d str,
+    pub local: &'d str,
+    /// The namespace URI (`""` for unprefixed attributes).
+    pub ns: &'d str,
+    pub value: &'d str,
+}
+
+/// An element.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Element<'d> {
+    doc: &'d Document,
+    data: &'d ElementData,
+    pub qname: &'d str,
+    pub local: &'d str,
+    /// The namespace URI (`""` when none applies).
+    pub ns: &'d str,
+}
+
+impl<'d> Element<'d> {
+    /// Attributes other than namespace declarations, in document order.
+    pub fn attrs(&self) -> impl ExactSizeIterator<Item = Attr<'d>> + 'd {
+        let doc = self.doc;
+        let r = self.data.attrs.clone();
+        doc.attrs[r.start as usize..r.end as usize]
+            .iter()
+            .map(move |a| Attr {
+                qname: doc.s(&a.qname),
+                local: doc.s(&a.qname).get(a.local_at as usize..).unwrap_or(""),
+                ns: doc.namespace(a.ns),
+                value: doc.s(&a.value),
+            })
+    }
+
+    /// Namespace declarations on this element: (prefix, URI); prefix `""` is the default.
+    pub fn decls(&self) -> impl ExactSizeIterator<Item = (&'d str, &'d str)> + 'd {
+        let doc = self.doc;
+        let r = self.data.decls.clone();
+        doc.decls[r.start as usize..r.end as usize]
+            .iter()
+            .map(move |(p, u)| (doc.s(p), doc.s(u)))
+    }
+
+    /// Child nodes in document order.
+    pub fn children(&self) -> impl Iterator<Item = NodeId> + 'd {
+        let doc = self.doc;
+        std::iter::successors(self.data.first_child, move |&c| doc.next_sibling[c])
+    }
 }
 
 /// A parsed document: nodes in document order, the root element and the processing
 /// instructions outside it.
 #[derive(Debug)]
 pub(crate) struct Document {
-    pub nodes: Vec<Node>,
-    pub parents: Vec<Option<NodeId>>,
+    arena: String,
+    namespaces: Vec<Span>,
+    nodes: Vec<NodeData>,
+    parents: Vec<Option<NodeId>>,
+    next_sibling: Vec<Option<NodeId>>,
+    attrs: Vec<AttrData>,
+    decls: Vec<(Span, Span)>,
     pub root: NodeId,
     /// Top-level processing instructions before (`false`) or after (`true`) the root.
     pub outside: Vec<(bool, NodeId)>,
@@ -87,32 +134,46 @@ pub(crate) enum TreeError {
 }
 
 struct Builder {
-    /// Namespace URIs seen so far: a document uses a handful, on every element.
-    namespaces: Vec<Arc<str>>,
-    nodes: Vec<Node>,
-    parents: Vec<Option<NodeId>>,
+    doc: Document,
     open: Vec<NodeId>,
     root: Option<NodeId>,
-    outside: Vec<(bool, NodeId)>,
+    /// The text node being extended, if the last thing seen was text.
+    open_text: Option<NodeId>,
 }
 
 impl Builder {
-    fn namespace(&mut self, uri: &str) -> Arc<str> {
-        if let Some(n) = self.namespaces.iter().find(|n| ***n == *uri) {
-            return Arc::clone(n);
-        }
-        let n: Arc<str> = Arc::from(uri);
-        self.namespaces.push(Arc::clone(&n));
-        n
+    /// Appends `s` to the arena. Documents are at most a few MiB, so offsets fit `u32`.
+    fn intern(&mut self, s: &str) -> Span {
+        let start = self.doc.arena.len() as u32;
+        self.doc.arena.push_str(s);
+        start..self.doc.arena.len() as u32
     }
 
-    fn push(&mut self, node: Node) -> NodeId {
-        let id = self.nodes.len();
+    fn namespace(&mut self, uri: &str) -> u16 {
+        if let Some(i) = self
+            .doc
+            .namespaces
+            .iter()
+            .position(|s| self.doc.s(s) == uri)
+        {
+            return i as u16;
+        }
+        let span = self.intern(uri);
+        self.doc.namespaces.push(span);
+        (self.doc.namespaces.len() - 1) as u16
+    }
+
+    fn push(&mut self, node: NodeData) -> NodeId {
+        let id = self.doc.nodes.len();
         let parent = self.open.last().copied();
-        self.nodes.push(node);
-        self.parents.push(parent);
-        if let Some(Node::Element(p)) = parent.and_then(|p| self.nodes.get_mut(p)) {
-            p.children.push(id);
+        self.doc.nodes.push(node);
+        self.doc.parents.push(parent);
+        self.doc.next_sibling.push(None);
+        if let Some(NodeData::Element(p)) = parent.and_then(|p| self.doc.nodes.get_mut(p)) {
+            match p.last_child.replace(id) {
+                Some(prev) => self.doc.next_sibling[prev] = Some(id),
+                None => p.first_child = Some(id),
+            }
         }
         id
     }
@@ -122,30 +183,36 @@ impl Handler for Builder {
     type Error = SyntaxError;
 
     fn start_element(&mut self, tag: &StartTag<'_>) -> Result<(), SyntaxError> {
-        let mut attrs = Vec::new();
-        let mut ns_decls = Vec::new();
+        self.open_text = None;
+        let attrs_start = self.doc.attrs.len() as u32;
+        let decls_start = self.doc.decls.len() as u32;
         for a in tag.attributes() {
-            if a.qname == "xmlns" {
-                ns_decls.push((String::new(), a.value.to_owned()));
-            } else if let Some(prefix) = a.qname.strip_prefix("xmlns:") {
-                ns_decls.push((prefix.to_owned(), a.value.to_owned()));
+            if a.qname == "xmlns" || a.qname.starts_with("xmlns:") {
+                let prefix = self.intern(a.qname.strip_prefix("xmlns:").unwrap_or(""));
+                let uri = self.intern(a.value);
+                self.doc.decls.push((prefix, uri));
             } else {
-                attrs.push(Attr {
-                    qname: a.qname.to_owned(),
-                    local_at: a.qname.len() - a.local.len(),
-                    ns: self.namespace(a.namespace),
-                    value: a.value.to_owned(),
+                let qname = self.intern(a.qname);
+                let ns = self.namespace(a.namespace);
+                let value = self.intern(a.value);
+                self.doc.attrs.push(AttrData {
+                    local_at: (a.qname.len() - a.local.len()) as u32,
+                    qname,
+                    ns,
+                    value,
                 });
             }
         }
+        let qname = self.intern(tag.qname);
         let ns = self.namespace(tag.namespace);
-        let id = self.push(Node::Element(Element {
-            qname: tag.qname.to_owned(),
-            local_at: tag.qname.len() - tag.local.len(),
+        let id = self.push(NodeData::Element(ElementData {
+            local_at: (tag.qname.len() - tag.local.len()) as u32,
+            qname,
             ns,
-            attrs,
-            ns_decls,
-            children: Vec::new(),
+            attrs: attrs_start..self.doc.attrs.len() as u32,
+            decls: decls_start..self.doc.decls.len() as u32,
+            first_child: None,
+            last_child: None,
         }));
         self.root.get_or_insert(id);
         self.open.push(id);
@@ -153,30 +220,36 @@ impl Handler for Builder {
     }
 
     fn end_element(&mut self, _tag: &EndTag<'_>) -> Result<(), SyntaxError> {
+        self.open_text = None;
         self.open.pop();
         Ok(())
     }
 
     fn text(&mut self, text: &str) -> Result<(), SyntaxError> {
-        // Pieces of one text node arrive separately: join them.
-        if let Some(&parent) = self.open.last() {
-            if let Some(Node::Element(p)) = self.nodes.get(parent) {
-                if let Some(&last) = p.children.last() {
-                    if let Some(Node::Text(t)) = self.nodes.get_mut(last) {
-                        t.push_str(text);
-                        return Ok(());
-                    }
+        if self.open.is_empty() {
+            return Ok(());
+        }
+        // Pieces of one text node arrive one after another: the arena keeps them adjacent.
+        let span = self.intern(text);
+        match self.open_text {
+            Some(id) => {
+                if let Some(NodeData::Text(s)) = self.doc.nodes.get_mut(id) {
+                    s.end = span.end;
                 }
             }
+            None => self.open_text = Some(self.push(NodeData::Text(span))),
         }
-        self.push(Node::Text(text.to_owned()));
         Ok(())
     }
 
     fn processing_instruction(&mut self, target: &str, data: &str) -> Result<(), SyntaxError> {
-        let id = self.push(Node::Pi(target.to_owned(), data.to_owned()));
+        // Comments are not reported: text around one continues the same node, as C14N
+        // without comments wants it.
+        self.open_text = None;
+        let (t, d) = (self.intern(target), self.intern(data));
+        let id = self.push(NodeData::Pi(t, d));
         if self.open.is_empty() {
-            self.outside.push((self.root.is_some(), id));
+            self.doc.outside.push((self.root.is_some(), id));
         }
         Ok(())
     }
@@ -189,40 +262,85 @@ impl Document {
             return Err(TreeError::TooLarge);
         }
         let mut b = Builder {
-            namespaces: Vec::with_capacity(8),
-            nodes: Vec::with_capacity(bytes.len() / 32),
-            parents: Vec::new(),
-            open: Vec::new(),
+            doc: Document {
+                arena: String::with_capacity(bytes.len()),
+                namespaces: Vec::with_capacity(8),
+                nodes: Vec::with_capacity(bytes.len() / 32),
+                parents: Vec::with_capacity(bytes.len() / 32),
+                next_sibling: Vec::with_capacity(bytes.len() / 32),
+                attrs: Vec::with_capacity(bytes.len() / 64),
+                decls: Vec::with_capacity(8),
+                root: 0,
+                outside: Vec::new(),
+            },
+            open: Vec::with_capacity(16),
             root: None,
-            outside: Vec::new(),
+            open_text: None,
         };
         let mut scanner = Scanner::new(Limits::default());
         scanner.feed(bytes, &mut b)?;
         scanner.finish(&mut b)?;
-        Ok(Document {
-            root: b.root.unwrap_or(0),
-            nodes: b.nodes,
-            parents: b.parents,
-            outside: b.outside,
+        let mut doc = b.doc;
+        doc.root = b.root.unwrap_or(0);
+        Ok(doc)
+    }
+
+    fn s(&self, span: &Span) -> &str {
+        self.arena
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
+    }
+
+    fn namespace(&self, i: u16) -> &str {
+        self.namespaces
+            .get(usize::from(i))
+            .map_or("", |s| self.s(s))
+    }
+
+    /// How many nodes there are (ids are `0..len`).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The node `id`.
+    pub fn node(&self, id: NodeId) -> Option<Node<'_>> {
+        Some(match self.nodes.get(id)? {
+            NodeData::Element(_) => Node::Element,
+            NodeData::Text(s) => Node::Text(self.s(s)),
+            NodeData::Pi(t, d) => Node::Pi(self.s(t), self.s(d)),
         })
     }
 
     /// The element at `id`, if it is one.
-    pub fn element(&self, id: NodeId) -> Option<&Element> {
-        match self.nodes.get(id) {
-            Some(Node::Element(e)) => Some(e),
+    pub fn element(&self, id: NodeId) -> Option<Element<'_>> {
+        match self.nodes.get(id)? {
+            NodeData::Element(data) => {
+                let qname = self.s(&data.qname);
+                Some(Element {
+                    doc: self,
+                    data,
+                    qname,
+                    local: qname.get(data.local_at as usize..).unwrap_or(""),
+                    ns: self.namespace(data.ns),
+                })
+            }
             _ => None,
         }
     }
 
+    /// Child nodes of `id` (none unless it is an element).
+    fn children(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        let first = match self.nodes.get(id) {
+            Some(NodeData::Element(e)) => e.first_child,
+            _ => None,
+        };
+        std::iter::successors(first, move |&c| self.next_sibling[c])
+    }
+
     /// Child elements of `id`.
     pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
-        self.element(id)
-            .map(|e| e.children.as_slice())
-            .unwrap_or(&[])
-            .iter()
-            .copied()
-            .filter(|&c| self.element(c).is_some())
+        self.children(id)
+            .filter(|&c| matches!(self.nodes.get(c), Some(NodeData::Element(_))))
     }
 
     /// The first child element of `id` named `{ns}local`.
@@ -244,75 +362,70 @@ impl Document {
     /// Whether `id` is the element `{ns}local`.
     pub fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
         self.element(id)
-            .is_some_and(|e| e.ns() == ns && e.local() == local)
+            .is_some_and(|e| e.ns == ns && e.local == local)
     }
 
     /// The value of the attribute `{ns}local` (`ns = ""` for unprefixed) of `id`.
     pub fn attr(&self, id: NodeId, ns: &str, local: &str) -> Option<&str> {
         self.element(id)?
-            .attrs
-            .iter()
-            .find(|a| a.ns() == ns && a.local() == local)
-            .map(|a| a.value.as_str())
+            .attrs()
+            .find(|a| a.ns == ns && a.local == local)
+            .map(|a| a.value)
     }
 
     /// The concatenated text of the children of `id` (not of deeper descendants).
     pub fn text(&self, id: NodeId) -> String {
         let mut out = String::new();
-        if let Some(e) = self.element(id) {
-            for &c in &e.children {
-                if let Some(Node::Text(t)) = self.nodes.get(c) {
-                    out.push_str(t);
-                }
+        for c in self.children(id) {
+            if let Some(NodeData::Text(s)) = self.nodes.get(c) {
+                out.push_str(self.s(s));
             }
         }
         out
     }
 
-    /// Whether `id` has child nodes other than elements, ignoring whitespace-only text.
+    /// Whether `id` has a text child with more than whitespace.
     pub fn has_non_whitespace_text(&self, id: NodeId) -> bool {
-        self.element(id).is_some_and(|e| {
-            e.children.iter().any(|&c| match self.nodes.get(c) {
-                Some(Node::Text(t)) => !t.trim_matches([' ', '\t', '\r', '\n']).is_empty(),
-                _ => false,
-            })
+        self.children(id).any(|c| match self.nodes.get(c) {
+            Some(NodeData::Text(s)) => !self.s(s).trim_matches([' ', '\t', '\r', '\n']).is_empty(),
+            _ => false,
         })
+    }
+
+    /// The nodes at or below `from`, in document order: a contiguous range of ids.
+    fn subtree(&self, from: NodeId) -> Range<NodeId> {
+        let mut end = from + 1;
+        while end < self.nodes.len() && self.is_below(end, from) {
+            end += 1;
+        }
+        from..end
+    }
+
+    fn is_below(&self, mut id: NodeId, ancestor: NodeId) -> bool {
+        while let Some(p) = self.parents[id] {
+            if p == ancestor {
+                return true;
+            }
+            id = p;
+        }
+        false
     }
 
     /// The first element in document order (at or below `from`) whose unprefixed attribute
     /// `name` equals `value`: how XPath `//*[@Id='…']` finds signature parts.
     pub fn find_by_attr(&self, from: NodeId, name: &str, value: &str) -> Option<NodeId> {
-        let mut stack = vec![from];
-        while let Some(id) = stack.pop() {
-            let e = self.element(id)?;
-            if e.attrs
-                .iter()
-                .any(|a| a.ns().is_empty() && a.local() == name && a.value == value)
-            {
-                return Some(id);
-            }
-            stack.extend(
-                e.children
-                    .iter()
-                    .rev()
-                    .copied()
-                    .filter(|&c| self.element(c).is_some()),
-            );
-        }
-        None
+        self.subtree(from).find(|&id| {
+            self.element(id).is_some_and(|e| {
+                e.attrs()
+                    .any(|a| a.ns.is_empty() && a.local == name && a.value == value)
+            })
+        })
     }
 
     /// Every element at or below `from`, in document order.
-    pub fn descendants(&self, from: NodeId) -> Vec<NodeId> {
-        let mut out = Vec::new();
-        let mut stack = vec![from];
-        while let Some(id) = stack.pop() {
-            if let Some(e) = self.element(id) {
-                out.push(id);
-                stack.extend(e.children.iter().rev().copied());
-            }
-        }
-        out
+    pub fn descendants(&self, from: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.subtree(from)
+            .filter(|&id| matches!(self.nodes.get(id), Some(NodeData::Element(_))))
     }
 
     /// The namespaces in scope at `id`, nearest declaration first wins: (prefix, URI).
@@ -321,13 +434,13 @@ impl Document {
         let mut cur = Some(id);
         while let Some(n) = cur {
             if let Some(e) = self.element(n) {
-                for (p, u) in &e.ns_decls {
-                    if !out.iter().any(|(q, _)| q == p) {
+                for (p, u) in e.decls() {
+                    if !out.iter().any(|(q, _)| *q == p) {
                         out.push((p, u));
                     }
                 }
             }
-            cur = self.parents.get(n).copied().flatten();
+            cur = self.parent(n);
         }
         out
     }
@@ -359,6 +472,7 @@ mod tests {
             doc.outside.iter().map(|o| o.0).collect::<Vec<_>>(),
             [false, true]
         );
+        assert_eq!(doc.descendants(r).collect::<Vec<_>>(), vec![r, c, e]);
         assert!(Document::parse(b"<!DOCTYPE r><r/>").is_err());
         assert!(Document::parse(b"<r><x:y/></r>").is_err());
     }

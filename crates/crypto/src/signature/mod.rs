@@ -93,7 +93,6 @@ pub fn signature_value_and_timestamp(xml: &[u8]) -> Result<(Vec<u8>, Option<Vec<
         .ok_or_else(|| parse::malformed("ds:SignatureValue is not base64"))?;
     let token = doc
         .descendants(sig.object)
-        .into_iter()
         .find(|&n| doc.is(n, parse::XADES_NS, "EncapsulatedTimeStamp"))
         .map(|n| {
             crate::util::decode_base64(&doc.text(n))

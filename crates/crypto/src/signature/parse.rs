@@ -26,7 +26,7 @@ pub(crate) struct SignatureDoc {
 /// signature's parts by literal tag name, so the `ds:` prefix is part of the format.
 fn first_by_qname(doc: &Document, qname: &str) -> Option<NodeId> {
     // Nodes are numbered in document order.
-    (0..doc.nodes.len()).find(|&id| doc.element(id).is_some_and(|e| e.qname == qname))
+    (0..doc.len()).find(|&id| doc.element(id).is_some_and(|e| e.qname == qname))
 }
 
 impl SignatureDoc {
@@ -63,16 +63,16 @@ impl SignatureDoc {
         let root = doc
             .element(doc.root)
             .ok_or_else(|| malformed("no root element"))?;
-        let first = *root
-            .children
-            .first()
+        let first = root
+            .children()
+            .next()
             .ok_or_else(|| malformed("the signature document is empty"))?;
         let Some(e) = doc.element(first) else {
             return Err(malformed(
                 "the root element must begin with ds:Signature, not with text",
             ));
         };
-        match (e.ns(), e.local()) {
+        match (e.ns, e.local) {
             (DS_NS, "Signature") => check_signature(doc, first),
             (DS_NS, "SignedInfo") => check_signed_info(doc, first),
             _ => Err(malformed(format!(
@@ -90,7 +90,9 @@ fn sequence(
     id: NodeId,
     rules: &[(&str, &str, usize, usize)],
 ) -> Result<Vec<Vec<NodeId>>, XRoadError> {
-    let name = doc.element(id).map_or(String::new(), |e| e.qname.clone());
+    let name = doc
+        .element(id)
+        .map_or(String::new(), |e| e.qname.to_owned());
     if doc.has_non_whitespace_text(id) {
         return Err(malformed(format!("text is not allowed in {name}")));
     }
@@ -107,7 +109,7 @@ fn sequence(
             let found = kids
                 .get(at)
                 .and_then(|&k| doc.element(k))
-                .map_or("nothing".to_owned(), |e| e.qname.clone());
+                .map_or("nothing".to_owned(), |e| e.qname.to_owned());
             return Err(malformed(format!(
                 "{name} must contain {local} where it has {found}"
             )));
@@ -115,7 +117,7 @@ fn sequence(
         out.push(got);
     }
     if let Some(&k) = kids.get(at) {
-        let q = doc.element(k).map_or("", |e| e.qname.as_str());
+        let q = doc.element(k).map_or("", |e| e.qname);
         return Err(malformed(format!("unexpected element {q} in {name}")));
     }
     Ok(out)
@@ -125,13 +127,13 @@ fn require_attr(doc: &Document, id: NodeId, name: &str) -> Result<(), XRoadError
     if doc.attr(id, "", name).is_some() {
         return Ok(());
     }
-    let el = doc.element(id).map_or("", |e| e.qname.as_str());
+    let el = doc.element(id).map_or("", |e| e.qname);
     Err(malformed(format!("{el} lacks the attribute {name}")))
 }
 
 fn check_base64(doc: &Document, id: NodeId) -> Result<(), XRoadError> {
     if doc.child_elements(id).next().is_some() || !crate::util::is_base64(&doc.text(id)) {
-        let el = doc.element(id).map_or("", |e| e.qname.as_str());
+        let el = doc.element(id).map_or("", |e| e.qname);
         return Err(malformed(format!("{el} does not hold base64 data")));
     }
     Ok(())

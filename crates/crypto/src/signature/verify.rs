@@ -397,7 +397,6 @@ fn ocsp_responses(
     let doc = &sig.doc;
     let values: Vec<usize> = doc
         .descendants(sig.object)
-        .into_iter()
         .filter(|&n| doc.is(n, XADES_NS, "EncapsulatedOCSPValue"))
         .collect();
     if values.is_empty() {
@@ -422,7 +421,6 @@ fn ocsp_responses(
 fn signing_time(sig: &SignatureDoc) -> Option<String> {
     let doc = &sig.doc;
     doc.descendants(sig.object)
-        .into_iter()
         .find(|&n| doc.is(n, XADES_NS, "SigningTime"))
         .map(|n| doc.text(n))
 }
