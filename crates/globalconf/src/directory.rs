@@ -47,7 +47,8 @@ impl ConfigurationDirectory {
                 .map_err(|e| malformed(e.to_string()))
                 .and_then(|bytes| SharedParameters::parse(&bytes));
             match parsed {
-                Ok(p) => {
+                Ok(mut p) => {
+                    p.version = metadata_version(&entry.path().join("shared-params.xml.metadata"));
                     let dir_name = entry.file_name().to_string_lossy().into_owned();
                     shared.insert(dir_name, p);
                 }
@@ -70,6 +71,11 @@ impl ConfigurationDirectory {
     /// The shared parameters by instance folder name.
     pub fn shared_parameters(&self) -> impl Iterator<Item = (&str, &SharedParameters)> {
         self.shared.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The shared parameters of `instance`.
+    pub fn shared(&self, instance: &str) -> Option<&SharedParameters> {
+        self.shared.values().find(|p| p.instance == instance)
     }
 
     /// The own instance's shared parameters.
@@ -120,6 +126,23 @@ impl ConfigurationDirectory {
             Ok(text) => !text.contains("<verifyNextUpdate>false</verifyNextUpdate>"),
             Err(_) => true,
         }
+    }
+}
+
+/// `configurationVersion` of a part's `.metadata` file; 2 when absent (as Java reads it).
+fn metadata_version(path: &Path) -> u32 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 2;
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return 2;
+    };
+    match json.get("configurationVersion") {
+        Some(serde_json::Value::String(v)) => v.trim().parse().unwrap_or(2),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(2)
+        }
+        _ => 2,
     }
 }
 

@@ -10,4 +10,6 @@ mod directory;
 mod shared_params;
 
 pub use directory::ConfigurationDirectory;
-pub use shared_params::{ApprovedCaParams, CaInfo, OcspInfo, SharedParameters, TsaInfo};
+pub use shared_params::{
+    ApprovedCaParams, CaInfo, GlobalGroup, OcspInfo, SecurityServer, SharedParameters, TsaInfo,
+};

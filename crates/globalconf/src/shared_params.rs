@@ -1,8 +1,13 @@
 //! Shared parameters (`shared-params.xml`, versions 2 to 6): the parts verification needs,
 //! read with the streaming scanner (the file lists every member; no tree is built).
 
+use std::collections::HashMap;
+
 use xroad_fault::{ErrorCode, XRoadError};
+use xroad_identifiers::{ClientId, IdField, IdFields, SecurityServerId, ServiceId};
 use xroad_xml::{EndTag, Handler, Limits, Scanner, StartTag, SyntaxError};
+
+const IDENTIFIERS_NS: &str = "http://x-road.eu/xsd/identifiers";
 
 /// An OCSP responder of a CA.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,7 +55,40 @@ pub struct TsaInfo {
     pub cert: Vec<u8>,
 }
 
-/// The shared parameters of one instance, as far as this crate reads them.
+/// A security server (`securityServer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityServer {
+    /// The owner member.
+    pub owner: ClientId,
+    /// `serverCode`.
+    pub server_code: String,
+    /// `address` (host name, IP or URL), if registered.
+    pub address: Option<String>,
+    /// `authCertHash` values (SHA-1 of the DER in version 2, SHA-256 from version 3).
+    pub auth_cert_hashes: Vec<Vec<u8>>,
+    /// The clients it hosts besides its owner.
+    pub clients: Vec<ClientId>,
+}
+
+impl SecurityServer {
+    /// Its identifier.
+    pub fn id(&self) -> Option<SecurityServerId> {
+        SecurityServerId::new(self.owner.clone(), self.server_code.as_str()).ok()
+    }
+}
+
+/// A global group (`globalGroup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalGroup {
+    /// `groupCode`.
+    pub code: String,
+    /// `description`.
+    pub description: String,
+    /// Its members (members and subsystems).
+    pub members: Vec<ClientId>,
+}
+
+/// The shared parameters of one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SharedParameters {
     /// `instanceIdentifier`.
@@ -59,8 +97,18 @@ pub struct SharedParameters {
     pub approved_cas: Vec<ApprovedCaParams>,
     /// `approvedTSA`s in file order.
     pub approved_tsas: Vec<TsaInfo>,
+    /// Members and their subsystems, in file order (each member before its subsystems).
+    pub members: Vec<ClientId>,
+    /// Security servers in file order.
+    pub security_servers: Vec<SecurityServer>,
+    /// Global groups in file order.
+    pub global_groups: Vec<GlobalGroup>,
+    /// Central services: service code and implementing service.
+    pub central_services: Vec<(String, ServiceId)>,
     /// `globalSettings/ocspFreshnessSeconds`.
     pub ocsp_freshness_seconds: Option<i64>,
+    /// The configuration version of the file (from its metadata; 2 when not given).
+    pub version: u32,
 }
 
 fn malformed(msg: impl Into<String>) -> XRoadError {
@@ -93,7 +141,59 @@ impl SharedParameters {
         if reader.params.instance.is_empty() {
             return Err(malformed("shared parameters lack instanceIdentifier"));
         }
+        reader.params.version = 2;
+        reader.resolve().map_err(|e| match e {
+            ReadError::Syntax(e) => malformed(e.to_string()),
+            ReadError::Invalid(m) => malformed(m),
+        })?;
         Ok(reader.params)
+    }
+
+    /// The security server whose authentication certificate is `cert_der`: its hash is
+    /// SHA-1 in version 2 files and SHA-256 from version 3.
+    pub fn server_by_auth_cert(&self, cert_der: &[u8]) -> Option<&SecurityServer> {
+        let alg = if self.version <= 2 {
+            xroad_crypto::DigestAlgorithm::Sha1
+        } else {
+            xroad_crypto::DigestAlgorithm::Sha256
+        };
+        self.server_by_auth_cert_hash(alg.digest(cert_der).as_bytes())
+    }
+
+    /// The security server whose registered authentication certificate hash is `hash`.
+    pub fn server_by_auth_cert_hash(&self, hash: &[u8]) -> Option<&SecurityServer> {
+        self.security_servers
+            .iter()
+            .find(|s| s.auth_cert_hashes.iter().any(|h| h.as_slice() == hash))
+    }
+
+    /// The security server `code` owned by `owner`.
+    pub fn server(&self, id: &SecurityServerId) -> Option<&SecurityServer> {
+        self.security_servers
+            .iter()
+            .find(|s| s.owner == *id.owner() && s.server_code == id.server_code())
+    }
+
+    /// Whether `server` hosts `client` (as its owner or one of its clients).
+    pub fn is_security_server_client(&self, client: &ClientId, server: &SecurityServerId) -> bool {
+        self.server(server)
+            .is_some_and(|s| s.owner == *client || s.clients.contains(client))
+    }
+
+    /// The addresses of the security servers hosting `client`.
+    pub fn provider_addresses(&self, client: &ClientId) -> Vec<&str> {
+        self.security_servers
+            .iter()
+            .filter(|s| s.owner == *client || s.clients.contains(client))
+            .filter_map(|s| s.address.as_deref())
+            .collect()
+    }
+
+    /// Whether `subject` is a member of the global group `code`.
+    pub fn is_in_global_group(&self, subject: &ClientId, code: &str) -> bool {
+        self.global_groups
+            .iter()
+            .any(|g| g.code == code && g.members.contains(subject))
     }
 }
 
@@ -110,12 +210,37 @@ impl From<SyntaxError> for ReadError {
 }
 
 /// Collects the elements of interest by their path of local names below the root.
+/// A member as written, before its `id` references are resolved.
+#[derive(Default)]
+struct RawMember {
+    xml_id: String,
+    class: String,
+    code: String,
+    subsystems: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+struct RawServer {
+    owner: String,
+    code: String,
+    address: Option<String>,
+    hashes: Vec<Vec<u8>>,
+    clients: Vec<String>,
+}
+
 #[derive(Default)]
 struct Reader {
     root_local: String,
     path: Vec<String>,
     text: String,
     params: SharedParameters,
+    members: Vec<RawMember>,
+    servers: Vec<RawServer>,
+    /// Groups with their members as identifier fields.
+    groups: Vec<(String, String, Vec<IdFields>)>,
+    /// The identifier being read (`groupMember`, `implementingService`).
+    id_fields: Option<IdFields>,
+    central: Vec<(String, IdFields)>,
 }
 
 fn decode_cert(text: &str) -> Result<Vec<u8>, ReadError> {
@@ -136,6 +261,70 @@ fn decode_cert(text: &str) -> Result<Vec<u8>, ReadError> {
 }
 
 impl Reader {
+    /// Turns `id` references into identifiers.
+    fn resolve(&mut self) -> Result<(), ReadError> {
+        let instance = self.params.instance.clone();
+        let bad =
+            |what: &str, e: &dyn std::fmt::Display| ReadError::Invalid(format!("{what}: {e}"));
+        let mut by_id: HashMap<String, ClientId> = HashMap::new();
+        for m in &self.members {
+            let member = ClientId::member(instance.as_str(), m.class.as_str(), m.code.as_str())
+                .map_err(|e| bad("a member", &e))?;
+            by_id.insert(m.xml_id.clone(), member.clone());
+            self.params.members.push(member);
+            for (xml_id, code) in &m.subsystems {
+                let sub = ClientId::subsystem(
+                    instance.as_str(),
+                    m.class.as_str(),
+                    m.code.as_str(),
+                    code.as_str(),
+                )
+                .map_err(|e| bad("a subsystem", &e))?;
+                by_id.insert(xml_id.clone(), sub.clone());
+                self.params.members.push(sub);
+            }
+        }
+        let lookup = |r: &str| {
+            by_id.get(r.trim()).cloned().ok_or_else(|| {
+                ReadError::Invalid(format!("no member or subsystem has the id {}", r.trim()))
+            })
+        };
+        for s in std::mem::take(&mut self.servers) {
+            self.params.security_servers.push(SecurityServer {
+                owner: lookup(&s.owner)?,
+                server_code: s.code,
+                address: s.address.filter(|a| !a.is_empty()),
+                auth_cert_hashes: s.hashes,
+                clients: s
+                    .clients
+                    .iter()
+                    .map(|c| lookup(c))
+                    .collect::<Result<_, _>>()?,
+            });
+        }
+        for (code, description, members) in std::mem::take(&mut self.groups) {
+            let members = members
+                .into_iter()
+                .map(|f| {
+                    f.into_client()
+                        .map_err(|e| bad("a global group member", &e))
+                })
+                .collect::<Result<_, _>>()?;
+            self.params.global_groups.push(GlobalGroup {
+                code,
+                description,
+                members,
+            });
+        }
+        for (code, fields) in std::mem::take(&mut self.central) {
+            let service = fields
+                .into_service()
+                .map_err(|e| bad("a central service", &e))?;
+            self.params.central_services.push((code, service));
+        }
+        Ok(())
+    }
+
     fn path_is(&self, expected: &[&str]) -> bool {
         self.path.len() == expected.len() && self.path.iter().zip(expected).all(|(a, b)| a == b)
     }
@@ -207,6 +396,64 @@ impl Reader {
                     }
                 }
             }
+            ["member", "memberClass", "code"] => {
+                if let Some(m) = self.members.last_mut() {
+                    m.class = text.trim().to_owned();
+                }
+            }
+            ["member", "memberCode"] => {
+                if let Some(m) = self.members.last_mut() {
+                    m.code = text.trim().to_owned();
+                }
+            }
+            ["member", "subsystem", "subsystemCode"] => {
+                if let Some(s) = self
+                    .members
+                    .last_mut()
+                    .and_then(|m| m.subsystems.last_mut())
+                {
+                    s.1 = text.trim().to_owned();
+                }
+            }
+            ["securityServer", field] => {
+                let field = (*field).to_owned();
+                let Some(s) = self.servers.last_mut() else {
+                    return Ok(());
+                };
+                match field.as_str() {
+                    "owner" => s.owner = text.trim().to_owned(),
+                    "serverCode" => s.code = text.trim().to_owned(),
+                    "address" => s.address = Some(text.trim().to_owned()),
+                    "client" => s.clients.push(text.trim().to_owned()),
+                    "authCertHash" => {
+                        use base64::Engine;
+                        let compact: String =
+                            text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                        let hash = base64::engine::general_purpose::STANDARD
+                            .decode(compact)
+                            .map_err(|_| {
+                                ReadError::Invalid("an authCertHash is not base64".into())
+                            })?;
+                        s.hashes.push(hash);
+                    }
+                    _ => {}
+                }
+            }
+            ["globalGroup", "groupCode"] => {
+                if let Some(g) = self.groups.last_mut() {
+                    g.0 = text.trim().to_owned();
+                }
+            }
+            ["globalGroup", "description"] => {
+                if let Some(g) = self.groups.last_mut() {
+                    g.1 = text.trim().to_owned();
+                }
+            }
+            ["centralService", "serviceCode"] => {
+                if let Some(c) = self.central.last_mut() {
+                    c.0 = text.trim().to_owned();
+                }
+            }
             ["globalSettings", "ocspFreshnessSeconds"] => {
                 let n = text.trim().parse::<i64>().map_err(|_| {
                     ReadError::Invalid(format!(
@@ -244,6 +491,26 @@ impl Handler for Reader {
             }
         } else if self.path_is(&["approvedTSA"]) {
             self.params.approved_tsas.push(TsaInfo::default());
+        } else if self.path_is(&["member"]) {
+            self.members.push(RawMember {
+                xml_id: tag.attribute("", "id").unwrap_or("").to_owned(),
+                ..RawMember::default()
+            });
+        } else if self.path_is(&["member", "subsystem"]) {
+            let xml_id = tag.attribute("", "id").unwrap_or("").to_owned();
+            if let Some(m) = self.members.last_mut() {
+                m.subsystems.push((xml_id, String::new()));
+            }
+        } else if self.path_is(&["securityServer"]) {
+            self.servers.push(RawServer::default());
+        } else if self.path_is(&["globalGroup"]) {
+            self.groups.push((String::new(), String::new(), Vec::new()));
+        } else if self.path_is(&["globalGroup", "groupMember"])
+            || self.path_is(&["centralService", "implementingService"])
+        {
+            self.id_fields = Some(IdFields::default());
+        } else if self.path_is(&["centralService"]) {
+            self.central.push((String::new(), IdFields::default()));
         }
         Ok(())
     }
@@ -253,7 +520,25 @@ impl Handler for Reader {
             return Ok(());
         }
         let text = std::mem::take(&mut self.text);
-        self.leaf(&text)?;
+        if tag.namespace() == IDENTIFIERS_NS && self.id_fields.is_some() {
+            if let (Some(field), Some(fields)) =
+                (IdField::from_local_name(tag.local), self.id_fields.as_mut())
+            {
+                fields.set(field, text.trim()).map_err(|e| {
+                    ReadError::Invalid(format!("an identifier in shared parameters: {e}"))
+                })?;
+            }
+        } else if self.path_is(&["globalGroup", "groupMember"]) {
+            if let (Some(fields), Some(g)) = (self.id_fields.take(), self.groups.last_mut()) {
+                g.2.push(fields);
+            }
+        } else if self.path_is(&["centralService", "implementingService"]) {
+            if let (Some(fields), Some(c)) = (self.id_fields.take(), self.central.last_mut()) {
+                c.1 = fields;
+            }
+        } else {
+            self.leaf(&text)?;
+        }
         self.path.pop();
         Ok(())
     }
