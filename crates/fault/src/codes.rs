@@ -96,6 +96,11 @@ error_codes! {
     MalformedServerConf = "malformed_server_conf", "MalformedServerConf";
     MalformedGlobalConf = "malformed_global_conf", "MalformedGlobalConf";
     OutdatedGlobalConf = "global_conf_outdated", "OutdatedGlobalConf";
+    GlobalConfMissingVerificationCert = "global_conf_missing_verification_cert", "GlobalConfMissingVerificationCert";
+    GlobalConfSignatureVerificationFailure = "global_conf_signature_verification_failure", "GlobalConfSignatureVerificationFailure";
+    GlobalConfMissingSignedDataExpirationDate = "global_conf_missing_signed_data_expiration_date", "GlobalConfMissingSignedDataExpirationDate";
+    GlobalConfHeaderFieldMissing = "global_conf_header_field_missing", "GlobalConfHeaderFieldMissing";
+    GlobalConfHeaderFieldMissingParameter = "global_conf_header_field_missing_parameter", "GlobalConfHeaderFieldMissingParameter";
     ServiceMissingUrl = "service_missing_url", "ServiceMissingUrl";
     ServiceMalformedUrl = "service_malformed_url", "ServiceMalformedUrl";
     HsmNonOperational = "hsm_non_operational", "HSMNonOperational";

@@ -8,8 +8,10 @@
 
 mod directory;
 mod shared_params;
+mod signed;
 
 pub use directory::ConfigurationDirectory;
 pub use shared_params::{
     ApprovedCaParams, CaInfo, GlobalGroup, OcspInfo, SecurityServer, SharedParameters, TsaInfo,
 };
+pub use signed::{parse_signed_directory, ContentPart, SignedDirectory};
