@@ -6,12 +6,15 @@
 //! CAs with their OCSP responders and certificate profiles, approved TSAs, the OCSP
 //! freshness) and builds the [`TrustContext`](xroad_crypto::TrustContext) of a directory.
 
+mod anchor;
 mod directory;
 mod shared_params;
 mod signed;
 
+pub use anchor::{ConfigurationAnchor, ConfigurationSource};
 pub use directory::ConfigurationDirectory;
 pub use shared_params::{
-    ApprovedCaParams, CaInfo, GlobalGroup, OcspInfo, SecurityServer, SharedParameters, TsaInfo,
+    ApprovedCaParams, CaInfo, GlobalGroup, OcspInfo, SecurityServer, SharedParameters, Source,
+    TsaInfo,
 };
 pub use signed::{parse_signed_directory, ContentPart, SignedDirectory};

@@ -77,6 +77,17 @@ impl SecurityServer {
     }
 }
 
+/// A configuration source of the instance (`source`, version 3 and later).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    /// `address`: a host name, no scheme.
+    pub address: String,
+    /// `internalVerificationCert`s (DER).
+    pub internal_verification_certs: Vec<Vec<u8>>,
+    /// `externalVerificationCert`s (DER).
+    pub external_verification_certs: Vec<Vec<u8>>,
+}
+
 /// A global group (`globalGroup`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalGroup {
@@ -93,6 +104,8 @@ pub struct GlobalGroup {
 pub struct SharedParameters {
     /// `instanceIdentifier`.
     pub instance: String,
+    /// `source`s (version 3 and later).
+    pub sources: Vec<Source>,
     /// `approvedCA`s in file order.
     pub approved_cas: Vec<ApprovedCaParams>,
     /// `approvedTSA`s in file order.
@@ -147,6 +160,43 @@ impl SharedParameters {
             ReadError::Invalid(m) => malformed(m),
         })?;
         Ok(reader.params)
+    }
+
+    /// The download locations this instance's sources offer for a configuration last fetched
+    /// from `location` (`scheme://host/path`): the same path on every source address, all over
+    /// HTTPS first, then all over HTTP, with the internal (`internalconf`), external
+    /// (`externalconf`) or both sets of verification certificates (Java's
+    /// `SharedParametersConfigurationLocations`).
+    pub fn configuration_locations(&self, location: &str) -> Vec<(String, Vec<Vec<u8>>)> {
+        let Some(path) = location
+            .strip_prefix("http://")
+            .or_else(|| location.strip_prefix("https://"))
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(_, path)| path)
+            .filter(|p| !p.is_empty())
+        else {
+            return Vec::new();
+        };
+        let certs = |s: &Source| -> Vec<Vec<u8>> {
+            match path.rsplit('/').next().unwrap_or("") {
+                "internalconf" => s.internal_verification_certs.clone(),
+                "externalconf" => s.external_verification_certs.clone(),
+                _ => s
+                    .internal_verification_certs
+                    .iter()
+                    .chain(&s.external_verification_certs)
+                    .cloned()
+                    .collect(),
+            }
+        };
+        ["https", "http"]
+            .iter()
+            .flat_map(|scheme| {
+                self.sources
+                    .iter()
+                    .map(move |s| (format!("{scheme}://{}/{path}", s.address), certs(s)))
+            })
+            .collect()
     }
 
     /// The security server whose authentication certificate is `cert_der`: its hash is
@@ -396,6 +446,26 @@ impl Reader {
                     }
                 }
             }
+            ["source", field] => {
+                let field = (*field).to_owned();
+                let cert = if field.ends_with("VerificationCert") {
+                    Some(decode_cert(text)?)
+                } else {
+                    None
+                };
+                if let Some(src) = self.params.sources.last_mut() {
+                    match (field.as_str(), cert) {
+                        ("address", _) => src.address = text.trim().to_owned(),
+                        ("internalVerificationCert", Some(c)) => {
+                            src.internal_verification_certs.push(c)
+                        }
+                        ("externalVerificationCert", Some(c)) => {
+                            src.external_verification_certs.push(c)
+                        }
+                        _ => {}
+                    }
+                }
+            }
             ["member", "memberClass", "code"] => {
                 if let Some(m) = self.members.last_mut() {
                     m.class = text.trim().to_owned();
@@ -491,6 +561,8 @@ impl Handler for Reader {
             }
         } else if self.path_is(&["approvedTSA"]) {
             self.params.approved_tsas.push(TsaInfo::default());
+        } else if self.path_is(&["source"]) {
+            self.params.sources.push(Source::default());
         } else if self.path_is(&["member"]) {
             self.members.push(RawMember {
                 xml_id: tag.attribute("", "id").unwrap_or("").to_owned(),
