@@ -1,6 +1,7 @@
 //! `xroad-sidecar`: a native X-Road Security Server core in one binary.
 
 mod asic;
+mod globalconf_cmd;
 mod message_check;
 mod verify;
 
@@ -24,6 +25,11 @@ enum Command {
         #[command(subcommand)]
         command: MessageCommand,
     },
+    /// Inspect a global configuration directory.
+    Globalconf {
+        #[command(subcommand)]
+        command: globalconf_cmd::GlobalconfCommand,
+    },
     /// Verify an X-Road message signature: an ASiC container of a message log, or a
     /// signature with its parts, against a global configuration directory.
     Verify(Box<verify::VerifyArgs>),
@@ -43,5 +49,6 @@ fn main() -> ExitCode {
             command: MessageCommand::Check(args),
         } => message_check::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Globalconf { command } => globalconf_cmd::run(&command),
     }
 }

@@ -48,7 +48,10 @@ impl ConfigurationDirectory {
                 .and_then(|bytes| SharedParameters::parse(&bytes));
             match parsed {
                 Ok(mut p) => {
-                    p.version = metadata_version(&entry.path().join("shared-params.xml.metadata"));
+                    let (version, expires) =
+                        metadata(&entry.path().join("shared-params.xml.metadata"));
+                    p.version = version;
+                    p.expires = expires;
                     let dir_name = entry.file_name().to_string_lossy().into_owned();
                     shared.insert(dir_name, p);
                 }
@@ -129,21 +132,27 @@ impl ConfigurationDirectory {
     }
 }
 
-/// `configurationVersion` of a part's `.metadata` file; 2 when absent (as Java reads it).
-fn metadata_version(path: &Path) -> u32 {
+/// `configurationVersion` (2 when absent, as Java reads it) and `expirationDate` of a part's
+/// `.metadata` file.
+fn metadata(path: &Path) -> (u32, Option<String>) {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return 2;
+        return (2, None);
     };
     let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return 2;
+        return (2, None);
     };
-    match json.get("configurationVersion") {
+    let version = match json.get("configurationVersion") {
         Some(serde_json::Value::String(v)) => v.trim().parse().unwrap_or(2),
         Some(serde_json::Value::Number(n)) => {
             n.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(2)
         }
         _ => 2,
-    }
+    };
+    let expires = json
+        .get("expirationDate")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    (version, expires)
 }
 
 fn ca_cert(info: &CaInfo, name: &str) -> Result<CaCert, XRoadError> {

@@ -122,6 +122,8 @@ pub struct SharedParameters {
     pub ocsp_freshness_seconds: Option<i64>,
     /// The configuration version of the file (from its metadata; 2 when not given).
     pub version: u32,
+    /// The expiry from the file's metadata (`expirationDate`), as written.
+    pub expires: Option<String>,
 }
 
 fn malformed(msg: impl Into<String>) -> XRoadError {
