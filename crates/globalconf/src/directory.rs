@@ -81,6 +81,16 @@ impl ConfigurationDirectory {
         self.shared.values().find(|p| p.instance == instance)
     }
 
+    /// The own instance's private parameters (read on request; `None` when absent).
+    pub fn own_private(&self) -> Result<Option<crate::PrivateParameters>, XRoadError> {
+        let file = self.path.join(&self.instance).join("private-params.xml");
+        match std::fs::read(&file) {
+            Ok(bytes) => crate::PrivateParameters::parse(&bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(malformed(format!("cannot read {}: {e}", file.display()))),
+        }
+    }
+
     /// The own instance's shared parameters.
     pub fn own(&self) -> Option<&SharedParameters> {
         self.shared.get(&self.instance)

@@ -8,11 +8,13 @@
 
 mod anchor;
 mod directory;
+mod private_params;
 mod shared_params;
 mod signed;
 
 pub use anchor::{ConfigurationAnchor, ConfigurationSource};
 pub use directory::ConfigurationDirectory;
+pub use private_params::{FederationAnchor, PrivateParameters};
 pub use shared_params::{
     ApprovedCaParams, CaInfo, GlobalGroup, OcspInfo, SecurityServer, SharedParameters, Source,
     TsaInfo,

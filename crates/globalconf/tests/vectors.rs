@@ -193,3 +193,28 @@ fn broken_directories_are_reported() {
     let empty = dir("globalconf_empty");
     assert!(empty.own().is_none());
 }
+
+#[test]
+fn private_parameters_of_v2() {
+    let d = dir("globalconf_good_v2");
+    let p = d.own_private().unwrap().unwrap();
+    assert_eq!(p.instance, "EE");
+    assert_eq!(p.management_service_address, "http://mgmt.com:1234");
+    assert_eq!(
+        p.management_request_service_provider.unwrap().to_string(),
+        "MEMBER:EE/BUSINESS/servicemember2"
+    );
+    assert_eq!(p.time_stamping_interval_seconds, Some(123));
+    assert_eq!(p.federation.len(), 1);
+    assert_eq!(p.federation[0].instance, "bar");
+    assert_eq!(p.federation[0].download_urls, ["http://www.bar.com/conf"]);
+    for name in [
+        "globalconf_good_v3",
+        "globalconf_good_v4",
+        "globalconf_good_v5",
+        "globalconf_good_v6",
+    ] {
+        let p = dir(name).own_private().unwrap().unwrap();
+        assert_eq!(p.instance, "EE", "{name}");
+    }
+}
