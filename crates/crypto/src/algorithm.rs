@@ -615,7 +615,7 @@ fn raw_to_fixed(sig: &[u8], field: usize) -> Result<Vec<u8>, VerifyError> {
 fn der_to_fixed(sig: &[u8], field: usize) -> Result<Vec<u8>, VerifyError> {
     use crate::der::{tag, unsigned_integer, Tlv};
     let seq = Tlv::parse_exact(sig)
-        .and_then(|t| t.expect(tag::SEQUENCE, "ECDSA signature"))
+        .and_then(|t| t.expect_tag(tag::SEQUENCE, "ECDSA signature"))
         .map_err(|_| VerifyError::Invalid)?;
     let mut r = seq.reader();
     let a = r
@@ -643,7 +643,10 @@ fn pad_pair(r: &[u8], s: &[u8], field: usize) -> Vec<u8> {
 /// `convertASN1toXMLDSIG`): both halves stripped of leading zeros, padded to the longer.
 pub fn ecdsa_der_to_raw(der: &[u8]) -> Option<Vec<u8>> {
     use crate::der::{tag, unsigned_integer, Tlv};
-    let seq = Tlv::parse_exact(der).ok()?.expect(tag::SEQUENCE, "").ok()?;
+    let seq = Tlv::parse_exact(der)
+        .ok()?
+        .expect_tag(tag::SEQUENCE, "")
+        .ok()?;
     let mut r = seq.reader();
     let a = unsigned_integer(r.next(tag::INTEGER, "").ok()?.content);
     let b = unsigned_integer(r.next(tag::INTEGER, "").ok()?.content);

@@ -303,7 +303,7 @@ impl Certificate {
 fn algorithms_agree(der: &[u8]) -> bool {
     let parse = || -> Result<bool, crate::der::DerError> {
         let mut cert = Tlv::parse_exact(der)?
-            .expect(tag::SEQUENCE, "Certificate")?
+            .expect_tag(tag::SEQUENCE, "Certificate")?
             .reader();
         let mut tbs = cert.next(tag::SEQUENCE, "tbsCertificate")?.reader();
         tbs.optional(tag::context(0))?;
@@ -427,7 +427,7 @@ const RFC2253_KEYWORDS: &[(&[u8], &str)] = &[
 impl Name {
     /// Parses a DER `Name`.
     pub fn from_der(der: &[u8]) -> Result<Name, crate::der::DerError> {
-        let seq = Tlv::parse_exact(der)?.expect(tag::SEQUENCE, "a Name is a SEQUENCE")?;
+        let seq = Tlv::parse_exact(der)?.expect_tag(tag::SEQUENCE, "a Name is a SEQUENCE")?;
         let mut rdns = Vec::new();
         let mut r = seq.reader();
         while !r.is_empty() {
@@ -619,7 +619,9 @@ fn oid_dotted(content: &[u8]) -> String {
 pub(crate) fn algorithm_identifier<'a>(
     tlv: Tlv<'a>,
 ) -> Result<(&'a [u8], Option<&'a [u8]>), crate::der::DerError> {
-    let mut r = tlv.expect(tag::SEQUENCE, "AlgorithmIdentifier")?.reader();
+    let mut r = tlv
+        .expect_tag(tag::SEQUENCE, "AlgorithmIdentifier")?
+        .reader();
     let alg = r.next(tag::OID, "algorithm OID")?;
     let params = if r.is_empty() {
         None

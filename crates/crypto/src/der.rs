@@ -100,7 +100,7 @@ impl<'a> Tlv<'a> {
     }
 
     /// Checks the tag.
-    pub fn expect(self, tag: u8, what: &'static str) -> Result<Tlv<'a>, DerError> {
+    pub fn expect_tag(self, tag: u8, what: &'static str) -> Result<Tlv<'a>, DerError> {
         if self.tag == tag {
             Ok(self)
         } else {
@@ -141,7 +141,7 @@ impl<'a> Reader<'a> {
 
     /// The next element, which must have `tag`.
     pub fn next(&mut self, tag: u8, what: &'static str) -> Result<Tlv<'a>, DerError> {
-        self.any(what)?.expect(tag, what)
+        self.any(what)?.expect_tag(tag, what)
     }
 
     /// The next element if it has `tag`.
@@ -198,7 +198,7 @@ pub(crate) fn unsigned_integer(content: &[u8]) -> &[u8] {
 
 /// Parses a DER GeneralizedTime (`YYYYMMDDHHMMSS[.fff]Z`) into seconds since the Unix epoch.
 pub(crate) fn generalized_time(tlv: Tlv<'_>) -> Result<i64, DerError> {
-    let tlv = tlv.expect(tag::GENERALIZED_TIME, "expected a GeneralizedTime")?;
+    let tlv = tlv.expect_tag(tag::GENERALIZED_TIME, "expected a GeneralizedTime")?;
     let s =
         std::str::from_utf8(tlv.content).map_err(|_| DerError("GeneralizedTime is not ASCII"))?;
     let bad = DerError("GeneralizedTime is not of the form YYYYMMDDHHMMSS[.f]Z");

@@ -88,7 +88,8 @@ impl OcspResponse {
     }
 
     fn parse(bytes: &[u8]) -> Result<OcspResponse, ParseError> {
-        let outer = Tlv::parse_exact(bytes)?.expect(tag::SEQUENCE, "OCSPResponse is a SEQUENCE")?;
+        let outer =
+            Tlv::parse_exact(bytes)?.expect_tag(tag::SEQUENCE, "OCSPResponse is a SEQUENCE")?;
         let mut r = outer.reader();
         let status = r.next(tag::ENUMERATED, "responseStatus")?;
         let status = match status.content {
@@ -108,7 +109,8 @@ impl OcspResponse {
         }
         let basic_bytes = rb.next(tag::OCTET_STRING, "response")?.content;
         let offset = basic_bytes.as_ptr() as usize - bytes.as_ptr() as usize;
-        let basic = Tlv::parse_exact(basic_bytes)?.expect(tag::SEQUENCE, "BasicOCSPResponse")?;
+        let basic =
+            Tlv::parse_exact(basic_bytes)?.expect_tag(tag::SEQUENCE, "BasicOCSPResponse")?;
         let mut b = basic.reader();
         let tbs = b.next(tag::SEQUENCE, "tbsResponseData")?;
         let tbs_start = offset + (tbs.raw.as_ptr() as usize - basic_bytes.as_ptr() as usize);

@@ -144,7 +144,7 @@ impl TimeStampToken {
 
 fn parse(der: &[u8]) -> Result<TimeStampToken, DerError> {
     let mut ci = Tlv::parse_exact(der)?
-        .expect(tag::SEQUENCE, "ContentInfo")?
+        .expect_tag(tag::SEQUENCE, "ContentInfo")?
         .reader();
     if ci.next(tag::OID, "contentType")?.content != SIGNED_DATA {
         return Err(DerError("not CMS SignedData"));
@@ -215,7 +215,7 @@ fn parse(der: &[u8]) -> Result<TimeStampToken, DerError> {
     let signature = si.next(tag::OCTET_STRING, "signature")?.content.to_vec();
 
     let mut tst = Tlv::parse_exact(&e_content)?
-        .expect(tag::SEQUENCE, "TSTInfo")?
+        .expect_tag(tag::SEQUENCE, "TSTInfo")?
         .reader();
     tst.next(tag::INTEGER, "version")?;
     tst.next(tag::OID, "policy")?;
