@@ -347,6 +347,10 @@ struct Verifier<'r, 'i> {
     inputs: &'i [ChainInput<'i>],
     chains: HashMap<String, Chain>,
     used: HashSet<String>,
+    /// The DigestList of every step already computed, by file and index: steps may be
+    /// referenced many times, and recomputing them would make a small chain cost
+    /// exponential work.
+    done: HashMap<(String, usize), Vec<u8>>,
 }
 
 fn algorithm_of(uri: &str) -> Result<DigestAlgorithm, XRoadError> {
@@ -411,14 +415,17 @@ impl Verifier<'_, '_> {
             .iter()
             .position(|(id, _)| id.as_deref() == Some(fragment))
             .ok_or_else(invalid)?;
+        if let Some(bytes) = self.done.get(&(file.clone(), index)) {
+            return Ok(bytes.clone());
+        }
         let count = self.chains[&file].steps[index].1.len();
         let mut resolved: Vec<(Vec<u8>, DigestAlgorithm)> = Vec::with_capacity(count);
         for i in 0..count {
             resolved.push(self.value(&file, index, i, depth)?);
         }
-        Ok(digest_list(
-            resolved.iter().map(|(d, a)| (d.as_slice(), a.uri())),
-        ))
+        let bytes = digest_list(resolved.iter().map(|(d, a)| (d.as_slice(), a.uri())));
+        self.done.insert((file, index), bytes.clone());
+        Ok(bytes)
     }
 
     fn value(
@@ -522,6 +529,7 @@ pub fn verify(
         inputs,
         chains: HashMap::new(),
         used: HashSet::new(),
+        done: HashMap::new(),
     };
     // The result's URI always names a file: the "current chain" of a bare fragment is none.
     if result.uri.starts_with('#') {
