@@ -25,11 +25,23 @@ const SIG_CHAIN: &str = "sig-hashchain.xml";
 const TS_CHAIN_RESULT: &str = "ts-hashchainresult.xml";
 const TS_CHAIN: &str = "ts-hashchain.xml";
 const TIMESTAMP: &str = "META-INF/timestamp.tst";
-/// Entries other than attachments are read into memory up to this size.
+/// The entries read into memory (attachments are only hashed; anything else is ignored, as
+/// Java ignores it). Names match whatever their case, as in Java.
+const KNOWN: [&str; 8] = [
+    "mimetype",
+    MESSAGE,
+    SIGNATURE,
+    SIG_CHAIN_RESULT,
+    SIG_CHAIN,
+    TS_CHAIN_RESULT,
+    TS_CHAIN,
+    TIMESTAMP,
+];
+/// Each known entry is read into memory up to this size.
 const MAX_ENTRY: u64 = 64 << 20;
 
-/// The entries of a container: small ones by name (lower-cased, as Java matches them),
-/// attachments by their SHA-512 digest only.
+/// The entries of a container: the known ones by their canonical name, attachments by their
+/// SHA-512 digest only.
 struct Container {
     entries: BTreeMap<String, Vec<u8>>,
     attachments: Vec<(String, Digest)>,
@@ -78,6 +90,9 @@ impl Container {
                 attachments.push((format!("/attachment{n}"), h.finish()));
                 continue;
             }
+            let Some(known) = KNOWN.iter().find(|k| k.eq_ignore_ascii_case(&name)) else {
+                continue;
+            };
             if entry.size() > MAX_ENTRY {
                 return Err(format!(
                     "{}: {name} is larger than {MAX_ENTRY} bytes",
@@ -90,7 +105,7 @@ impl Container {
                 .take(MAX_ENTRY + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| format!("{}: {name}: {e}", path.display()))?;
-            entries.insert(name.to_ascii_lowercase(), bytes);
+            entries.insert((*known).to_owned(), bytes);
         }
         Ok(Container {
             entries,
@@ -100,7 +115,7 @@ impl Container {
 
     fn get(&self, name: &str) -> Option<&[u8]> {
         self.entries
-            .get(&name.to_ascii_lowercase())
+            .get(name)
             .map(Vec::as_slice)
             .filter(|b| !b.is_empty())
     }
@@ -130,9 +145,7 @@ impl Container {
                 _ => {}
             }
         }
-        if self.entries.contains_key(&TIMESTAMP.to_ascii_lowercase())
-            && self.get(TIMESTAMP).is_none()
-        {
+        if self.entries.contains_key(TIMESTAMP) && self.get(TIMESTAMP).is_none() {
             return Err(not_found(ErrorCode::AsicTimestampNotFound, TIMESTAMP));
         }
         Ok(())
@@ -187,9 +200,7 @@ fn verify(c: &Container, trust: &TrustContext) -> Result<String, XRoadError> {
     let xml = c.get(SIGNATURE).unwrap_or_default();
     let signer = signer_of(message)?;
     let chained = c.get(SIG_CHAIN_RESULT).zip(c.get(SIG_CHAIN));
-    if !signature::references(xml, "/message.xml")?
-        && !signature::references(xml, "/sig-hashchainresult.xml")?
-    {
+    if !signature::references_any(xml, &["/message.xml", "/sig-hashchainresult.xml"])? {
         return Err(XRoadError::new(
             ErrorCode::MalformedSignature,
             "Signature does not reference '/message.xml' or '/sig-hashchainresult.xml'",

@@ -170,6 +170,55 @@ fn containers_of_a_message_log_verify() {
     let o = w.verify(&b);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 
+    // A batch time-stamp: the token covers a time-stamp hash chain over this signature and
+    // another message's, and unknown entries are ignored.
+    let ts = hashchain::build(
+        SHA512,
+        &[
+            &[("/META-INF/signatures.xml", SHA512.digest(&signature))],
+            &[("/META-INF/signatures.xml", SHA512.digest(b"other"))],
+        ],
+    )
+    .unwrap();
+    let ts_result = String::from_utf8(ts.result.clone())
+        .unwrap()
+        .replace("/sig-hashchain.xml#", "/ts-hashchain.xml#");
+    let batch_token = w.pki.timestamp(ts_result.as_bytes(), "sha512");
+    let e = w.zip(
+        "e.asice",
+        &[
+            ("mimetype", MIME),
+            ("message.xml", MESSAGE.as_bytes()),
+            ("META-INF/signatures.xml", &signature),
+            ("ts-hashchainresult.xml", ts_result.as_bytes()),
+            ("ts-hashchain.xml", &ts.chains[0]),
+            ("META-INF/timestamp.tst", &batch_token),
+            ("META-INF/manifest.xml", b"<manifest/>"),
+            ("unrelated.bin", b"ignored"),
+        ],
+    );
+    let o = w.verify(&e);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    // The other message's chain does not lead to this signature.
+    let f = w.zip(
+        "f.asice",
+        &[
+            ("mimetype", MIME),
+            ("message.xml", MESSAGE.as_bytes()),
+            ("META-INF/signatures.xml", &signature),
+            ("ts-hashchainresult.xml", ts_result.as_bytes()),
+            ("ts-hashchain.xml", &ts.chains[1]),
+            ("META-INF/timestamp.tst", &batch_token),
+        ],
+    );
+    let o = w.verify(&f);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("Failed to verify time-stamp hash chain"),
+        "{}",
+        out(&o)
+    );
+
     // A message with an attachment, signed through a hash chain.
     let attachment = vec![7u8; 100_000];
     let parts = [

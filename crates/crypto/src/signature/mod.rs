@@ -102,13 +102,13 @@ pub fn signature_value_and_timestamp(xml: &[u8]) -> Result<(Vec<u8>, Option<Vec<
     Ok((value, token))
 }
 
-/// Whether the signature references `uri` from `SignedInfo`.
-pub fn references(xml: &[u8], uri: &str) -> Result<bool, XRoadError> {
+/// Whether the signature's `SignedInfo` references any of `uris`.
+pub fn references_any(xml: &[u8], uris: &[&str]) -> Result<bool, XRoadError> {
     let sig = parse::SignatureDoc::parse(xml)?;
     let doc = &sig.doc;
     let found = doc
         .children_named(sig.signed_info, parse::DS_NS, "Reference")
-        .any(|r| doc.attr(r, "", "URI") == Some(uri));
+        .any(|r| doc.attr(r, "", "URI").is_some_and(|u| uris.contains(&u)));
     Ok(found)
 }
 
