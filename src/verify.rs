@@ -103,14 +103,15 @@ fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
                 "--part '{spec}': the URI must start with '/', e.g. /message.xml"
             ));
         }
-        owned.push((uri.to_owned(), read(Path::new(file))?));
+        let (digest, bytes) = digest_file(Path::new(file))?;
+        owned.push((uri.to_owned(), digest, bytes));
     }
     let parts: Vec<Part<'_>> = owned
         .iter()
-        .map(|(uri, bytes)| Part {
+        .map(|(uri, digest, bytes)| Part {
             uri,
-            digest: DigestAlgorithm::Sha512.digest(bytes),
-            bytes: Some(bytes),
+            digest: *digest,
+            bytes: bytes.as_deref(),
         })
         .collect();
     let chain_files = match (&args.hash_chain_result, &args.hash_chain) {
@@ -130,7 +131,7 @@ fn verify(args: &VerifyArgs) -> Result<Outcome, String> {
 }
 
 /// The trust of a configuration directory, with what was skipped reported on stderr.
-pub fn load_trust(dir: &Path) -> Result<TrustContext, String> {
+fn load_trust(dir: &Path) -> Result<TrustContext, String> {
     let conf = ConfigurationDirectory::load(dir)
         .map_err(|e| format!("global configuration {}: {}", dir.display(), e.message()))?;
     for (file, why) in &conf.skipped {
@@ -140,7 +141,32 @@ pub fn load_trust(dir: &Path) -> Result<TrustContext, String> {
         .map_err(|e| format!("global configuration {}: {}", dir.display(), e.message()))
 }
 
-pub fn read(path: &Path) -> Result<Vec<u8>, String> {
+/// Parts are kept in memory up to this size (a signature that digests a part with another
+/// algorithm than SHA-512 needs its bytes); larger ones are only hashed as they stream.
+const KEEP_PART_BYTES: u64 = 64 << 20;
+
+/// The SHA-512 of a part file, streamed, and its bytes when it is small.
+fn digest_file(path: &Path) -> Result<(xroad_crypto::Digest, Option<Vec<u8>>), String> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let small = file.metadata().map_err(fail)?.len() <= KEEP_PART_BYTES;
+    if small {
+        let bytes = read(path)?;
+        return Ok((DigestAlgorithm::Sha512.digest(&bytes), Some(bytes)));
+    }
+    let mut h = DigestAlgorithm::Sha512.hasher();
+    let mut buf = vec![0; 64 << 10];
+    loop {
+        let n = file.read(&mut buf).map_err(fail)?;
+        if n == 0 {
+            return Ok((h.finish(), None));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
