@@ -4,6 +4,7 @@
 //! C14N transform of a hash-chain `DataRef`).
 
 use crate::tree::{Document, Node, NodeId};
+use crate::util::{escape_attr_into as escape_attr, escape_text_into as escape_text};
 
 /// The URI of inclusive C14N 1.0 without comments.
 pub const C14N_10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
@@ -236,42 +237,6 @@ impl<'d> Writer<'d, '_> {
             cur = doc.parent(p);
         }
     }
-}
-
-/// Appends `s`, replacing the bytes `escape` maps; runs of other bytes are copied whole.
-fn escape_with(s: &str, out: &mut Vec<u8>, escape: fn(u8) -> Option<&'static [u8]>) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if let Some(rep) = escape(b) {
-            out.extend_from_slice(&bytes[start..i]);
-            out.extend_from_slice(rep);
-            start = i + 1;
-        }
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
-fn escape_text(s: &str, out: &mut Vec<u8>) {
-    escape_with(s, out, |b| match b {
-        b'&' => Some(b"&amp;"),
-        b'<' => Some(b"&lt;"),
-        b'>' => Some(b"&gt;"),
-        b'\r' => Some(b"&#xD;"),
-        _ => None,
-    });
-}
-
-fn escape_attr(s: &str, out: &mut Vec<u8>) {
-    escape_with(s, out, |b| match b {
-        b'&' => Some(b"&amp;"),
-        b'<' => Some(b"&lt;"),
-        b'"' => Some(b"&quot;"),
-        b'\t' => Some(b"&#x9;"),
-        b'\n' => Some(b"&#xA;"),
-        b'\r' => Some(b"&#xD;"),
-        _ => None,
-    });
 }
 
 #[cfg(test)]

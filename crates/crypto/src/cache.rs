@@ -2,12 +2,13 @@
 //! the SHA-256 of their DER, and time-independent facts already proven (a certificate's
 //! signature by its issuer, an OCSP response's signature by an authorised responder).
 //!
-//! Only facts that do not depend on the verification instant are cached; validity periods,
+//! Look-ups take read locks, so verifications on many threads do not wait for each other;
+//! only a miss writes. Only facts that do not depend on the verification instant are cached; validity periods,
 //! freshness and status are checked every time. A cache lives in a [`TrustContext`]
 //! (crate::TrustContext), so a new global configuration starts with an empty one.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use crate::algorithm::DigestAlgorithm;
 use crate::cert::{Certificate, CertificateError};
@@ -32,13 +33,13 @@ pub(crate) fn key(parts: &[&[u8]]) -> Key {
 
 #[derive(Debug, Default)]
 pub(crate) struct VerificationCache {
-    certs: Mutex<HashMap<Key, Arc<Certificate>>>,
-    ocsp: Mutex<HashMap<Key, Arc<OcspResponse>>>,
+    certs: RwLock<HashMap<Key, Arc<Certificate>>>,
+    ocsp: RwLock<HashMap<Key, Arc<OcspResponse>>>,
     /// Objects by the base64 text signatures carry them in: a hit needs neither decoding
     /// nor a cryptographic hash.
-    certs_b64: Mutex<HashMap<String, Arc<Certificate>>>,
-    ocsp_b64: Mutex<HashMap<String, Arc<OcspResponse>>>,
-    facts: Mutex<HashSet<Key>>,
+    certs_b64: RwLock<HashMap<String, Arc<Certificate>>>,
+    ocsp_b64: RwLock<HashMap<String, Arc<OcspResponse>>>,
+    facts: RwLock<HashSet<Key>>,
 }
 
 /// Why an embedded object could not be read.
@@ -59,11 +60,11 @@ impl VerificationCache {
     /// The certificate with this DER, parsed once.
     pub fn certificate(&self, der: &[u8]) -> Result<Arc<Certificate>, CertificateError> {
         let k = key(&[der]);
-        if let Some(c) = self.certs.lock().ok().and_then(|m| m.get(&k).cloned()) {
+        if let Some(c) = self.certs.read().ok().and_then(|m| m.get(&k).cloned()) {
             return Ok(c);
         }
         let cert = Arc::new(Certificate::from_der(der)?);
-        if let Ok(mut m) = self.certs.lock() {
+        if let Ok(mut m) = self.certs.write() {
             bounded_insert(&mut m, k, Arc::clone(&cert));
         }
         Ok(cert)
@@ -72,11 +73,11 @@ impl VerificationCache {
     /// The OCSP response with this DER, parsed once.
     pub fn ocsp_response(&self, der: &[u8]) -> Result<Arc<OcspResponse>, xroad_fault::XRoadError> {
         let k = key(&[der]);
-        if let Some(r) = self.ocsp.lock().ok().and_then(|m| m.get(&k).cloned()) {
+        if let Some(r) = self.ocsp.read().ok().and_then(|m| m.get(&k).cloned()) {
             return Ok(r);
         }
         let resp = Arc::new(OcspResponse::from_der(der)?);
-        if let Ok(mut m) = self.ocsp.lock() {
+        if let Ok(mut m) = self.ocsp.write() {
             bounded_insert(&mut m, k, Arc::clone(&resp));
         }
         Ok(resp)
@@ -89,7 +90,7 @@ impl VerificationCache {
     ) -> Result<Arc<Certificate>, EmbeddedError<CertificateError>> {
         if let Some(c) = self
             .certs_b64
-            .lock()
+            .read()
             .ok()
             .and_then(|m| m.get(text).cloned())
         {
@@ -97,7 +98,7 @@ impl VerificationCache {
         }
         let der = crate::util::decode_base64(text).ok_or(EmbeddedError::Base64)?;
         let cert = self.certificate(&der).map_err(EmbeddedError::Parse)?;
-        if let Ok(mut m) = self.certs_b64.lock() {
+        if let Ok(mut m) = self.certs_b64.write() {
             bounded_insert(&mut m, text.to_owned(), Arc::clone(&cert));
         }
         Ok(cert)
@@ -108,12 +109,12 @@ impl VerificationCache {
         &self,
         text: &str,
     ) -> Result<Arc<OcspResponse>, EmbeddedError<xroad_fault::XRoadError>> {
-        if let Some(r) = self.ocsp_b64.lock().ok().and_then(|m| m.get(text).cloned()) {
+        if let Some(r) = self.ocsp_b64.read().ok().and_then(|m| m.get(text).cloned()) {
             return Ok(r);
         }
         let der = crate::util::decode_base64(text).ok_or(EmbeddedError::Base64)?;
         let resp = self.ocsp_response(&der).map_err(EmbeddedError::Parse)?;
-        if let Ok(mut m) = self.ocsp_b64.lock() {
+        if let Ok(mut m) = self.ocsp_b64.write() {
             bounded_insert(&mut m, text.to_owned(), Arc::clone(&resp));
         }
         Ok(resp)
@@ -121,12 +122,12 @@ impl VerificationCache {
 
     /// Whether the fact named by `key` was proven before.
     pub fn knows(&self, key: &Key) -> bool {
-        self.facts.lock().is_ok_and(|s| s.contains(key))
+        self.facts.read().is_ok_and(|s| s.contains(key))
     }
 
     /// Records a proven fact.
     pub fn remember(&self, key: Key) {
-        if let Ok(mut s) = self.facts.lock() {
+        if let Ok(mut s) = self.facts.write() {
             if s.len() >= MAX_ENTRIES {
                 s.clear();
             }

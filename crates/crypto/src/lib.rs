@@ -30,3 +30,4 @@ pub use algorithm::{Digest, DigestAlgorithm, Hasher, SignMechanism, SignatureAlg
 pub use cert::Certificate;
 pub use profile::CertificateProfile;
 pub use trust::{ApprovedCa, CaCert, TrustContext};
+pub use util::decode_base64;

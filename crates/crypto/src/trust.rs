@@ -123,14 +123,6 @@ impl TrustContext {
             .find(|(_, c)| c.cert.subject().matches(cert.issuer()))
     }
 
-    /// The CA certificate, of any instance, that issued `cert`.
-    pub fn issuer_anywhere(&self, cert: &Certificate) -> Option<&CaCert> {
-        self.cas
-            .iter()
-            .flat_map(ApprovedCa::ca_certs)
-            .find(|c| c.cert.subject().matches(cert.issuer()))
-    }
-
     /// Whether global configuration names `responder` as an OCSP responder of the CA whose
     /// certificate is `ca` (under any instance).
     pub(crate) fn is_configured_responder(

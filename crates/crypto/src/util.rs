@@ -2,9 +2,10 @@
 
 use base64::Engine;
 
-/// Decodes `xsd:base64Binary`: whitespace (including the `&#13;` line breaks Java's XML
-/// signature library writes) is ignored.
-pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+/// Decodes `xsd:base64Binary` as X-Road documents carry it (signatures, hash chains, global
+/// configuration): whitespace, including line breaks, is ignored; anything else must be
+/// standard padded base64.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let engine = &base64::engine::general_purpose::STANDARD;
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     if !text.as_bytes().iter().any(is_ws) {
@@ -55,36 +56,57 @@ pub(crate) fn encode_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Escapes an attribute value as C14N writes it.
-pub(crate) fn escape_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
+/// Appends `s`, replacing the bytes `escape` maps; runs of other bytes are copied whole.
+fn escape_with(s: &str, out: &mut Vec<u8>, escape: fn(u8) -> Option<&'static [u8]>) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if let Some(rep) = escape(b) {
+            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(rep);
+            start = i + 1;
         }
     }
-    out
+    out.extend_from_slice(&bytes[start..]);
 }
 
-/// Escapes text content as C14N writes it.
+/// Appends text content escaped as C14N writes it.
+pub(crate) fn escape_text_into(s: &str, out: &mut Vec<u8>) {
+    escape_with(s, out, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
+}
+
+/// Appends an attribute value escaped as C14N writes it.
+pub(crate) fn escape_attr_into(s: &str, out: &mut Vec<u8>) {
+    escape_with(s, out, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
+}
+
+/// An attribute value escaped as C14N writes it.
+pub(crate) fn escape_attr(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    escape_attr_into(s, &mut out);
+    // Only ASCII was inserted into valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Text content escaped as C14N writes it.
 pub(crate) fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    let mut out = Vec::with_capacity(s.len());
+    escape_text_into(s, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]

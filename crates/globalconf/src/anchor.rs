@@ -65,18 +65,14 @@ impl Handler for Reader {
                     s.0 = text.trim().to_owned();
                 }
             }
-            [_, "source", "verificationCert"] => {
-                use base64::Engine;
-                let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                match base64::engine::general_purpose::STANDARD.decode(compact) {
-                    Ok(der) => {
-                        if let Some(s) = self.sources.last_mut() {
-                            s.1.push(der);
-                        }
+            [_, "source", "verificationCert"] => match xroad_crypto::decode_base64(&text) {
+                Some(der) => {
+                    if let Some(s) = self.sources.last_mut() {
+                        s.1.push(der);
                     }
-                    Err(_) => self.error = Some("a verificationCert is not base64".into()),
                 }
-            }
+                None => self.error = Some("a verificationCert is not base64".into()),
+            },
             _ => {}
         }
         self.path.pop();
@@ -84,7 +80,11 @@ impl Handler for Reader {
     }
 
     fn text(&mut self, text: &str) -> Result<(), SyntaxError> {
-        self.text.push_str(text);
+        // Leaves are short; a runaway text is cut rather than buffered without bound (it
+        // then fails as the value it should have been).
+        if self.text.len() < 1 << 20 {
+            self.text.push_str(text);
+        }
         Ok(())
     }
 }

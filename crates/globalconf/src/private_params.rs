@@ -117,7 +117,11 @@ impl Handler for Reader {
     }
 
     fn text(&mut self, text: &str) -> Result<(), SyntaxError> {
-        self.text.push_str(text);
+        // Leaves are short; a runaway text is cut rather than buffered without bound (it
+        // then fails as the value it should have been).
+        if self.text.len() < 1 << 20 {
+            self.text.push_str(text);
+        }
         Ok(())
     }
 }

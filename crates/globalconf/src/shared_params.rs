@@ -296,13 +296,9 @@ struct Reader {
 }
 
 fn decode_cert(text: &str) -> Result<Vec<u8>, ReadError> {
-    use base64::Engine;
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| {
-            ReadError::Invalid("a certificate in shared parameters is not base64".into())
-        })?;
+    let bytes = xroad_crypto::decode_base64(text).ok_or_else(|| {
+        ReadError::Invalid("a certificate in shared parameters is not base64".into())
+    })?;
     // Some central servers store base64 of the PEM text rather than of the DER.
     if bytes.starts_with(b"-----BEGIN") {
         let cert = xroad_crypto::Certificate::from_pem_or_der(&bytes)
@@ -498,14 +494,9 @@ impl Reader {
                     "address" => s.address = Some(text.trim().to_owned()),
                     "client" => s.clients.push(text.trim().to_owned()),
                     "authCertHash" => {
-                        use base64::Engine;
-                        let compact: String =
-                            text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                        let hash = base64::engine::general_purpose::STANDARD
-                            .decode(compact)
-                            .map_err(|_| {
-                                ReadError::Invalid("an authCertHash is not base64".into())
-                            })?;
+                        let hash = xroad_crypto::decode_base64(text).ok_or_else(|| {
+                            ReadError::Invalid("an authCertHash is not base64".into())
+                        })?;
                         s.hashes.push(hash);
                     }
                     _ => {}

@@ -258,14 +258,8 @@ fn verify_signature(
     let alg_uri = required("Signature-algorithm-id")?;
     let alg = SignatureAlgorithm::from_uri(alg_uri)
         .ok_or_else(|| failure(&format!("unsupported signature algorithm {alg_uri}")))?;
-    let text = String::from_utf8_lossy(body);
-    let value = {
-        use base64::Engine;
-        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map_err(|_| failure("the signature is not base64"))?
-    };
+    let value = xroad_crypto::decode_base64(&String::from_utf8_lossy(body))
+        .ok_or_else(|| failure("the signature is not base64"))?;
     let key = cert
         .public_key()
         .ok_or_else(|| failure("unsupported verification key"))?;
