@@ -1,0 +1,1 @@
+//! The X-Road global configuration client: download, verify, store, refresh.
