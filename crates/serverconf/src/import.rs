@@ -1,0 +1,1 @@
+//! WSDL and OpenAPI import (to do).

@@ -1,0 +1,69 @@
+//! Publishing snapshots: rebuilt when the store changes (from this node or another one that
+//! shares the database) or when a new global configuration arrives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use xroad_globalconf::SharedParameters;
+
+use crate::snapshot::{ServerConf, ServerConfSnapshot};
+use crate::store::{Store, StoreError};
+
+/// The global configuration as the snapshot needs it; `None` until one is available.
+pub type GlobalConfReceiver = watch::Receiver<Option<Arc<SharedParameters>>>;
+
+/// How often the store's version counter is polled by default (changes from other nodes are
+/// therefore seen within this interval).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Builds a snapshot of the store's current content.
+pub async fn load_snapshot(
+    store: &Store,
+    globalconf: Option<&SharedParameters>,
+) -> Result<ServerConfSnapshot, StoreError> {
+    let (config, version) = store.load().await?;
+    Ok(ServerConfSnapshot::build(&config, version, globalconf))
+}
+
+/// Loads the first snapshot, then keeps the returned receiver current: the store's version
+/// counter is polled every `poll_interval`, and a change of `globalconf` rebuilds at once.
+/// The task ends when every receiver is dropped. A failed poll keeps the last snapshot and
+/// is retried at the next tick.
+pub async fn watch_snapshots(
+    store: Store,
+    mut globalconf: GlobalConfReceiver,
+    poll_interval: Duration,
+) -> Result<(watch::Receiver<ServerConf>, JoinHandle<()>), StoreError> {
+    let gc = globalconf.borrow_and_update().clone();
+    let first = load_snapshot(&store, gc.as_deref()).await?;
+    let (tx, rx) = watch::channel(Arc::new(first));
+    let task = tokio::spawn(async move {
+        let mut gc_open = true;
+        loop {
+            let mut rebuild = false;
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = tokio::time::sleep(poll_interval) => {}
+                changed = globalconf.changed(), if gc_open => match changed {
+                    Ok(()) => rebuild = true,
+                    Err(_) => gc_open = false,
+                },
+            }
+            if !rebuild {
+                match store.version().await {
+                    Ok(v) => rebuild = v != tx.borrow().version(),
+                    Err(_) => continue,
+                }
+            }
+            if rebuild {
+                let gc = globalconf.borrow_and_update().clone();
+                if let Ok(snapshot) = load_snapshot(&store, gc.as_deref()).await {
+                    tx.send_replace(Arc::new(snapshot));
+                }
+            }
+        }
+    });
+    Ok((rx, task))
+}
