@@ -107,6 +107,13 @@ error_codes! {
     MaintenanceMode = "maintenance_mode", "MaintenanceMode";
     MalformedAnchor = "malformed_anchor", "MalformedAnchor";
     AnchorFileNotFound = "anchor_file_not_found", "AnchorFileNotFound";
+    FailedToSaveInstanceIdentifier = "failed_to_save_instance_identifier", "FailedToSaveInstanceIdentifier";
+    GlobalConfGetVersionFailed = "global_conf_get_version_failed", "GlobalConfGetVersionFailed";
+    GlobalConfDownloadUrlConnectionFailure = "global_conf_download_url_connection_failure", "GlobalConfDownloadUrlConnectionFailure";
+    GlobalConfPartDownloadFailure = "global_conf_part_download_failure", "GlobalConfPartDownloadFailure";
+    GlobalConfPartDownloadedFileIntegrityFailure = "global_conf_part_downloaded_file_integrity_failure", "GlobalConfPartDownloadedFileIntegrityFailure";
+    GlobalConfPartInvalidInstanceIdentifier = "global_conf_part_invalid_instance_identifier", "GlobalConfPartInvalidInstanceIdentifier";
+    GlobalConfPartFileSaveFailure = "global_conf_part_file_save_failure", "GlobalConfPartFileSaveFailure";
     KeyNotFound = "key_not_found", "KeyNotFound";
     KeyNotAvailable = "key_not_available", "KeyNotAvailable";
     CertNotFound = "cert_not_found", "CertNotFound";

@@ -14,6 +14,9 @@ pub struct FederationAnchor {
     pub instance: String,
     /// Download URLs of its sources.
     pub download_urls: Vec<String>,
+    /// Its sources: download URL and the DER of each verification certificate (decoded from
+    /// base64, not parsed: a certificate that does not parse only disqualifies itself).
+    pub sources: Vec<(String, Vec<Vec<u8>>)>,
 }
 
 /// The private parameters of the own instance.
@@ -51,6 +54,11 @@ impl Handler for Reader {
         let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
         match p.as_slice() {
             ["configurationAnchor"] => self.params.federation.push(FederationAnchor::default()),
+            ["configurationAnchor", "source"] => {
+                if let Some(a) = self.params.federation.last_mut() {
+                    a.sources.push((String::new(), Vec::new()));
+                }
+            }
             ["managementService", "managementRequestServiceProviderId"] => {
                 self.provider = Some(IdFields::default())
             }
@@ -75,7 +83,17 @@ impl Handler for Reader {
             }
             ["configurationAnchor", "source", "downloadURL"] => {
                 if let Some(a) = self.params.federation.last_mut() {
-                    a.download_urls.push(value);
+                    a.download_urls.push(value.clone());
+                    if let Some(s) = a.sources.last_mut() {
+                        s.0 = value;
+                    }
+                }
+            }
+            ["configurationAnchor", "source", "verificationCert"] => {
+                if let Some(a) = self.params.federation.last_mut() {
+                    if let Some(s) = a.sources.last_mut() {
+                        s.1.push(xroad_crypto::decode_base64(&value).unwrap_or_default());
+                    }
                 }
             }
             ["managementService", "authCertRegServiceAddress"] => {
