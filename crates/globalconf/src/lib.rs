@@ -16,7 +16,7 @@ pub use anchor::{ConfigurationAnchor, ConfigurationSource};
 pub use directory::ConfigurationDirectory;
 pub use private_params::{FederationAnchor, PrivateParameters};
 pub use shared_params::{
-    ApprovedCaParams, CaInfo, GlobalGroup, OcspInfo, SecurityServer, SharedParameters, Source,
-    TsaInfo,
+    ApprovedCaParams, CaInfo, GlobalGroup, LookupIndex, OcspInfo, PrioritizationStrategy,
+    SecurityServer, SharedParameters, Source, TsaInfo,
 };
 pub use signed::{parse_signed_directory, ContentPart, SignedDirectory};

@@ -1,7 +1,8 @@
 //! Shared parameters (`shared-params.xml`, versions 2 to 6): the parts verification needs,
 //! read with the streaming scanner (the file lists every member; no tree is built).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use xroad_fault::{ErrorCode, XRoadError};
 use xroad_identifiers::{ClientId, IdField, IdFields, SecurityServerId, ServiceId};
@@ -53,6 +54,8 @@ pub struct TsaInfo {
     pub url: String,
     /// Its certificate (DER).
     pub cert: Vec<u8>,
+    /// `FREE`, `PAID` or `UNDEFINED` (version 6), if given.
+    pub cost_type: Option<String>,
 }
 
 /// A security server (`securityServer`).
@@ -68,6 +71,9 @@ pub struct SecurityServer {
     pub auth_cert_hashes: Vec<Vec<u8>>,
     /// The clients it hosts besides its owner.
     pub clients: Vec<ClientId>,
+    /// `inMaintenanceMode` (version 5): `Some(message)` while in maintenance (the message may
+    /// be empty).
+    pub in_maintenance: Option<String>,
 }
 
 impl SecurityServer {
@@ -124,6 +130,119 @@ pub struct SharedParameters {
     pub version: u32,
     /// The expiry from the file's metadata (`expirationDate`), as written.
     pub expires: Option<String>,
+    /// Member names and subsystem names (version 5), by identifier.
+    pub names: HashMap<ClientId, String>,
+    /// Look-up tables, built on first use (so a value built by hand works too).
+    #[doc(hidden)]
+    pub index: LookupIndex,
+}
+
+/// Hash tables over the lists of [`SharedParameters`] for the per-request queries.
+#[derive(Debug, Clone, Default)]
+pub struct LookupIndex(OnceLock<Index>);
+
+impl PartialEq for LookupIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true // derived data
+    }
+}
+
+impl Eq for LookupIndex {}
+
+#[derive(Debug, Clone, Default)]
+struct Index {
+    by_auth_hash: HashMap<Vec<u8>, usize>,
+    by_server: HashMap<(ClientId, String), usize>,
+    by_client: HashMap<ClientId, Vec<usize>>,
+    groups: HashMap<String, HashSet<ClientId>>,
+}
+
+impl Index {
+    fn build(p: &SharedParameters) -> Index {
+        let mut index = Index::default();
+        for (i, s) in p.security_servers.iter().enumerate() {
+            for h in &s.auth_cert_hashes {
+                index.by_auth_hash.entry(h.clone()).or_insert(i);
+            }
+            index
+                .by_server
+                .entry((s.owner.clone(), s.server_code.clone()))
+                .or_insert(i);
+            for c in std::iter::once(&s.owner).chain(&s.clients) {
+                let list = index.by_client.entry(c.clone()).or_default();
+                if !list.contains(&i) {
+                    list.push(i);
+                }
+            }
+        }
+        for g in &p.global_groups {
+            index
+                .groups
+                .entry(g.code.clone())
+                .or_default()
+                .extend(g.members.iter().cloned());
+        }
+        index
+    }
+}
+
+/// How OCSP responders and TSAs are ordered by their cost type (version 6;
+/// `signer.ocsp-prioritization-strategy`, `message-log.timestamping-prioritization-strategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PrioritizationStrategy {
+    /// File order (the default).
+    #[default]
+    None,
+    /// Only `FREE` ones.
+    OnlyFree,
+    /// Only `PAID` ones.
+    OnlyPaid,
+    /// `FREE`, then `PAID`, then the rest, each in file order.
+    FreeFirst,
+    /// `PAID`, then `FREE`, then the rest.
+    PaidFirst,
+}
+
+impl std::str::FromStr for PrioritizationStrategy {
+    type Err = std::convert::Infallible;
+
+    /// Case-insensitive; anything unknown is `None`, as Java reads it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_uppercase().as_str() {
+            "ONLY_FREE" => PrioritizationStrategy::OnlyFree,
+            "ONLY_PAID" => PrioritizationStrategy::OnlyPaid,
+            "FREE_FIRST" => PrioritizationStrategy::FreeFirst,
+            "PAID_FIRST" => PrioritizationStrategy::PaidFirst,
+            _ => PrioritizationStrategy::None,
+        })
+    }
+}
+
+/// `items` (URL, cost type) ordered by `strategy`: blank URLs dropped; cost types apply
+/// only from configuration version 6 (Java's `CostTypePrioritizer`, a stable sort).
+fn prioritize<'a>(
+    items: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    strategy: PrioritizationStrategy,
+    version: u32,
+) -> Vec<&'a str> {
+    let mut list: Vec<(&str, Option<&str>)> =
+        items.filter(|(url, _)| !url.trim().is_empty()).collect();
+    if version < 6 {
+        return list.into_iter().map(|(u, _)| u).collect();
+    }
+    let rank = |first: &str, cost: Option<&str>| match cost {
+        Some(c) if c == first => 0,
+        Some("FREE" | "PAID") => 1,
+        _ => 2,
+    };
+    match strategy {
+        PrioritizationStrategy::None => {}
+        PrioritizationStrategy::FreeFirst => list.sort_by_key(|(_, c)| rank("FREE", *c)),
+        PrioritizationStrategy::PaidFirst => list.sort_by_key(|(_, c)| rank("PAID", *c)),
+        PrioritizationStrategy::OnlyFree => list.retain(|(_, c)| *c == Some("FREE")),
+        PrioritizationStrategy::OnlyPaid => list.retain(|(_, c)| *c == Some("PAID")),
+    }
+    list.into_iter().map(|(u, _)| u).collect()
 }
 
 fn malformed(msg: impl Into<String>) -> XRoadError {
@@ -212,18 +331,21 @@ impl SharedParameters {
         self.server_by_auth_cert_hash(alg.digest(cert_der).as_bytes())
     }
 
+    fn index(&self) -> &Index {
+        self.index.0.get_or_init(|| Index::build(self))
+    }
+
     /// The security server whose registered authentication certificate hash is `hash`.
     pub fn server_by_auth_cert_hash(&self, hash: &[u8]) -> Option<&SecurityServer> {
-        self.security_servers
-            .iter()
-            .find(|s| s.auth_cert_hashes.iter().any(|h| h.as_slice() == hash))
+        let i = *self.index().by_auth_hash.get(hash)?;
+        self.security_servers.get(i)
     }
 
     /// The security server `code` owned by `owner`.
     pub fn server(&self, id: &SecurityServerId) -> Option<&SecurityServer> {
-        self.security_servers
-            .iter()
-            .find(|s| s.owner == *id.owner() && s.server_code == id.server_code())
+        let key = (id.owner().clone(), id.server_code().to_owned());
+        let i = *self.index().by_server.get(&key)?;
+        self.security_servers.get(i)
     }
 
     /// Whether `server` hosts `client` (as its owner or one of its clients).
@@ -232,20 +354,76 @@ impl SharedParameters {
             .is_some_and(|s| s.owner == *client || s.clients.contains(client))
     }
 
+    /// The security servers hosting `client` (as owner or client), in file order.
+    pub fn servers_hosting(&self, client: &ClientId) -> impl Iterator<Item = &SecurityServer> {
+        self.index()
+            .by_client
+            .get(client)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|&i| self.security_servers.get(i))
+    }
+
     /// The addresses of the security servers hosting `client`.
     pub fn provider_addresses(&self, client: &ClientId) -> Vec<&str> {
-        self.security_servers
-            .iter()
-            .filter(|s| s.owner == *client || s.clients.contains(client))
+        self.servers_hosting(client)
             .filter_map(|s| s.address.as_deref())
             .collect()
     }
 
     /// Whether `subject` is a member of the global group `code`.
     pub fn is_in_global_group(&self, subject: &ClientId, code: &str) -> bool {
-        self.global_groups
+        self.index()
+            .groups
+            .get(code)
+            .is_some_and(|members| members.contains(subject))
+    }
+
+    /// Whether `client` is a member or subsystem of this instance.
+    pub fn has_member(&self, client: &ClientId) -> bool {
+        self.names.contains_key(client) || self.members.contains(client)
+    }
+
+    /// The name of `client`'s member (for a subsystem, of the member it belongs to).
+    pub fn member_name(&self, client: &ClientId) -> Option<&str> {
+        self.names.get(&client.member_id()).map(String::as_str)
+    }
+
+    /// The subsystem name of `client` (version 5 `subsystemName`), if given.
+    pub fn subsystem_name(&self, client: &ClientId) -> Option<&str> {
+        client.subsystem_code()?;
+        self.names.get(client).map(String::as_str)
+    }
+
+    /// The maintenance message of `server` when it is in maintenance mode.
+    pub fn maintenance(&self, server: &SecurityServerId) -> Option<&str> {
+        self.server(server)?.in_maintenance.as_deref()
+    }
+
+    /// The OCSP responder URLs of the CA whose certificate is `ca_cert_der` (top or
+    /// intermediate), ordered by `strategy`.
+    pub fn ocsp_responder_urls(
+        &self,
+        ca_cert_der: &[u8],
+        strategy: PrioritizationStrategy,
+    ) -> Vec<&str> {
+        let responders = self
+            .approved_cas
             .iter()
-            .any(|g| g.code == code && g.members.contains(subject))
+            .flat_map(|ca| std::iter::once(&ca.top).chain(&ca.intermediates))
+            .filter(|ca| ca.cert == ca_cert_der)
+            .flat_map(|ca| &ca.ocsp)
+            .map(|o| (o.url.as_str(), o.cost_type.as_deref()));
+        prioritize(responders, strategy, self.version)
+    }
+
+    /// The TSA URLs ordered by `strategy`.
+    pub fn tsa_urls(&self, strategy: PrioritizationStrategy) -> Vec<&str> {
+        let tsas = self
+            .approved_tsas
+            .iter()
+            .map(|t| (t.url.as_str(), t.cost_type.as_deref()));
+        prioritize(tsas, strategy, self.version)
     }
 }
 
@@ -268,7 +446,9 @@ struct RawMember {
     xml_id: String,
     class: String,
     code: String,
-    subsystems: Vec<(String, String)>,
+    name: String,
+    /// `id`, `subsystemCode`, `subsystemName`.
+    subsystems: Vec<(String, String, Option<String>)>,
 }
 
 #[derive(Default)]
@@ -278,6 +458,7 @@ struct RawServer {
     address: Option<String>,
     hashes: Vec<Vec<u8>>,
     clients: Vec<String>,
+    maintenance: Option<String>,
 }
 
 #[derive(Default)]
@@ -319,8 +500,9 @@ impl Reader {
             let member = ClientId::member(instance.as_str(), m.class.as_str(), m.code.as_str())
                 .map_err(|e| bad("a member", &e))?;
             by_id.insert(m.xml_id.clone(), member.clone());
+            self.params.names.insert(member.clone(), m.name.clone());
             self.params.members.push(member);
-            for (xml_id, code) in &m.subsystems {
+            for (xml_id, code, name) in &m.subsystems {
                 let sub = ClientId::subsystem(
                     instance.as_str(),
                     m.class.as_str(),
@@ -329,6 +511,9 @@ impl Reader {
                 )
                 .map_err(|e| bad("a subsystem", &e))?;
                 by_id.insert(xml_id.clone(), sub.clone());
+                if let Some(name) = name {
+                    self.params.names.insert(sub.clone(), name.clone());
+                }
                 self.params.members.push(sub);
             }
         }
@@ -348,6 +533,7 @@ impl Reader {
                     .iter()
                     .map(|c| lookup(c))
                     .collect::<Result<_, _>>()?,
+                in_maintenance: s.maintenance,
             });
         }
         for (code, description, members) in std::mem::take(&mut self.groups) {
@@ -440,6 +626,7 @@ impl Reader {
                         "name" => t.name = text.trim().to_owned(),
                         "url" => t.url = text.trim().to_owned(),
                         "cert" => t.cert = value.unwrap_or_default(),
+                        "costType" => t.cost_type = Some(text.trim().to_owned()),
                         _ => {}
                     }
                 }
@@ -472,6 +659,25 @@ impl Reader {
             ["member", "memberCode"] => {
                 if let Some(m) = self.members.last_mut() {
                     m.code = text.trim().to_owned();
+                }
+            }
+            ["member", "name"] => {
+                if let Some(m) = self.members.last_mut() {
+                    m.name = text.trim().to_owned();
+                }
+            }
+            ["member", "subsystem", "subsystemName"] => {
+                if let Some(s) = self
+                    .members
+                    .last_mut()
+                    .and_then(|m| m.subsystems.last_mut())
+                {
+                    s.2 = Some(text.trim().to_owned());
+                }
+            }
+            ["securityServer", "inMaintenanceMode", "message"] => {
+                if let Some(s) = self.servers.last_mut() {
+                    s.maintenance = Some(text.trim().to_owned());
                 }
             }
             ["member", "subsystem", "subsystemCode"] => {
@@ -564,10 +770,14 @@ impl Handler for Reader {
         } else if self.path_is(&["member", "subsystem"]) {
             let xml_id = tag.attribute("", "id").unwrap_or("").to_owned();
             if let Some(m) = self.members.last_mut() {
-                m.subsystems.push((xml_id, String::new()));
+                m.subsystems.push((xml_id, String::new(), None));
             }
         } else if self.path_is(&["securityServer"]) {
             self.servers.push(RawServer::default());
+        } else if self.path_is(&["securityServer", "inMaintenanceMode"]) {
+            if let Some(s) = self.servers.last_mut() {
+                s.maintenance = Some(String::new());
+            }
         } else if self.path_is(&["globalGroup"]) {
             self.groups.push((String::new(), String::new(), Vec::new()));
         } else if self.path_is(&["globalGroup", "groupMember"])

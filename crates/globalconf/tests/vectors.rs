@@ -218,3 +218,100 @@ fn private_parameters_of_v2() {
         assert_eq!(p.instance, "EE", "{name}");
     }
 }
+
+#[test]
+fn version_6_names_maintenance_and_cost_types() {
+    use xroad_globalconf::PrioritizationStrategy as S;
+    let d = dir("globalconf_good_v6");
+    let ee = d.own().unwrap();
+    let foo = client("EE/BUSINESS/foo");
+    assert_eq!(ee.member_name(&foo), Some("Org with no address"));
+    let sub = client("EE/BUSINESS/foo/foosubsystem");
+    assert_eq!(ee.subsystem_name(&sub), Some("FOO Subsystem"));
+    assert_eq!(ee.member_name(&sub), Some("Org with no address"));
+    assert_eq!(
+        ee.subsystem_name(&client("EE/BUSINESS/foo/barsubsystemId")),
+        None
+    );
+    assert!(ee.has_member(&sub));
+
+    assert_eq!(
+        ee.maintenance(&server("EE/BUSINESS/foo", "FooBarServerCode")),
+        Some("Test maintenance mode")
+    );
+    assert_eq!(
+        ee.maintenance(&server("EE/BUSINESS/foo", "fooServerCode")),
+        None
+    );
+    // The servers hosting a client, in file order: as owner and as client.
+    let hosting: Vec<&str> = ee
+        .servers_hosting(&foo)
+        .map(|s| s.server_code.as_str())
+        .collect();
+    assert_eq!(
+        hosting,
+        ["producerServerCode", "fooServerCode", "FooBarServerCode"]
+    );
+    assert_eq!(
+        ee.provider_addresses(&foo),
+        ["127.0.0.1", "https://foo.bar.baz"]
+    );
+
+    // pki1's top CA lists: 8082 FREE, ocsp PAID, ocsp2 PAID, ocsp3 (none), ocsp4 FREE.
+    let top = &ee.approved_cas[0].top.cert;
+    let urls = |s: S| -> Vec<String> {
+        ee.ocsp_responder_urls(top, s)
+            .into_iter()
+            .map(|u| u.trim_start_matches("http://").to_owned())
+            .collect()
+    };
+    let n = "www.example.net/";
+    assert_eq!(
+        urls(S::None),
+        [
+            "127.0.0.1:8082/ocsp".to_owned(),
+            format!("{n}ocsp"),
+            format!("{n}ocsp2"),
+            format!("{n}ocsp3"),
+            format!("{n}ocsp4")
+        ]
+    );
+    assert_eq!(
+        urls(S::FreeFirst),
+        [
+            "127.0.0.1:8082/ocsp".to_owned(),
+            format!("{n}ocsp4"),
+            format!("{n}ocsp"),
+            format!("{n}ocsp2"),
+            format!("{n}ocsp3")
+        ]
+    );
+    assert_eq!(
+        urls(S::PaidFirst),
+        [
+            format!("{n}ocsp"),
+            format!("{n}ocsp2"),
+            "127.0.0.1:8082/ocsp".to_owned(),
+            format!("{n}ocsp4"),
+            format!("{n}ocsp3")
+        ]
+    );
+    assert_eq!(
+        urls(S::OnlyFree),
+        ["127.0.0.1:8082/ocsp".to_owned(), format!("{n}ocsp4")]
+    );
+    assert_eq!(
+        urls("only_paid".parse().unwrap()),
+        [format!("{n}ocsp"), format!("{n}ocsp2")]
+    );
+    assert_eq!(ee.tsa_urls(S::OnlyFree), Vec::<&str>::new());
+    assert_eq!(ee.tsa_urls(S::PaidFirst), ["http://www.foo.bar"]);
+    // Before version 6 cost types do not exist: file order whatever the strategy.
+    let v5 = dir("globalconf_good_v5");
+    let v5ee = v5.own().unwrap();
+    let top5 = &v5ee.approved_cas[0].top.cert;
+    assert_eq!(
+        v5ee.ocsp_responder_urls(top5, S::OnlyPaid),
+        v5ee.ocsp_responder_urls(top5, S::None)
+    );
+}

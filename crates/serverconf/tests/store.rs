@@ -39,6 +39,7 @@ fn globalconf() -> SharedParameters {
             address: Some("ss1.example.org".into()),
             auth_cert_hashes: vec![],
             clients: vec![client("DEV/GOV/1234/registry")],
+            in_maintenance: None,
         }],
         global_groups: vec![
             GlobalGroup {
