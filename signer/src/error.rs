@@ -72,6 +72,9 @@ pub enum SignerError {
     /// The operation is not supported by this token or key.
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A signing request waited longer than the client timeout.
+    #[error("Signature creation timed out")]
+    Timeout,
     /// The signing service has stopped.
     #[error("the signing service has stopped")]
     ServiceStopped,
@@ -98,6 +101,36 @@ impl SignerError {
             SignerError::InvalidInput(_) => "invalid_request",
             SignerError::Unsupported(_) => "unsupported",
             _ => "internal_error",
+        }
+    }
+
+    /// A copy for replying the same failure to several requesters (I/O errors become
+    /// their message).
+    pub fn duplicate(&self) -> SignerError {
+        use SignerError::*;
+        match self {
+            PinIncorrect(s) => PinIncorrect(s.clone()),
+            PinPolicy(s) => PinPolicy(s.clone()),
+            TokenNotFound(s) => TokenNotFound(s.clone()),
+            TokenNotActive(s) => TokenNotActive(s.clone()),
+            TokenNotInitialized(s) => TokenNotInitialized(s.clone()),
+            TokenAlreadyInitialized(s) => TokenAlreadyInitialized(s.clone()),
+            KeyNotFound(s) => KeyNotFound(s.clone()),
+            CertNotFound(s) => CertNotFound(s.clone()),
+            CertExists(s) => CertExists(s.clone()),
+            CertKeyNotFound(s) => CertKeyNotFound(s.clone()),
+            WrongCertUsage(s) => WrongCertUsage(s.clone()),
+            CertChain(s) => CertChain(s.clone()),
+            InvalidCert(s) => InvalidCert(s.clone()),
+            Config(s) => Config(s.clone()),
+            Io { .. } => Config(self.to_string()),
+            Crypto(s) => Crypto(s.clone()),
+            Pkcs11(s) => Pkcs11(s.clone()),
+            Ocsp(s) => Ocsp(s.clone()),
+            InvalidInput(s) => InvalidInput(s.clone()),
+            Unsupported(s) => Unsupported(s.clone()),
+            Timeout => Timeout,
+            ServiceStopped => ServiceStopped,
         }
     }
 

@@ -174,7 +174,12 @@ fn client_id(el: &Element) -> Result<ClientId> {
         field("memberCode")?,
     );
     let id = match el.child_text("subsystemCode") {
-        Some(sub) => ClientId::subsystem(instance.as_str(), class.as_str(), code.as_str(), sub.as_str()),
+        Some(sub) => ClientId::subsystem(
+            instance.as_str(),
+            class.as_str(),
+            code.as_str(),
+            sub.as_str(),
+        ),
         None => ClientId::member(instance.as_str(), class.as_str(), code.as_str()),
     };
     id.map_err(|e| SignerError::Config(format!("keyconf.xml: {}: {e}", el.name)))
@@ -289,9 +294,9 @@ impl Device {
             None => None,
         };
         Ok(Device {
-            device_type: el
-                .child_text("deviceType")
-                .ok_or_else(|| SignerError::Config("keyconf.xml: a device lacks deviceType".into()))?,
+            device_type: el.child_text("deviceType").ok_or_else(|| {
+                SignerError::Config("keyconf.xml: a device lacks deviceType".into())
+            })?,
             friendly_name: el.child_text("friendlyName"),
             id: el
                 .child_text("id")
@@ -315,7 +320,12 @@ impl Device {
         opt(s, i, "id", Some(&self.id));
         opt(s, i, "tokenId", self.token_id.as_deref());
         opt(s, i, "slotId", self.slot_id.as_deref());
-        opt(s, i, "pinIndex", self.pin_index.map(|p| p.to_string()).as_deref());
+        opt(
+            s,
+            i,
+            "pinIndex",
+            self.pin_index.map(|p| p.to_string()).as_deref(),
+        );
         for k in &self.keys {
             k.write(s);
         }
@@ -355,10 +365,13 @@ impl Key {
             .children_named("cert")
             .map(|c| {
                 Ok(CertEntry {
-                    active: c.attr("active").map_or(true, |a| a.trim() == "true"),
+                    active: c.attr("active").is_none_or(|a| a.trim() == "true"),
                     id: c.attr("id").map(str::to_owned),
                     member_id: c.child("memberId").map(client_id).transpose()?,
-                    contents: unb64(&c.child_text("contents").unwrap_or_default(), "cert contents")?,
+                    contents: unb64(
+                        &c.child_text("contents").unwrap_or_default(),
+                        "cert contents",
+                    )?,
                     status: c.child_text("status"),
                     other: CERT_OTHER
                         .iter()
@@ -388,7 +401,12 @@ impl Key {
         opt(s, i, "friendlyName", Some(&self.friendly_name));
         opt(s, i, "label", self.label.as_deref());
         opt(s, i, "keyId", Some(&self.key_id));
-        opt(s, i, "publicKey", self.public_key.as_deref().map(b64).as_deref());
+        opt(
+            s,
+            i,
+            "publicKey",
+            self.public_key.as_deref().map(b64).as_deref(),
+        );
         for r in &self.cert_requests {
             match &r.id {
                 Some(id) => s.push_str(&format!("{i}<certRequest id=\"{}\">\n", escape(id))),
@@ -399,7 +417,12 @@ impl Key {
                 write_client_id(s, "memberId", m, j);
             }
             opt(s, j, "subjectName", Some(&r.subject_name));
-            opt(s, j, "subjectAlternativeName", r.subject_alt_name.as_deref());
+            opt(
+                s,
+                j,
+                "subjectAlternativeName",
+                r.subject_alt_name.as_deref(),
+            );
             opt(s, j, "certificateProfile", r.certificate_profile.as_deref());
             s.push_str(&format!("{i}</certRequest>\n"));
         }
@@ -416,7 +439,11 @@ impl Key {
             opt(s, j, "contents", Some(&b64(&c.contents)));
             opt(s, j, "status", c.status.as_deref());
             for name in CERT_OTHER {
-                let v = c.other.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+                let v = c
+                    .other
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str());
                 opt(s, j, name, v);
             }
             s.push_str(&format!("{i}</cert>\n"));
@@ -480,7 +507,10 @@ mod tests {
         let c = &k.certs[0];
         assert!(!c.active);
         assert_eq!(c.contents, vec![4, 5, 6]);
-        assert_eq!(c.member_id.as_ref().unwrap().subsystem_code(), Some("S & 1"));
+        assert_eq!(
+            c.member_id.as_ref().unwrap().subsystem_code(),
+            Some("S & 1")
+        );
         assert_eq!(c.other.len(), 1);
         let again = KeyConf::parse(conf.to_xml().as_bytes()).unwrap();
         assert_eq!(again, conf);

@@ -147,8 +147,7 @@ pub(crate) fn sign_digest(
     }
     let is_rsa = key.id() == Id::RSA;
     match (algorithm.mechanism, is_rsa) {
-        (SignMechanism::RsaPkcs1 | SignMechanism::RsaPss, false)
-        | (SignMechanism::Ecdsa, true) => {
+        (SignMechanism::RsaPkcs1 | SignMechanism::RsaPss, false) | (SignMechanism::Ecdsa, true) => {
             return Err(SignerError::Unsupported(format!(
                 "the mechanism {} does not fit this key",
                 mechanism_name(algorithm.mechanism)
@@ -216,7 +215,9 @@ mod tests {
             let d = DigestAlgorithm::Sha256.digest(message);
             let sig = sign_digest(&key, sa, d.as_bytes()).unwrap();
             let public = PublicKey::from_spki_der(&spki_der(&key).unwrap()).unwrap();
-            public.verify(sa, message, &sig, EcdsaEncoding::Der).unwrap();
+            public
+                .verify(sa, message, &sig, EcdsaEncoding::Der)
+                .unwrap();
             assert_eq!(algorithm_of(&key).unwrap(), alg);
         }
     }
@@ -230,6 +231,9 @@ mod tests {
         let err = sign_digest(&key, sa, &[0; 20]).unwrap_err().to_string();
         assert!(err.contains("32 bytes"), "{err}");
         assert!(KeyAlgorithm::parse("dsa").is_err());
-        assert_eq!(KeyAlgorithm::parse("RSA-3072").unwrap(), KeyAlgorithm::Rsa(3072));
+        assert_eq!(
+            KeyAlgorithm::parse("RSA-3072").unwrap(),
+            KeyAlgorithm::Rsa(3072)
+        );
     }
 }

@@ -97,7 +97,10 @@ fn key_holder_cert(key: &PKeyRef<Private>) -> Result<X509> {
     b.set_subject_name(&name)?;
     b.set_issuer_name(&name)?;
     b.set_pubkey(key)?;
-    let (from, until) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(365 * 20)?);
+    let (from, until) = (
+        Asn1Time::days_from_now(0)?,
+        Asn1Time::days_from_now(365 * 20)?,
+    );
     b.set_not_before(&from)?;
     b.set_not_after(&until)?;
     b.sign(key, MessageDigest::sha256())?;
@@ -148,7 +151,11 @@ impl SoftToken {
 
     fn write_verifier(&self, dir: &Path, pin: &Pin) -> Result<()> {
         let key = crate::keys::generate(crate::keys::KeyAlgorithm::EcP256)?;
-        write_atomic(&p12_path(dir, PIN_FILE), &build_p12(&key, "pin", pin)?, true)
+        write_atomic(
+            &p12_path(dir, PIN_FILE),
+            &build_p12(&key, "pin", pin)?,
+            true,
+        )
     }
 
     fn check_pin(&self, pin: &Pin) -> Result<()> {
@@ -219,7 +226,11 @@ impl SoftToken {
     pub fn change_pin(&mut self, old: &Pin, new: &Pin, policy: PinPolicy) -> Result<()> {
         self.check_pin(old)?;
         policy.check(new)?;
-        let parent = self.dir.parent().unwrap_or_else(|| Path::new(".")).to_owned();
+        let parent = self
+            .dir
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .to_owned();
         let name = self
             .dir
             .file_name()
@@ -235,9 +246,10 @@ impl SoftToken {
             for id in self.key_ids_on_disk()? {
                 let path = p12_path(&self.dir, &id);
                 let bytes = std::fs::read(&path).map_err(|e| SignerError::io(&path, e))?;
-                let key = open_p12(&bytes, old, &format!("key file {id}.p12"))?.ok_or_else(|| {
-                    SignerError::Config(format!("the old PIN does not open key file {id}.p12"))
-                })?;
+                let key =
+                    open_p12(&bytes, old, &format!("key file {id}.p12"))?.ok_or_else(|| {
+                        SignerError::Config(format!("the old PIN does not open key file {id}.p12"))
+                    })?;
                 write_atomic(&p12_path(&tmp, &id), &build_p12(&key, &id, new)?, true)?;
                 keys.insert(id, Arc::new(key));
             }
@@ -279,7 +291,10 @@ impl SoftToken {
     }
 
     /// Generates a key; returns its id.
-    pub fn generate(&mut self, algorithm: crate::keys::KeyAlgorithm) -> Result<(String, Arc<PKey<Private>>)> {
+    pub fn generate(
+        &mut self,
+        algorithm: crate::keys::KeyAlgorithm,
+    ) -> Result<(String, Arc<PKey<Private>>)> {
         self.active_pin()?;
         let id = crate::keys::random_key_id()?;
         let key = crate::keys::generate(algorithm)?;
@@ -340,7 +355,10 @@ mod tests {
         assert!(open_p12(&file, &pin, "f").unwrap().is_some());
 
         token.logout();
-        assert!(matches!(token.key(&id), Err(SignerError::TokenNotActive(_))));
+        assert!(matches!(
+            token.key(&id),
+            Err(SignerError::TokenNotActive(_))
+        ));
         let err = token.login(&Pin::new("nope")).unwrap_err();
         assert!(matches!(err, SignerError::PinIncorrect(_)));
         assert!(!format!("{err} {err:?}").contains("nope"));
@@ -348,7 +366,9 @@ mod tests {
         assert!(token.key(&id).is_ok());
 
         let new = Pin::new("Better-PIN-2024");
-        assert!(token.change_pin(&pin, &Pin::new("short"), PinPolicy::Enforced).is_err());
+        assert!(token
+            .change_pin(&pin, &Pin::new("short"), PinPolicy::Enforced)
+            .is_err());
         token.change_pin(&pin, &new, PinPolicy::Enforced).unwrap();
         token.logout();
         assert!(token.login(&pin).is_err());

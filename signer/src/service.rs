@@ -1,0 +1,292 @@
+//! The signing service: an actor behind a cloneable [`SignerHandle`], used in-process by the
+//! proxy over a channel.
+//!
+//! Requests queue on an mpsc channel. The actor takes the first one, waits for a free
+//! signing slot (one per core), then drains everything that queued meanwhile: requests for the
+//! same key and signature builder are signed together with one private-key operation over
+//! the root of a hash chain (X-Road's batch signature, `xroad_crypto::hashchain::build`), and
+//! each requester gets the shared signature document plus its own hash chain. When the
+//! service is idle a request is alone in its batch and is signed at once, without a chain.
+//! The key operation runs on the blocking pool, so requests keep queueing meanwhile.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use xroad_crypto::algorithm::ecdsa_der_to_raw;
+use xroad_crypto::hashchain;
+use xroad_crypto::signature::{SignatureBuilder, SignedData};
+use xroad_crypto::{Digest, SignMechanism, SignatureAlgorithm};
+
+use crate::error::{Result, SignerError};
+use crate::signer::{KeySigner, Signer};
+
+/// A signed message: the signature document and, when it was signed in a batch or has
+/// several parts, its hash chain.
+#[derive(Debug, Clone)]
+pub struct SignedMessage {
+    /// The `asic:XAdESSignatures` document (shared by every message of the batch).
+    pub signature: Arc<Vec<u8>>,
+    /// The hash chain parts, for a signature over a hash-chain result.
+    pub hash_chain: Option<HashChain>,
+}
+
+/// The hash chain of one message of a batch.
+#[derive(Debug, Clone)]
+pub struct HashChain {
+    /// `/sig-hashchainresult.xml` (shared by the batch).
+    pub result: Arc<Vec<u8>>,
+    /// `/sig-hashchain.xml` of this message.
+    pub chain: Vec<u8>,
+}
+
+/// Service settings.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Key operations at once (default: the number of cores).
+    pub parallelism: usize,
+    /// At most this many requests in one batch.
+    pub max_batch: usize,
+    /// Queued requests older than this fail (Java's `signer.client-timeout`, 50 s shipped).
+    pub client_timeout: Duration,
+    /// Depth of the request queue.
+    pub queue: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_batch: 4096,
+            client_timeout: Duration::from_secs(50),
+            queue: 65_536,
+        }
+    }
+}
+
+struct MessageJob {
+    key_id: String,
+    builder: Arc<SignatureBuilder>,
+    parts: Vec<(String, Digest)>,
+    queued: Instant,
+    reply: oneshot::Sender<Result<SignedMessage>>,
+}
+
+/// A cheap handle to the signing service.
+#[derive(Clone, Debug)]
+pub struct SignerHandle {
+    tx: mpsc::Sender<MessageJob>,
+    signer: Arc<Signer>,
+    slots: Arc<Semaphore>,
+}
+
+impl SignerHandle {
+    /// Starts the service on the current tokio runtime.
+    pub fn spawn(signer: Arc<Signer>, config: ServiceConfig) -> SignerHandle {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let slots = Arc::new(Semaphore::new(config.parallelism.max(1)));
+        tokio::spawn(run(rx, signer.clone(), slots.clone(), config));
+        SignerHandle { tx, signer, slots }
+    }
+
+    /// The signer behind the service.
+    pub fn signer(&self) -> &Arc<Signer> {
+        &self.signer
+    }
+
+    /// Signs a message whose parts (`/message.xml` first, then attachments) have the given
+    /// digests, with `key_id` and the signature layout of `builder` (its certificate, OCSP
+    /// responses and algorithm). Requests sharing the key and the same `Arc` builder may be
+    /// batched.
+    pub async fn sign_message(
+        &self,
+        key_id: &str,
+        builder: Arc<SignatureBuilder>,
+        parts: Vec<(String, Digest)>,
+    ) -> Result<SignedMessage> {
+        if parts.is_empty() {
+            return Err(SignerError::InvalidInput(
+                "a message to sign has no parts".into(),
+            ));
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(MessageJob {
+                key_id: key_id.to_owned(),
+                builder,
+                parts,
+                queued: Instant::now(),
+                reply,
+            })
+            .await
+            .map_err(|_| SignerError::ServiceStopped)?;
+        rx.await.map_err(|_| SignerError::ServiceStopped)?
+    }
+
+    /// Signs one digest with `key_id` at once (Java's `KeyService.Sign`): the RSA value, or a
+    /// DER ECDSA signature.
+    pub async fn sign(
+        &self,
+        key_id: &str,
+        algorithm: SignatureAlgorithm,
+        digest: Digest,
+    ) -> Result<Vec<u8>> {
+        let key = self.signer.key_signer(key_id)?;
+        let _permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| SignerError::ServiceStopped)?;
+        tokio::task::spawn_blocking(move || key.sign(algorithm, digest.as_bytes()))
+            .await
+            .map_err(|_| SignerError::ServiceStopped)?
+    }
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<MessageJob>,
+    signer: Arc<Signer>,
+    slots: Arc<Semaphore>,
+    config: ServiceConfig,
+) {
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < config.max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let signer = signer.clone();
+        let timeout = config.client_timeout;
+        tokio::task::spawn_blocking(move || {
+            process(&signer, batch, timeout);
+            drop(permit);
+        });
+    }
+}
+
+/// Signs a drained batch: grouped by key and builder, each group with one key operation.
+fn process(signer: &Signer, batch: Vec<MessageJob>, timeout: Duration) {
+    let mut groups: Vec<((String, usize), Vec<MessageJob>)> = Vec::new();
+    let mut index: HashMap<(String, usize), usize> = HashMap::new();
+    for job in batch {
+        if job.queued.elapsed() > timeout {
+            let _ = job.reply.send(Err(SignerError::Timeout));
+            continue;
+        }
+        let k = (job.key_id.clone(), Arc::as_ptr(&job.builder) as usize);
+        match index.get(&k) {
+            Some(&i) => groups[i].1.push(job),
+            None => {
+                index.insert(k.clone(), groups.len());
+                groups.push((k, vec![job]));
+            }
+        }
+    }
+    for ((key_id, _), jobs) in groups {
+        let key = match signer.key_signer(&key_id) {
+            Ok(k) => k,
+            Err(e) => {
+                for j in jobs {
+                    let _ = j.reply.send(Err(e.duplicate()));
+                }
+                continue;
+            }
+        };
+        let batching = signer.batch_signing_enabled(&key_id).unwrap_or(true);
+        if batching {
+            sign_group(&key, jobs);
+        } else {
+            for j in jobs {
+                sign_group(&key, vec![j]);
+            }
+        }
+    }
+}
+
+/// The signature value as XML-DSig wants it (ECDSA: raw `r‖s`).
+fn sign_value(key: &KeySigner, algorithm: SignatureAlgorithm, digest: &Digest) -> Result<Vec<u8>> {
+    let value = key.sign(algorithm, digest.as_bytes())?;
+    if algorithm.mechanism == SignMechanism::Ecdsa {
+        return ecdsa_der_to_raw(&value).ok_or_else(|| {
+            SignerError::Crypto("the token returned a malformed ECDSA signature".into())
+        });
+    }
+    Ok(value)
+}
+
+fn sign_group(key: &KeySigner, jobs: Vec<MessageJob>) {
+    let Some(builder) = jobs.first().map(|j| j.builder.clone()) else {
+        return;
+    };
+    let algorithm = builder.algorithm();
+    // One message of one part: signed directly.
+    if let [job] = jobs.as_slice() {
+        if job.parts.len() == 1 {
+            let prepared = builder.prepare(SignedData::Message(job.parts[0].1));
+            let result = sign_value(key, algorithm, &prepared.digest()).map(|v| SignedMessage {
+                signature: Arc::new(prepared.finish(&v)),
+                hash_chain: None,
+            });
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(result);
+            }
+            return;
+        }
+    }
+    // The chain uses the digest algorithm of the parts; messages that differ are refused.
+    let chain_alg = jobs[0].parts[0].1.algorithm();
+    let (ok, bad): (Vec<MessageJob>, Vec<MessageJob>) = jobs
+        .into_iter()
+        .partition(|j| j.parts.iter().all(|(_, d)| d.algorithm() == chain_alg));
+    for j in bad {
+        let _ = j.reply.send(Err(SignerError::InvalidInput(format!(
+            "the parts of a message must all be digested with {}",
+            chain_alg.name()
+        ))));
+    }
+    if ok.is_empty() {
+        return;
+    }
+    let messages: Vec<Vec<(&str, Digest)>> = ok
+        .iter()
+        .map(|j| j.parts.iter().map(|(u, d)| (u.as_str(), *d)).collect())
+        .collect();
+    let refs: Vec<&[(&str, Digest)]> = messages.iter().map(Vec::as_slice).collect();
+    let Some(docs) = hashchain::build(chain_alg, &refs) else {
+        for j in ok {
+            let _ = j
+                .reply
+                .send(Err(SignerError::InvalidInput("nothing to sign".into())));
+        }
+        return;
+    };
+    let result_digest = algorithm.digest.digest(&docs.result);
+    let prepared = builder.prepare(SignedData::HashChainResult(result_digest));
+    match sign_value(key, algorithm, &prepared.digest()) {
+        Ok(value) => {
+            let signature = Arc::new(prepared.finish(&value));
+            let result = Arc::new(docs.result);
+            for (j, chain) in ok.into_iter().zip(docs.chains) {
+                let _ = j.reply.send(Ok(SignedMessage {
+                    signature: signature.clone(),
+                    hash_chain: Some(HashChain {
+                        result: result.clone(),
+                        chain,
+                    }),
+                }));
+            }
+        }
+        Err(e) => {
+            for j in ok {
+                let _ = j.reply.send(Err(e.duplicate()));
+            }
+        }
+    }
+}
