@@ -3,6 +3,7 @@
 mod asic;
 mod globalconf_cmd;
 mod message_check;
+mod serverconf_cmd;
 mod verify;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     /// Verify an X-Road message signature: an ASiC container of a message log, or a
     /// signature with its parts, against a global configuration directory.
     Verify(Box<verify::VerifyArgs>),
+    #[command(flatten)]
+    Serverconf(serverconf_cmd::ServerconfCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,5 +53,6 @@ fn main() -> ExitCode {
         } => message_check::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Globalconf { command } => globalconf_cmd::run(&command),
+        Command::Serverconf(command) => serverconf_cmd::run(command),
     }
 }
