@@ -8,6 +8,7 @@ pub mod error;
 mod fsutil;
 pub mod keyconf;
 pub mod keys;
+pub mod ocsp;
 pub mod pin;
 pub mod pkcs11;
 pub mod service;

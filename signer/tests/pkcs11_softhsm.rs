@@ -49,11 +49,24 @@ fn init_token(dir: &Path) -> PathBuf {
     )
     .unwrap();
     let out = Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "xroad-test", "--pin", "1234", "--so-pin", "5678"])
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "xroad-test",
+            "--pin",
+            "1234",
+            "--so-pin",
+            "5678",
+        ])
         .env("SOFTHSM2_CONF", &conf)
         .output()
         .expect("softhsm2-util runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     conf
 }
 
@@ -79,9 +92,16 @@ async fn softhsm_keys_sign_on_the_device() {
         .unwrap(),
     );
     let tokens = signer.tokens().unwrap();
-    let token = tokens.iter().find(|t| t.kind == TokenKind::Pkcs11).expect("the SoftHSM token");
+    let token = tokens
+        .iter()
+        .find(|t| t.kind == TokenKind::Pkcs11)
+        .expect("the SoftHSM token");
     assert_eq!(token.label, "xroad-test");
-    assert!(token.id.starts_with("softhsm0") && token.id.ends_with("xroad-test"), "{}", token.id);
+    assert!(
+        token.id.starts_with("softhsm0") && token.id.ends_with("xroad-test"),
+        "{}",
+        token.id
+    );
     let id = token.id.clone();
 
     // Status, login with a wrong PIN (reported without the PIN), login.
@@ -94,24 +114,42 @@ async fn softhsm_keys_sign_on_the_device() {
         Err(SignerError::TokenNotActive(_))
     ));
     signer.login(&id, &Pin::new("1234")).unwrap();
-    assert!(signer.tokens().unwrap().iter().any(|t| t.id == id && t.active));
+    assert!(signer
+        .tokens()
+        .unwrap()
+        .iter()
+        .any(|t| t.id == id && t.active));
 
-    let rsa = signer.generate_key(&id, KeyAlgorithm::Rsa(2048), "hsm-rsa").unwrap();
-    let ec = signer.generate_key(&id, KeyAlgorithm::EcP256, "hsm-ec").unwrap();
+    let rsa = signer
+        .generate_key(&id, KeyAlgorithm::Rsa(2048), "hsm-rsa")
+        .unwrap();
+    let ec = signer
+        .generate_key(&id, KeyAlgorithm::EcP256, "hsm-ec")
+        .unwrap();
     assert_eq!(rsa.sign_mechanism.as_deref(), Some("CKM_RSA_PKCS"));
     assert_eq!(ec.sign_mechanism.as_deref(), Some("CKM_ECDSA"));
 
     // Raw digest signatures, verified with our verifier.
     let message = b"signed on the device";
     for (key, mechanism, digest) in [
-        (&rsa.key_id, SignMechanism::RsaPkcs1, DigestAlgorithm::Sha256),
-        (&rsa.key_id, SignMechanism::RsaPkcs1, DigestAlgorithm::Sha512),
+        (
+            &rsa.key_id,
+            SignMechanism::RsaPkcs1,
+            DigestAlgorithm::Sha256,
+        ),
+        (
+            &rsa.key_id,
+            SignMechanism::RsaPkcs1,
+            DigestAlgorithm::Sha512,
+        ),
         (&rsa.key_id, SignMechanism::RsaPss, DigestAlgorithm::Sha256),
         (&ec.key_id, SignMechanism::Ecdsa, DigestAlgorithm::Sha256),
         (&ec.key_id, SignMechanism::Ecdsa, DigestAlgorithm::Sha384),
     ] {
         let alg = SignatureAlgorithm::new(digest, mechanism);
-        let value = signer.sign(key, alg, digest.digest(message).as_bytes()).unwrap();
+        let value = signer
+            .sign(key, alg, digest.digest(message).as_bytes())
+            .unwrap();
         let pk = PublicKey::from_spki_der(&signer.public_key(key).unwrap()).unwrap();
         pk.verify(alg, message, &value, EcdsaEncoding::Der)
             .unwrap_or_else(|e| panic!("{mechanism:?} {digest:?}: {e}"));
@@ -125,46 +163,99 @@ async fn softhsm_keys_sign_on_the_device() {
         member_name: "Member".into(),
     };
     let csr = signer
-        .generate_csr(&rsa.key_id, KeyUsage::Signing, CertificateProfile::Ejbca, &params, &[], CsrFormat::Der)
+        .generate_csr(
+            &rsa.key_id,
+            KeyUsage::Signing,
+            CertificateProfile::Ejbca,
+            &params,
+            &[],
+            CsrFormat::Der,
+        )
         .unwrap();
-    assert_eq!(openssl_verify_csr(dir.path(), &csr.bytes).0, "CN=1234,O=COM,C=DEV");
+    assert_eq!(
+        openssl_verify_csr(dir.path(), &csr.bytes).0,
+        "CN=1234,O=COM,C=DEV"
+    );
     let ec_csr = signer
-        .generate_csr(&ec.key_id, KeyUsage::Signing, CertificateProfile::Ejbca, &params, &[], CsrFormat::Pem)
+        .generate_csr(
+            &ec.key_id,
+            KeyUsage::Signing,
+            CertificateProfile::Ejbca,
+            &params,
+            &[],
+            CsrFormat::Pem,
+        )
         .unwrap();
     openssl_verify_csr(dir.path(), &ec_csr.bytes);
     // Authentication keys must be on the software token (the proxy loads them from there).
     let err = signer
-        .generate_csr(&ec.key_id, KeyUsage::Authentication, CertificateProfile::Ejbca, &params, &[], CsrFormat::Pem)
+        .generate_csr(
+            &ec.key_id,
+            KeyUsage::Authentication,
+            CertificateProfile::Ejbca,
+            &params,
+            &[],
+            CsrFormat::Pem,
+        )
         .unwrap_err();
     assert!(matches!(err, SignerError::WrongCertUsage(_)), "{err}");
 
     // The certificate, and batch signatures from the service.
     let pki = Pki::new();
-    let cert = pki.issue("hsm", &csr.bytes, "keyUsage=critical,nonRepudiation\n", "0x20");
+    let cert = pki.issue(
+        "hsm",
+        &csr.bytes,
+        "keyUsage=critical,nonRepudiation\n",
+        "0x20",
+    );
     let trust = pki.trust("DEV", EJBCA);
     let info = signer
-        .import_cert(&cert, None, Some(ChainCheck { trust: &trust, instance: "DEV" }), None)
+        .import_cert(
+            &cert,
+            None,
+            Some(ChainCheck {
+                trust: &trust,
+                instance: "DEV",
+            }),
+            None,
+        )
         .unwrap();
     assert_eq!(info.member.as_ref(), Some(&owner));
     pki.index(&[("20", "/C=DEV/O=COM/CN=1234", false)]);
     let ocsp = pki.ocsp_response("hsm.pem");
     let service = SignerHandle::spawn(signer.clone(), ServiceConfig::default());
     let alg = SignatureAlgorithm::new(DigestAlgorithm::Sha512, SignMechanism::RsaPkcs1);
-    let builder = Arc::new(SignatureBuilder::new(alg, info.cert.clone()).with_ocsp_responses(vec![ocsp]));
+    let builder =
+        Arc::new(SignatureBuilder::new(alg, info.cert.clone()).with_ocsp_responses(vec![ocsp]));
     let mut tasks = Vec::new();
     for i in 0..16 {
         let (service, builder, key) = (service.clone(), builder.clone(), rsa.key_id.clone());
         tasks.push(tokio::spawn(async move {
             let d = DigestAlgorithm::Sha512.digest(format!("<m>{i}</m>").as_bytes());
-            (d, service.sign_message(&key, builder, vec![("/message.xml".into(), d)]).await)
+            (
+                d,
+                service
+                    .sign_message(&key, builder, vec![("/message.xml".into(), d)])
+                    .await,
+            )
         }));
     }
     for t in tasks {
         let (d, signed) = t.await.unwrap();
         let signed = signed.unwrap();
-        let hc = signed.hash_chain.as_ref().map(|h| HashChainParts { result: &h.result, chain: &h.chain });
-        signature::verify(&signed.signature, &owner, &[Part::new("/message.xml", d)], hc, &trust, SystemTime::now())
-            .unwrap();
+        let hc = signed.hash_chain.as_ref().map(|h| HashChainParts {
+            result: &h.result,
+            chain: &h.chain,
+        });
+        signature::verify(
+            &signed.signature,
+            &owner,
+            &[Part::new("/message.xml", d)],
+            hc,
+            &trust,
+            SystemTime::now(),
+        )
+        .unwrap();
     }
 
     // Delete, logout.

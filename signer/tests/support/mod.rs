@@ -206,7 +206,15 @@ impl Pki {
 
     /// Starts `openssl ocsp` as an HTTP responder on a free loopback port.
     pub fn responder(&self, extra: &[&str]) -> Responder {
-        let port = free_port();
+        self.responder_with(free_port(), extra)
+    }
+
+    /// A responder on `port`.
+    pub fn responder_on(&self, port: u16) -> Responder {
+        self.responder_with(port, &[])
+    }
+
+    fn responder_with(&self, port: u16, extra: &[&str]) -> Responder {
         let port_s = port.to_string();
         let mut args = vec![
             "ocsp",
@@ -229,12 +237,20 @@ impl Pki {
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(self.path(&format!("responder-{port}.log")))
+                    .map_or(Stdio::null(), Stdio::from),
+            )
             .spawn()
             .expect("openssl ocsp starts");
         let r = Responder { child, port };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Wait for its log line: a probe connection would hold the single-threaded
+        // responder until it times out.
+        let log = self.path(&format!("responder-{port}.log"));
+        while !std::fs::read_to_string(&log)
+            .is_ok_and(|l| l.contains("waiting for OCSP client connections"))
+        {
             assert!(
                 Instant::now() < deadline,
                 "openssl ocsp did not listen on {port}"
