@@ -1,6 +1,7 @@
 //! The X-Road signer: software and PKCS#11 tokens, keys, CSRs, certificates, OCSP for own
 //! certificates, batch signing, autologin.
 
+pub mod autologin;
 pub mod certs;
 pub mod csr;
 mod der;
@@ -8,6 +9,7 @@ pub mod error;
 mod fsutil;
 pub mod keyconf;
 pub mod keys;
+pub mod migrate;
 pub mod ocsp;
 pub mod pin;
 pub mod pkcs11;
