@@ -735,9 +735,17 @@ impl Config {
                     ));
                 }
             }
+            // One look-up per access right, however many services the client has.
+            let by_code: BTreeMap<&str, &Service> = c
+                .service_descriptions
+                .iter()
+                .flat_map(|d| d.services.iter())
+                .rev()
+                .map(|s| (s.code.as_str(), s))
+                .collect();
             for (ai, r) in c.access_rights.iter().enumerate() {
                 let at = format!("{at}.access_rights[{ai}]");
-                let Some((_, service)) = c.service(&r.service) else {
+                let Some(service) = by_code.get(r.service.as_str()) else {
                     return Err(ConfigError::new(
                         format!("{at}.service"),
                         format!("unknown service '{}' of client '{}'", r.service, c.id),
