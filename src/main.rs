@@ -4,6 +4,7 @@ mod asic;
 mod globalconf_cmd;
 mod message_check;
 mod serverconf_cmd;
+mod signer_cmd;
 mod verify;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ enum Command {
     Verify(Box<verify::VerifyArgs>),
     #[command(flatten)]
     Serverconf(serverconf_cmd::ServerconfCommand),
+    #[command(flatten)]
+    Signer(signer_cmd::SignerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,5 +57,6 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Globalconf { command } => globalconf_cmd::run(&command),
         Command::Serverconf(command) => serverconf_cmd::run(command),
+        Command::Signer(command) => signer_cmd::run(command),
     }
 }

@@ -407,3 +407,121 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
     };
     matches!((norm(a), norm(b)), (Some(x), Some(y)) if x == y)
 }
+
+const OID_RSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+const OID_ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+const OID_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
+
+/// DER time: UTCTime before 2050, GeneralizedTime from then on (RFC 5280 §4.1.2.5).
+fn der_time(t: SystemTime, out: &mut Vec<u8>) {
+    // `2026-11-29T10:58:29.000Z` → digits.
+    let s = xroad_crypto::time::format_xsd_millis(t);
+    let digits: String = s.chars().take(19).filter(char::is_ascii_digit).collect();
+    let year: u32 = digits.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2049);
+    if year < 2050 {
+        crate::der::write(0x17, format!("{}Z", &digits[2..]).as_bytes(), out);
+    } else {
+        crate::der::write(0x18, format!("{digits}Z").as_bytes(), out);
+    }
+}
+
+impl Signer {
+    /// A self-signed certificate for `key_id` (Java's `GenerateSelfSignedCert`): subject
+    /// `CN=<common_name>`, valid `days` from now, key usage nonRepudiation (signing) or
+    /// digitalSignature + keyEncipherment (authentication), signed on the key's token.
+    /// Returns the DER; import it with [`Signer::import_cert`].
+    pub fn self_signed_cert(&self, key_id: &str, common_name: &str, usage: KeyUsage, days: u32) -> Result<Vec<u8>> {
+        use crate::der::{self, nested, write};
+        let key = self.key_signer(key_id)?;
+        let spki = self.public_key(key_id)?;
+        let mechanism = self.sign_mechanism(key_id)?;
+        let mut name = openssl::x509::X509NameBuilder::new()?;
+        name.append_entry_by_text("CN", common_name)
+            .map_err(|_| SignerError::InvalidInput(format!("common name {common_name:?} cannot be encoded")))?;
+        let name = name.build().to_der()?;
+        let ec = mechanism == xroad_crypto::SignMechanism::Ecdsa;
+        let alg_id = |out: &mut Vec<u8>| {
+            nested(der::SEQUENCE, out, |a| {
+                write(der::OID, if ec { OID_ECDSA_SHA256 } else { OID_RSA_SHA256 }, a);
+                if !ec {
+                    write(der::NULL, &[], a);
+                }
+            })
+        };
+        let mut serial = [0u8; 16];
+        openssl::rand::rand_bytes(&mut serial)?;
+        serial[0] &= 0x7f;
+        serial[0] |= 0x01;
+        let now = SystemTime::now();
+        let until = now + std::time::Duration::from_secs(u64::from(days.max(1)) * 86_400);
+        let mut tbs = Vec::new();
+        nested(der::SEQUENCE, &mut tbs, |t| {
+            nested(0xa0, t, |v| write(der::INTEGER, &[2], v));
+            write(der::INTEGER, &serial, t);
+            alg_id(t);
+            t.extend_from_slice(&name);
+            nested(der::SEQUENCE, t, |v| {
+                der_time(now, v);
+                der_time(until, v);
+            });
+            t.extend_from_slice(&name);
+            t.extend_from_slice(&spki);
+            nested(0xa3, t, |x| {
+                nested(der::SEQUENCE, x, |exts| {
+                    nested(der::SEQUENCE, exts, |e| {
+                        write(der::OID, OID_KEY_USAGE, e);
+                        write(0x01, &[0xff], e);
+                        nested(der::OCTET_STRING, e, |v| {
+                            let (unused, bits) = match usage {
+                                KeyUsage::Signing => (6u8, 0b0100_0000u8),
+                                KeyUsage::Authentication => (5, 0b1010_0000),
+                            };
+                            write(der::BIT_STRING, &[unused, bits], v);
+                        });
+                    });
+                });
+            });
+        });
+        let algorithm = xroad_crypto::SignatureAlgorithm::new(
+            xroad_crypto::DigestAlgorithm::Sha256,
+            if ec { xroad_crypto::SignMechanism::Ecdsa } else { xroad_crypto::SignMechanism::RsaPkcs1 },
+        );
+        let signature = key.sign(algorithm, xroad_crypto::DigestAlgorithm::Sha256.digest(&tbs).as_bytes())?;
+        let mut out = Vec::new();
+        nested(der::SEQUENCE, &mut out, |c| {
+            c.extend_from_slice(&tbs);
+            alg_id(c);
+            let mut bits = vec![0u8];
+            bits.extend_from_slice(&signature);
+            write(der::BIT_STRING, &bits, c);
+        });
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyAlgorithm, Pin, SignerConfig};
+
+    #[test]
+    fn self_signed_certificates_import_and_classify() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::open(SignerConfig::new(dir.path())).unwrap();
+        signer.init_software_token(&Pin::new("1234")).unwrap();
+        let member = ClientId::member("DEV", "COM", "1").unwrap();
+        for (alg, usage) in [
+            (KeyAlgorithm::EcP256, KeyUsage::Signing),
+            (KeyAlgorithm::Rsa(2048), KeyUsage::Authentication),
+        ] {
+            let key = signer.generate_key(SOFT_TOKEN_ID, alg, "k").unwrap();
+            let der = signer.self_signed_cert(&key.key_id, "self", usage, 30).unwrap();
+            let x = openssl::x509::X509::from_der(&der).unwrap();
+            assert!(x.verify(&x.public_key().unwrap()).unwrap());
+            let info = signer.import_cert(&der, Some(member.clone()), None, None).unwrap();
+            assert_eq!(info.usage, Some(usage));
+            assert_eq!(info.key_id, key.key_id);
+        }
+        assert_eq!(signer.member_signing_info(&member).unwrap().cert.subject().rfc2253(), "CN=self");
+    }
+}
