@@ -430,19 +430,30 @@ impl Signer {
     /// `CN=<common_name>`, valid `days` from now, key usage nonRepudiation (signing) or
     /// digitalSignature + keyEncipherment (authentication), signed on the key's token.
     /// Returns the DER; import it with [`Signer::import_cert`].
-    pub fn self_signed_cert(&self, key_id: &str, common_name: &str, usage: KeyUsage, days: u32) -> Result<Vec<u8>> {
+    pub fn self_signed_cert(
+        &self,
+        key_id: &str,
+        common_name: &str,
+        usage: KeyUsage,
+        days: u32,
+    ) -> Result<Vec<u8>> {
         use crate::der::{self, nested, write};
         let key = self.key_signer(key_id)?;
         let spki = self.public_key(key_id)?;
         let mechanism = self.sign_mechanism(key_id)?;
         let mut name = openssl::x509::X509NameBuilder::new()?;
-        name.append_entry_by_text("CN", common_name)
-            .map_err(|_| SignerError::InvalidInput(format!("common name {common_name:?} cannot be encoded")))?;
+        name.append_entry_by_text("CN", common_name).map_err(|_| {
+            SignerError::InvalidInput(format!("common name {common_name:?} cannot be encoded"))
+        })?;
         let name = name.build().to_der()?;
         let ec = mechanism == xroad_crypto::SignMechanism::Ecdsa;
         let alg_id = |out: &mut Vec<u8>| {
             nested(der::SEQUENCE, out, |a| {
-                write(der::OID, if ec { OID_ECDSA_SHA256 } else { OID_RSA_SHA256 }, a);
+                write(
+                    der::OID,
+                    if ec { OID_ECDSA_SHA256 } else { OID_RSA_SHA256 },
+                    a,
+                );
                 if !ec {
                     write(der::NULL, &[], a);
                 }
@@ -484,9 +495,18 @@ impl Signer {
         });
         let algorithm = xroad_crypto::SignatureAlgorithm::new(
             xroad_crypto::DigestAlgorithm::Sha256,
-            if ec { xroad_crypto::SignMechanism::Ecdsa } else { xroad_crypto::SignMechanism::RsaPkcs1 },
+            if ec {
+                xroad_crypto::SignMechanism::Ecdsa
+            } else {
+                xroad_crypto::SignMechanism::RsaPkcs1
+            },
         );
-        let signature = key.sign(algorithm, xroad_crypto::DigestAlgorithm::Sha256.digest(&tbs).as_bytes())?;
+        let signature = key.sign(
+            algorithm,
+            xroad_crypto::DigestAlgorithm::Sha256
+                .digest(&tbs)
+                .as_bytes(),
+        )?;
         let mut out = Vec::new();
         nested(der::SEQUENCE, &mut out, |c| {
             c.extend_from_slice(&tbs);
@@ -515,13 +535,25 @@ mod tests {
             (KeyAlgorithm::Rsa(2048), KeyUsage::Authentication),
         ] {
             let key = signer.generate_key(SOFT_TOKEN_ID, alg, "k").unwrap();
-            let der = signer.self_signed_cert(&key.key_id, "self", usage, 30).unwrap();
+            let der = signer
+                .self_signed_cert(&key.key_id, "self", usage, 30)
+                .unwrap();
             let x = openssl::x509::X509::from_der(&der).unwrap();
             assert!(x.verify(&x.public_key().unwrap()).unwrap());
-            let info = signer.import_cert(&der, Some(member.clone()), None, None).unwrap();
+            let info = signer
+                .import_cert(&der, Some(member.clone()), None, None)
+                .unwrap();
             assert_eq!(info.usage, Some(usage));
             assert_eq!(info.key_id, key.key_id);
         }
-        assert_eq!(signer.member_signing_info(&member).unwrap().cert.subject().rfc2253(), "CN=self");
+        assert_eq!(
+            signer
+                .member_signing_info(&member)
+                .unwrap()
+                .cert
+                .subject()
+                .rfc2253(),
+            "CN=self"
+        );
     }
 }

@@ -290,3 +290,58 @@ fn sign_group(key: &KeySigner, jobs: Vec<MessageJob>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyAlgorithm, KeyUsage, Pin, SignerConfig, SOFT_TOKEN_ID};
+    use xroad_crypto::hashchain::{ChainInput, MapResolver, SIG_HASH_CHAIN_URI};
+
+    /// A drained batch of N requests for one key gets one signature and N hash chains, each
+    /// of which leads to the signed result.
+    #[test]
+    fn a_batch_is_signed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::open(SignerConfig::new(dir.path())).unwrap();
+        signer.init_software_token(&Pin::new("1234")).unwrap();
+        let key = signer
+            .generate_key(SOFT_TOKEN_ID, KeyAlgorithm::EcP256, "k")
+            .unwrap();
+        let der = signer
+            .self_signed_cert(&key.key_id, "k", KeyUsage::Signing, 1)
+            .unwrap();
+        let member = xroad_identifiers::ClientId::member("DEV", "COM", "1").unwrap();
+        let info = signer.import_cert(&der, Some(member), None, None).unwrap();
+        let alg =
+            SignatureAlgorithm::new(xroad_crypto::DigestAlgorithm::Sha256, SignMechanism::Ecdsa);
+        let builder = Arc::new(SignatureBuilder::new(alg, info.cert));
+        let mut receivers = Vec::new();
+        let mut jobs = Vec::new();
+        for i in 0..7u8 {
+            let (reply, rx) = oneshot::channel();
+            let d = xroad_crypto::DigestAlgorithm::Sha512.digest(&[i]);
+            receivers.push((d, rx));
+            jobs.push(MessageJob {
+                key_id: key.key_id.clone(),
+                builder: builder.clone(),
+                parts: vec![("/message.xml".into(), d)],
+                queued: Instant::now(),
+                reply,
+            });
+        }
+        process(&signer, jobs, Duration::from_secs(50));
+        let mut signatures = std::collections::HashSet::new();
+        for (d, mut rx) in receivers {
+            let signed = rx.try_recv().unwrap().unwrap();
+            signatures.insert(signed.signature.clone());
+            let hc = signed.hash_chain.unwrap();
+            let resolver = MapResolver::new().with(SIG_HASH_CHAIN_URI, hc.chain.clone());
+            let input = [ChainInput {
+                uri: "/message.xml",
+                digest: Some(&d),
+            }];
+            hashchain::verify(&hc.result, &resolver, &input).unwrap();
+        }
+        assert_eq!(signatures.len(), 1);
+    }
+}
