@@ -223,6 +223,14 @@ mod tests {
     }
 
     #[test]
+    fn larger_rsa_keys() {
+        // 4096-bit generation takes seconds: 3072 stands for the larger sizes here.
+        let key = generate(KeyAlgorithm::Rsa(3072)).unwrap();
+        assert_eq!(algorithm_of(&key).unwrap(), KeyAlgorithm::Rsa(3072));
+        assert!(generate(KeyAlgorithm::Rsa(1024)).is_err());
+    }
+
+    #[test]
     fn refuses_mismatches() {
         let key = generate(KeyAlgorithm::EcP256).unwrap();
         let sa = SignatureAlgorithm::new(DigestAlgorithm::Sha256, SignMechanism::RsaPkcs1);
