@@ -133,12 +133,32 @@ impl ConfigurationDirectory {
             .with_verify_next_update(self.verify_next_update()))
     }
 
-    fn verify_next_update(&self) -> bool {
-        let file = self.path.join(&self.instance).join("nextupdate-params.xml");
-        match std::fs::read_to_string(file) {
-            Ok(text) => !text.contains("<verifyNextUpdate>false</verifyNextUpdate>"),
-            Err(_) => true,
-        }
+    /// The bytes of the own instance's optional part `name`, if present.
+    fn own_part(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.path.join(&self.instance).join(name)).ok()
+    }
+
+    /// Whether OCSP `nextUpdate` is verified (`nextupdate-params.xml`; on when absent or
+    /// invalid, the safe side).
+    pub fn verify_next_update(&self) -> bool {
+        self.own_part("nextupdate-params.xml").map_or(true, |xml| {
+            crate::extensions::parse_verify_next_update(&xml).unwrap_or(true)
+        })
+    }
+
+    /// The signer's OCSP fetch interval in seconds (`fetchinterval-params.xml`; 1200 when
+    /// absent or invalid, as Java's default).
+    pub fn ocsp_fetch_interval(&self) -> u32 {
+        self.own_part("fetchinterval-params.xml")
+            .and_then(|xml| crate::extensions::parse_ocsp_fetch_interval(&xml).ok())
+            .unwrap_or(1200)
+    }
+
+    /// The monitoring client (`monitoring-params.xml`), if one is named.
+    pub fn monitoring_client(&self) -> Option<xroad_identifiers::ClientId> {
+        self.own_part("monitoring-params.xml")
+            .and_then(|xml| crate::extensions::parse_monitoring_client(&xml).ok())
+            .flatten()
     }
 }
 

@@ -8,12 +8,16 @@
 
 mod anchor;
 mod directory;
+mod extensions;
 mod private_params;
 mod shared_params;
 mod signed;
 
 pub use anchor::{ConfigurationAnchor, ConfigurationSource};
 pub use directory::ConfigurationDirectory;
+pub use extensions::{
+    parse_monitoring_client, parse_ocsp_fetch_interval, parse_verify_next_update,
+};
 pub use private_params::{FederationAnchor, PrivateParameters};
 pub use shared_params::{
     ApprovedCaParams, CaInfo, GlobalGroup, LookupIndex, OcspInfo, PrioritizationStrategy,
