@@ -141,9 +141,8 @@ impl ConfigurationDirectory {
     /// Whether OCSP `nextUpdate` is verified (`nextupdate-params.xml`; on when absent or
     /// invalid, the safe side).
     pub fn verify_next_update(&self) -> bool {
-        self.own_part("nextupdate-params.xml").map_or(true, |xml| {
-            crate::extensions::parse_verify_next_update(&xml).unwrap_or(true)
-        })
+        self.own_part("nextupdate-params.xml")
+            .is_none_or(|xml| crate::extensions::parse_verify_next_update(&xml).unwrap_or(true))
     }
 
     /// The signer's OCSP fetch interval in seconds (`fetchinterval-params.xml`; 1200 when
