@@ -256,8 +256,6 @@ fn token_keys_csr_and_certs() {
     ));
     assert!(!ok(&run(dir, &["keys", "list"], &[], "")).contains(&key));
     // Nothing written holds the PIN.
-    for f in ["signer/keyconf.xml"] {
-        let text = std::fs::read_to_string(dir.join(f)).unwrap();
-        assert!(!text.contains(PIN) && !text.contains("New-Cli-PIN-22"));
-    }
+    let text = std::fs::read_to_string(dir.join("signer/keyconf.xml")).unwrap();
+    assert!(!text.contains(PIN) && !text.contains("New-Cli-PIN-22"));
 }
