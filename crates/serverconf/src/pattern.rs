@@ -7,6 +7,8 @@
 //! write `**.json` or a whole segment. Request paths are percent-decoded and normalised, and
 //! refused when `..` remains (the X-Road 7.7.1 path-traversal fix, XRDDEV-3054).
 
+use std::borrow::Cow;
+
 /// The method of the base endpoint: any method.
 pub const ANY_METHOD: &str = "*";
 /// The path of the base endpoint: any path (also a request without a path, as SOAP).
@@ -269,13 +271,12 @@ fn is_uri_illegal(c: char) -> bool {
 /// Removes `.` segments and resolves `..` against the segment before it (RFC 2396 as Java's
 /// `URI.normalize`), collapsing repeated slashes. Unresolvable leading `..` segments stay.
 fn remove_dot_segments(path: &str) -> String {
-    let absolute = path.starts_with('/');
     let mut segs: Vec<&str> = Vec::new();
-    let raw: Vec<&str> = path.split('/').collect();
     let mut trailing = path.ends_with('/');
-    for (i, s) in raw.iter().enumerate() {
-        let last = i + 1 == raw.len();
-        match *s {
+    let mut parts = path.split('/').peekable();
+    while let Some(s) = parts.next() {
+        let last = parts.peek().is_none();
+        match s {
             "" => {}
             "." => trailing |= last,
             ".." => {
@@ -289,12 +290,16 @@ fn remove_dot_segments(path: &str) -> String {
             s => segs.push(s),
         }
     }
-    let mut out = String::with_capacity(path.len());
-    if absolute {
-        out.push('/');
+    let mut out = String::with_capacity(path.len() + 1);
+    for (i, s) in segs.iter().enumerate() {
+        if i > 0 || path.starts_with('/') {
+            out.push('/');
+        }
+        out.push_str(s);
     }
-    out.push_str(&segs.join("/"));
-    if trailing && !segs.is_empty() {
+    if segs.is_empty() && path.starts_with('/') {
+        out.push('/');
+    } else if trailing && !segs.is_empty() {
         out.push('/');
     }
     out
@@ -304,7 +309,20 @@ fn remove_dot_segments(path: &str) -> String {
 /// access checks (`UriUtils.decodeAndNormalize`), and refuses what must not be matched:
 /// `None` when the path is malformed (bad escapes, characters a URI cannot hold, an
 /// authority-like `//` start) or when `..` remains after normalisation.
-pub fn normalize_request_path(path: &str) -> Option<String> {
+pub fn normalize_request_path(path: &str) -> Option<Cow<'_, str>> {
+    // Usual case: nothing to decode or normalise.
+    let b = path.as_bytes();
+    if b.first() == Some(&b'/')
+        && b.iter()
+            .all(|&c| c == b'/' || (is_safe(c) && c != b'.' && c != b':'))
+        && !path.contains("//")
+    {
+        return Some(Cow::Borrowed(path));
+    }
+    normalize_slow(path).map(Cow::Owned)
+}
+
+fn normalize_slow(path: &str) -> Option<String> {
     let decoded = percent_decode(path.as_bytes(), true)?;
     let decoded = String::from_utf8_lossy(&decoded);
     // What `URI.create` would take as query or fragment is not part of the path.
@@ -389,8 +407,13 @@ mod tests {
 
     #[test]
     fn request_paths_are_decoded_and_normalised() {
-        let ok =
-            |p: &str, n: &str| assert_eq!(normalize_request_path(p).as_deref(), Some(n), "{p}");
+        let ok = |p: &str, n: &str| {
+            assert_eq!(normalize_request_path(p).as_deref(), Some(n), "{p}");
+            // The fast path and the full one agree.
+            assert_eq!(normalize_slow(p).as_deref(), Some(n), "{p}");
+        };
+        ok("/persons/42", "/persons/42");
+        ok("/a-b_c~d!$&'()*+,;=@/x", "/a-b_c~d!$&'()*+,;=@/x");
         ok("/a/b", "/a/b");
         ok("/a/./b", "/a/b");
         ok("/a/b/../c", "/a/c");

@@ -4,7 +4,9 @@
 //! the global configuration, and local and global groups are expanded into their members so
 //! that an access decision is two hash look-ups and a scan of the few endpoints granted.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +15,56 @@ use xroad_identifiers::{ClientId, Code, SecurityServerId, ServiceId};
 
 use crate::model::{Config, DescriptionType, IsAuthentication, Subject};
 use crate::pattern::{normalize_request_path, EndpointPattern};
+
+/// A fast multiply-rotate hash (as rustc's FxHash) for the snapshot's maps. Their keys come
+/// from the configuration, never from requests (requests only look up), so hash flooding is
+/// not a concern; SipHash would double the cost of an access decision.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// What the proxy holds: a cheap, shareable handle on one snapshot.
 pub type ServerConf = Arc<ServerConfSnapshot>;
@@ -74,16 +126,19 @@ pub struct ServiceInfo {
 #[derive(Debug, Default)]
 struct ServiceAcl {
     endpoints: Vec<EndpointPattern>,
-    /// Subject (groups expanded) → indexes into `endpoints`.
-    by_subject: HashMap<ClientId, Vec<u32>>,
+    /// Member, subsystem or local group member → indexes into `endpoints`.
+    by_subject: FxMap<ClientId, Vec<u32>>,
+    /// (global group index, endpoint index): global groups are not expanded per service, as
+    /// one large group granted on many services would multiply out.
+    global: Vec<(u32, u32)>,
 }
 
 #[derive(Debug, Default)]
 struct Provider {
     /// Service code → versions.
-    services: HashMap<Code, Vec<(Option<Code>, ServiceInfo)>>,
+    services: FxMap<Code, Vec<(Option<Code>, ServiceInfo)>>,
     /// Service code → access rights.
-    acl: HashMap<Code, ServiceAcl>,
+    acl: FxMap<Code, ServiceAcl>,
 }
 
 /// An immutable, fully resolved server configuration.
@@ -91,8 +146,10 @@ struct Provider {
 pub struct ServerConfSnapshot {
     version: i64,
     server: Option<SecurityServerId>,
-    clients: HashMap<ClientId, LocalClient>,
-    providers: HashMap<ClientId, Provider>,
+    clients: FxMap<ClientId, LocalClient>,
+    providers: FxMap<ClientId, Provider>,
+    /// Client → the global groups (indexes) it belongs to, for the groups used in rights.
+    global_members: FxMap<ClientId, Vec<u32>>,
     access_rights: usize,
 }
 
@@ -121,6 +178,8 @@ impl ServerConfSnapshot {
             })
             .unwrap_or_default();
         let instance = globalconf.map(|gc| gc.instance.as_str());
+        // Global groups used in access rights, numbered as they are first met.
+        let mut group_index: HashMap<&str, u32> = HashMap::new();
 
         let mut snap = ServerConfSnapshot {
             version,
@@ -197,15 +256,25 @@ impl ServerConfSnapshot {
                             .flatten()
                             .for_each(|m| grant(m)),
                         Subject::GlobalGroup(g) => {
-                            if instance == Some(g.instance()) {
-                                global_groups
-                                    .get(g.group_code())
-                                    .into_iter()
-                                    .flat_map(|m| m.iter())
-                                    .for_each(&mut grant);
+                            if instance == Some(g.instance())
+                                && global_groups.contains_key(g.group_code())
+                            {
+                                let next = u32::try_from(group_index.len()).unwrap_or(u32::MAX);
+                                let gi = *group_index.entry(g.group_code()).or_insert(next);
+                                if !acl.global.contains(&(gi, index)) {
+                                    acl.global.push((gi, index));
+                                }
                             }
                         }
                     }
+                }
+            }
+        }
+        for (code, gi) in group_index {
+            for member in global_groups.get(code).into_iter().flat_map(|m| m.iter()) {
+                let groups = snap.global_members.entry(member.clone()).or_default();
+                if !groups.contains(&gi) {
+                    groups.push(gi);
                 }
             }
         }
@@ -265,24 +334,33 @@ impl ServerConfSnapshot {
         else {
             return false;
         };
-        let Some(granted) = acl.by_subject.get(client) else {
-            return false;
+        let direct = acl.by_subject.get(client).map_or(&[][..], Vec::as_slice);
+        let groups = if acl.global.is_empty() {
+            &[][..]
+        } else {
+            self.global_members
+                .get(client)
+                .map_or(&[][..], Vec::as_slice)
         };
-        let normalized;
-        let path = match path {
+        let in_group = |(g, _): &&(u32, u32)| groups.contains(g);
+        if direct.is_empty() && !acl.global.iter().any(|x| in_group(&x)) {
+            return false;
+        }
+        let mut granted = direct
+            .iter()
+            .copied()
+            .chain(acl.global.iter().filter(in_group).map(|&(_, e)| e));
+        let path: Option<Cow<'_, str>> = match path {
             None => None,
             Some(p) => match normalize_request_path(p) {
-                Some(n) => {
-                    normalized = n;
-                    Some(normalized.as_str())
-                }
+                Some(n) => Some(n),
                 None => return false,
             },
         };
-        granted.iter().any(|&i| {
+        granted.any(|i| {
             acl.endpoints
                 .get(i as usize)
-                .is_some_and(|e| e.matches(method, path))
+                .is_some_and(|e| e.matches(method, path.as_deref()))
         })
     }
 }
