@@ -113,6 +113,14 @@ pub fn collect_pins(vars: &[(String, String)], pin_file: &Path) -> Result<Vec<(S
     }
 }
 
+/// [`collect_pins`] from this process's environment.
+pub fn collect_pins_from_env(pin_file: &Path) -> Result<Vec<(String, Pin)>> {
+    let vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("XROAD_TOKEN_"))
+        .collect();
+    collect_pins(&vars, pin_file)
+}
+
 /// The outcome for one token.
 #[derive(Debug)]
 pub struct LoginOutcome {

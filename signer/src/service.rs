@@ -79,6 +79,7 @@ pub struct SignerHandle {
     tx: mpsc::Sender<MessageJob>,
     signer: Arc<Signer>,
     slots: Arc<Semaphore>,
+    ocsp: Option<Arc<crate::ocsp::OcspManager>>,
 }
 
 impl SignerHandle {
@@ -87,7 +88,28 @@ impl SignerHandle {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let slots = Arc::new(Semaphore::new(config.parallelism.max(1)));
         tokio::spawn(run(rx, signer.clone(), slots.clone(), config));
-        SignerHandle { tx, signer, slots }
+        SignerHandle {
+            tx,
+            signer,
+            slots,
+            ocsp: None,
+        }
+    }
+
+    /// The handle with the OCSP cache of own certificates (for [`Self::ocsp_responses`]).
+    pub fn with_ocsp(mut self, ocsp: Arc<crate::ocsp::OcspManager>) -> Self {
+        self.ocsp = Some(ocsp);
+        self
+    }
+
+    /// Fresh DER OCSP responses for certificates by lower-case hex SHA-1 (Java's
+    /// `GetOcspResponses`): what signatures embed and the 5577 endpoint serves. `None` for
+    /// an unknown or stale one, or when no OCSP cache is attached.
+    pub fn ocsp_responses(&self, cert_hashes: &[&str]) -> Vec<Option<Vec<u8>>> {
+        match &self.ocsp {
+            Some(m) => m.responses(cert_hashes),
+            None => vec![None; cert_hashes.len()],
+        }
     }
 
     /// The signer behind the service.

@@ -152,8 +152,12 @@ async fn fetches_good_and_revoked_with_failover_and_caches_on_disk() {
     );
 
     // A new manager reads the disk cache.
-    let again = OcspManager::new(&s.cache, settings(&s.pki, vec![]));
+    let again = Arc::new(OcspManager::new(&s.cache, settings(&s.pki, vec![])));
     assert!(again.responses(&[&s.good])[0].is_some());
+    // The proxy reads them through the signing service's handle.
+    let handle =
+        xroad_signer::SignerHandle::spawn(s.signer.clone(), Default::default()).with_ocsp(again);
+    assert!(handle.ocsp_responses(&[&s.good, &s.revoked])[1].is_some());
 
     // Every responder down: the error names each, the old response stays served.
     drop(responder);
