@@ -61,6 +61,9 @@ pub enum HttpError {
     /// The URL is not an absolute `http(s)` URL.
     #[error("invalid URL {0}")]
     InvalidUrl(String),
+    /// The TLS client could not be set up (trust store, protocol versions).
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
     /// Connecting or sending failed.
     #[error("cannot connect to {url}: {reason}")]
     Connect {
@@ -173,7 +176,7 @@ fn tls_config(settings: &HttpSettings) -> Result<rustls::ClientConfig, HttpError
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| HttpError::InvalidUrl(format!("TLS setup: {e}")))?;
+        .map_err(|e| HttpError::Tls(e.to_string()))?;
     let verifier: Arc<dyn ServerCertVerifier> = if settings.tls_cert_verification {
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -186,7 +189,7 @@ fn tls_config(settings: &HttpSettings) -> Result<rustls::ClientConfig, HttpError
             provider.clone(),
         )
         .build()
-        .map_err(|e| HttpError::InvalidUrl(format!("TLS trust store: {e}")))?;
+        .map_err(|e| HttpError::Tls(format!("trust store: {e}")))?;
         Arc::new(Verifier {
             inner: Some(webpki),
             hostname: settings.hostname_verification,

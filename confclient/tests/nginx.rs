@@ -40,7 +40,23 @@ fn free_port() -> u16 {
 
 impl Nginx {
     fn start(dir: &Path, www: &Path) -> Nginx {
+        Nginx::start_with(dir, www, None)
+    }
+
+    /// With `tls` (certificate and key files) the server speaks HTTPS only.
+    fn start_with(dir: &Path, www: &Path, tls: Option<(&Path, &Path)>) -> Nginx {
         let port = free_port();
+        let (listen, tls_conf) = match tls {
+            Some((cert, key)) => (
+                format!("{port} ssl"),
+                format!(
+                    "ssl_certificate {};\n        ssl_certificate_key {};",
+                    cert.display(),
+                    key.display()
+                ),
+            ),
+            None => (port.to_string(), String::new()),
+        };
         let tmp = dir.join("nginx-tmp");
         std::fs::create_dir_all(&tmp).unwrap();
         let conf = format!(
@@ -62,7 +78,8 @@ http {{
         default 2;
     }}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{listen};
+        {tls_conf}
         root {www};
         location ~ ^/(internalconf|externalconf)$ {{
             try_files /V$conf_version$uri =404;
@@ -204,5 +221,77 @@ async fn nginx_serves_the_configuration_and_tampering_is_detected() {
     assert_eq!(std::fs::read(&meta).unwrap(), good_meta);
     let conf = GlobalConf::load(&dir).unwrap();
     assert!(conf.verify_validity(SystemTime::now()).is_ok());
+    drop(nginx);
+}
+
+#[tokio::test]
+async fn an_https_source_is_verified_against_the_trust_store() {
+    let tmp = TempDir::new("nginx-tls");
+    let www = tmp.join("www");
+    let key = signing_key(tmp.path(), "cs");
+    publish(&www, &key, &model(key.cert_der()), &[6], in_secs(3600)).unwrap();
+    // The web server's own TLS certificate, for 127.0.0.1.
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=cs",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+            "tls.key",
+            "-out",
+            "tls.pem",
+        ])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let nginx = Nginx::start_with(
+        tmp.path(),
+        &www,
+        Some((&tmp.join("tls.pem"), &tmp.join("tls.key"))),
+    );
+    let url = format!("https://127.0.0.1:{}/internalconf", nginx.port);
+    let anchor =
+        ConfigurationAnchor::parse(anchor_xml("DEV", &[url], key.cert_der()).as_bytes()).unwrap();
+    let tls_der =
+        xroad_crypto::Certificate::from_pem_or_der(&std::fs::read(tmp.join("tls.pem")).unwrap())
+            .unwrap()
+            .der()
+            .to_vec();
+
+    // Unknown issuer: refused, as the JVM trust store would.
+    let mut settings = ClientSettings::new(tmp.join("gc1"));
+    let mut client = ConfigurationClient::new(settings.clone()).unwrap();
+    let err = client
+        .execute(&anchor, SystemTime::now())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    // Trusted: downloaded over HTTPS.
+    settings.http.extra_roots = vec![tls_der];
+    let mut client = ConfigurationClient::new(settings).unwrap();
+    let report = client.execute(&anchor, SystemTime::now()).await.unwrap();
+    assert!(report.own.url.starts_with("https://"), "{}", report.own.url);
+
+    // Verification switched off, as Java's global-conf-tls-cert-verification=false.
+    let mut settings = ClientSettings::new(tmp.join("gc2"));
+    settings.http.tls_cert_verification = false;
+    let mut client = ConfigurationClient::new(settings).unwrap();
+    client.execute(&anchor, SystemTime::now()).await.unwrap();
     drop(nginx);
 }

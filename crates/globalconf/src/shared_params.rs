@@ -461,10 +461,42 @@ struct RawServer {
     maintenance: Option<String>,
 }
 
+/// The local names of the open elements below the root, reusing their buffers: a file of
+/// 10,000 members has hundreds of thousands of elements, and allocating per element showed.
+#[derive(Default)]
+struct ElementPath {
+    names: Vec<String>,
+    len: usize,
+}
+
+impl ElementPath {
+    fn push(&mut self, name: &str) {
+        if let Some(buf) = self.names.get_mut(self.len) {
+            buf.clear();
+            buf.push_str(name);
+        } else {
+            self.names.push(name.to_owned());
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+}
+
+impl std::ops::Deref for ElementPath {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.names[..self.len]
+    }
+}
+
 #[derive(Default)]
 struct Reader {
     root_local: String,
-    path: Vec<String>,
+    path: ElementPath,
     text: String,
     params: SharedParameters,
     members: Vec<RawMember>,
@@ -574,8 +606,13 @@ impl Reader {
     }
 
     fn leaf(&mut self, text: &str) -> Result<(), ReadError> {
-        let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
-        match p.as_slice() {
+        // Paths are at most a few levels deep; deeper ones match nothing below.
+        let mut names = [""; 8];
+        for (slot, name) in names.iter_mut().zip(self.path.iter()) {
+            *slot = name.as_str();
+        }
+        let p = &names[..self.path.len().min(names.len())];
+        match p {
             ["instanceIdentifier"] => self.params.instance = text.trim().to_owned(),
             ["approvedCA", "name"] => {
                 if let Some(ca) = self.params.approved_cas.last_mut() {
@@ -746,7 +783,7 @@ impl Handler for Reader {
             self.root_local = tag.local.to_owned();
             return Ok(());
         }
-        self.path.push(tag.local.to_owned());
+        self.path.push(tag.local);
         self.text.clear();
         if self.path_is(&["approvedCA"]) {
             self.params.approved_cas.push(ApprovedCaParams::default());
@@ -815,6 +852,9 @@ impl Handler for Reader {
             self.leaf(&text)?;
         }
         self.path.pop();
+        // Keep the buffer for the next element.
+        self.text = text;
+        self.text.clear();
         Ok(())
     }
 
