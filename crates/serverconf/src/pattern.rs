@@ -297,9 +297,8 @@ fn remove_dot_segments(path: &str) -> String {
         }
         out.push_str(s);
     }
-    if segs.is_empty() && path.starts_with('/') {
-        out.push('/');
-    } else if trailing && !segs.is_empty() {
+    // "/" for an absolute path that resolved to nothing; a trailing slash kept.
+    if (segs.is_empty() && path.starts_with('/')) || (trailing && !segs.is_empty()) {
         out.push('/');
     }
     out

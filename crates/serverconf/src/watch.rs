@@ -37,29 +37,48 @@ pub async fn watch_snapshots(
     poll_interval: Duration,
 ) -> Result<(watch::Receiver<ServerConf>, JoinHandle<()>), StoreError> {
     let gc = globalconf.borrow_and_update().clone();
-    let first = load_snapshot(&store, gc.as_deref()).await?;
+    let (config, version) = store.load().await?;
+    let first = ServerConfSnapshot::build(&config, version, gc.as_deref());
+    let mut config = Arc::new(config);
     let (tx, rx) = watch::channel(Arc::new(first));
     let task = tokio::spawn(async move {
         let mut gc_open = true;
+        let mut version = version;
         loop {
-            let mut rebuild = false;
+            let mut gc_changed = false;
             tokio::select! {
                 _ = tx.closed() => return,
                 _ = tokio::time::sleep(poll_interval) => {}
                 changed = globalconf.changed(), if gc_open => match changed {
-                    Ok(()) => rebuild = true,
+                    Ok(()) => gc_changed = true,
                     Err(_) => gc_open = false,
                 },
             }
-            if !rebuild {
-                match store.version().await {
-                    Ok(v) => rebuild = v != tx.borrow().version(),
+            // The store is read again only when its version moved; a new global
+            // configuration alone is resolved against the configuration already read.
+            let store_changed = match store.version().await {
+                Ok(v) => v != version,
+                Err(_) => false,
+            };
+            if store_changed {
+                match store.load().await {
+                    Ok((c, v)) => {
+                        config = Arc::new(c);
+                        version = v;
+                    }
                     Err(_) => continue,
                 }
             }
-            if rebuild {
+            if store_changed || gc_changed {
                 let gc = globalconf.borrow_and_update().clone();
-                if let Ok(snapshot) = load_snapshot(&store, gc.as_deref()).await {
+                // A large configuration takes a while to resolve: keep it off the workers
+                // that serve messages.
+                let config = Arc::clone(&config);
+                let built = tokio::task::spawn_blocking(move || {
+                    ServerConfSnapshot::build(&config, version, gc.as_deref())
+                })
+                .await;
+                if let Ok(snapshot) = built {
                     tx.send_replace(Arc::new(snapshot));
                 }
             }
