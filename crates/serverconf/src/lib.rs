@@ -29,4 +29,6 @@ pub use model::{
 };
 pub use snapshot::{ClientStatus, LocalClient, ServerConf, ServerConfSnapshot, ServiceInfo};
 pub use store::{is_postgres_url, redact_url, ApplyOutcome, Store, StoreError, SCHEMA_VERSION};
-pub use watch::{load_snapshot, watch_snapshots, GlobalConfReceiver, DEFAULT_POLL_INTERVAL};
+pub use watch::{
+    load_snapshot, watch_snapshots, watch_snapshots_with, GlobalConfReceiver, DEFAULT_POLL_INTERVAL,
+};

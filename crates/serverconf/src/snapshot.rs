@@ -42,9 +42,13 @@ impl Hasher for FxHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+            // Byte by byte: identifier codes are short, and a variable-length copy would be
+            // a call to memmove.
+            let w = rest
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+            self.add(w ^ ((rest.len() as u64) << 56));
         }
     }
 

@@ -33,12 +33,29 @@ pub async fn load_snapshot(
 /// is retried at the next tick.
 pub async fn watch_snapshots(
     store: Store,
-    mut globalconf: GlobalConfReceiver,
+    globalconf: GlobalConfReceiver,
     poll_interval: Duration,
 ) -> Result<(watch::Receiver<ServerConf>, JoinHandle<()>), StoreError> {
+    watch_snapshots_with(store, globalconf, |g| g.as_deref(), poll_interval).await
+}
+
+/// [`watch_snapshots`] on any published global configuration `G` (such as the
+/// configuration client's `Option<Arc<GlobalConf>>`): `shared` picks this instance's shared
+/// parameters out of it.
+pub async fn watch_snapshots_with<G, F>(
+    store: Store,
+    mut globalconf: watch::Receiver<G>,
+    shared: F,
+    poll_interval: Duration,
+) -> Result<(watch::Receiver<ServerConf>, JoinHandle<()>), StoreError>
+where
+    G: Clone + Send + Sync + 'static,
+    F: Fn(&G) -> Option<&SharedParameters> + Send + Sync + 'static,
+{
+    let shared = Arc::new(shared);
     let gc = globalconf.borrow_and_update().clone();
     let (config, version) = store.load().await?;
-    let first = ServerConfSnapshot::build(&config, version, gc.as_deref());
+    let first = ServerConfSnapshot::build(&config, version, shared(&gc));
     let mut config = Arc::new(config);
     let (tx, rx) = watch::channel(Arc::new(first));
     let task = tokio::spawn(async move {
@@ -74,8 +91,9 @@ pub async fn watch_snapshots(
                 // A large configuration takes a while to resolve: keep it off the workers
                 // that serve messages.
                 let config = Arc::clone(&config);
+                let shared = Arc::clone(&shared);
                 let built = tokio::task::spawn_blocking(move || {
-                    ServerConfSnapshot::build(&config, version, gc.as_deref())
+                    ServerConfSnapshot::build(&config, version, shared(&gc))
                 })
                 .await;
                 if let Ok(snapshot) = built {
