@@ -6,6 +6,7 @@ mod message_check;
 mod serverconf_cmd;
 mod signer_cmd;
 mod verify;
+mod wsdl_cmd;
 
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ enum Command {
         #[command(subcommand)]
         command: MessageCommand,
     },
-    /// Inspect a global configuration directory.
+    /// Download, inspect and check the global configuration.
     Globalconf {
         #[command(subcommand)]
         command: globalconf_cmd::GlobalconfCommand,
@@ -35,6 +36,11 @@ enum Command {
     /// Verify an X-Road message signature: an ASiC container of a message log, or a
     /// signature with its parts, against a global configuration directory.
     Verify(Box<verify::VerifyArgs>),
+    /// Validate WSDL service descriptions.
+    Wsdl {
+        #[command(subcommand)]
+        command: wsdl_cmd::WsdlCommand,
+    },
     #[command(flatten)]
     Serverconf(serverconf_cmd::ServerconfCommand),
     #[command(flatten)]
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
         } => message_check::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Globalconf { command } => globalconf_cmd::run(&command),
+        Command::Wsdl { command } => wsdl_cmd::run(&command),
         Command::Serverconf(command) => serverconf_cmd::run(command),
         Command::Signer(command) => signer_cmd::run(command),
     }

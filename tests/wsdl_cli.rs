@@ -1,0 +1,69 @@
+//! `xroad-sidecar wsdl validate` on files and over HTTP.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/wsdl/tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn run(location: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xroad-sidecar"))
+        .args(["wsdl", "validate", location])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn validates_files() {
+    let o = run(&fixture("population.wsdl"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(out, "valid\n");
+
+    let o = run(&fixture("xroad.xsd"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with("error: the document is not a WSDL 1.1 description"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("invalid: 1 error(s), 0 warning(s)\n"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validates_over_http_with_relative_imports() {
+    let server = xroad_devnet::ConfServer::start(fixture("")).await.unwrap();
+    let url = server.url("/population.wsdl");
+    let o = tokio::task::spawn_blocking(move || run(&url))
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(out, "valid\n");
+    // The schema it imports was fetched from beside it.
+    assert!(
+        server.requests().contains(&"/xroad.xsd".to_owned()),
+        "{:?}",
+        server.requests()
+    );
+    let missing = server.url("/missing.wsdl");
+    let o = tokio::task::spawn_blocking(move || run(&missing))
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("HTTP status 404"), "{out}");
+}
