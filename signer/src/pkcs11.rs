@@ -199,6 +199,10 @@ impl Pkcs11Token {
                 continue;
             }
             let info = ctx.get_token_info(slot).map_err(p11)?;
+            // An uninitialised token (SoftHSM's free slot, a blank card) has no keys to offer.
+            if !info.token_initialized() {
+                continue;
+            }
             let (label, serial) = (
                 info.label().trim().to_owned(),
                 info.serial_number().trim().to_owned(),

@@ -102,6 +102,14 @@ async fn softhsm_keys_sign_on_the_device() {
         "{}",
         token.id
     );
+    assert_eq!(
+        tokens
+            .iter()
+            .filter(|t| t.kind == TokenKind::Pkcs11)
+            .count(),
+        1,
+        "the free (uninitialised) slot is not listed"
+    );
     let id = token.id.clone();
 
     // Status, login with a wrong PIN (reported without the PIN), login.
