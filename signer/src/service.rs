@@ -84,6 +84,10 @@ pub struct SignerHandle {
 
 impl SignerHandle {
     /// Starts the service on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (a wiring error, not something input can cause).
     pub fn spawn(signer: Arc<Signer>, config: ServiceConfig) -> SignerHandle {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let slots = Arc::new(Semaphore::new(config.parallelism.max(1)));
