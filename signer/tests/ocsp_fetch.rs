@@ -191,3 +191,81 @@ async fn the_refresh_task_fills_the_cache_and_retries() {
     }
     task.abort();
 }
+
+#[tokio::test]
+async fn responders_come_from_the_global_configuration_in_cost_type_order() {
+    use xroad_globalconf::PrioritizationStrategy;
+    let s = setup();
+    let responder = s.pki.responder(&[]);
+    let down = format!("http://127.0.0.1:{}/", free_port());
+    let ca =
+        xroad_crypto::Certificate::from_pem_or_der(&std::fs::read(s.pki.path("ca.pem")).unwrap())
+            .unwrap();
+    let ocsp =
+        xroad_crypto::Certificate::from_pem_or_der(&std::fs::read(s.pki.path("ocsp.pem")).unwrap())
+            .unwrap();
+    let b64 = |d: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(d)
+    };
+    let conf = tempfile::tempdir().unwrap();
+    std::fs::write(conf.path().join("instance-identifier"), "DEV").unwrap();
+    let inst = conf.path().join("DEV");
+    std::fs::create_dir_all(&inst).unwrap();
+    let shared = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<tns:conf xmlns:id="http://x-road.eu/xsd/identifiers" xmlns:tns="http://x-road.eu/xsd/xroad.xsd">
+    <instanceIdentifier>DEV</instanceIdentifier>
+    <approvedCA>
+        <name>Test CA</name>
+        <topCA>
+            <cert>{}</cert>
+            <ocsp><url>{down}</url><cert>{}</cert><costType>PAID</costType></ocsp>
+            <ocsp><url>{}</url><cert>{}</cert><costType>FREE</costType></ocsp>
+        </topCA>
+        <certificateProfileInfo>{FIVRK}</certificateProfileInfo>
+    </approvedCA>
+    <globalSettings><ocspFreshnessSeconds>3600</ocspFreshnessSeconds></globalSettings>
+</tns:conf>
+"#,
+        b64(ca.der()),
+        b64(ocsp.der()),
+        responder.url(),
+        b64(ocsp.der())
+    );
+    std::fs::write(inst.join("shared-params.xml"), shared).unwrap();
+    std::fs::write(
+        inst.join("shared-params.xml.metadata"),
+        r#"{"configurationVersion":"6"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        inst.join("fetchinterval-params.xml"),
+        "<tns:conf xmlns:tns=\"http://x-road.eu/xsd/xroad.xsd\"><ocspFetchInterval>300</ocspFetchInterval></tns:conf>",
+    )
+    .unwrap();
+
+    let free_first =
+        OcspSettings::from_directory(conf.path(), PrioritizationStrategy::FreeFirst).unwrap();
+    assert_eq!(free_first.fetch_interval, Duration::from_secs(300));
+    assert_eq!(
+        free_first.responders[0].1,
+        vec![responder.url(), down.clone()]
+    );
+    let paid_first =
+        OcspSettings::from_directory(conf.path(), PrioritizationStrategy::PaidFirst).unwrap();
+    assert_eq!(
+        paid_first.responders[0].1,
+        vec![down.clone(), responder.url()]
+    );
+
+    // Only the paid (down) responder: nothing is fetched; paid first: fails over to the free one.
+    let only_paid =
+        OcspSettings::from_directory(conf.path(), PrioritizationStrategy::OnlyPaid).unwrap();
+    let manager = OcspManager::new(&s.cache, only_paid);
+    let report = manager.refresh(&s.signer).await.unwrap();
+    assert_eq!(report.failed.len(), 2, "{report:?}");
+    manager.set_settings(paid_first).unwrap();
+    let report = manager.refresh(&s.signer).await.unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+}
