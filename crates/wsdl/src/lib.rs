@@ -222,6 +222,9 @@ struct Schemas {
     visited: HashSet<String>,
 }
 
+/// A message part: its name and the element or type it names (namespace, local name).
+type Part = (String, Option<(String, String)>);
+
 struct PortType {
     /// Operation name → (input name, output name).
     operations: HashMap<String, (Option<String>, Option<String>)>,
@@ -233,7 +236,7 @@ struct Validator<'l> {
     tns: String,
     schemas: Schemas,
     /// Message name → its part names and what each names.
-    messages: HashMap<String, Vec<(String, Option<(String, String)>)>>,
+    messages: HashMap<String, Vec<Part>>,
     port_types: HashMap<String, PortType>,
     bindings: HashSet<String>,
 }
