@@ -296,3 +296,33 @@ fn credentials_key_must_match_certificate() {
     );
     assert!(der.is_ok());
 }
+
+/// TLS 1.3 can be enabled for Rust-to-Rust links (Java peers only offer 1.2 here).
+#[tokio::test]
+async fn tls13_when_both_ends_enable_it() {
+    let p = pair();
+    let gc = params(3, &[("ss1", &p.server.der), ("ss2", &p.client.der)], &[]);
+    let verify = verifier(gc);
+    let s = settings(None).with_protocols("TLSv1.2,TLSv1.3").unwrap();
+    let acceptor = TlsAcceptor::new(&s, &p.server.credentials(), verify.clone()).unwrap();
+    let connector = TlsConnector::new(&s, &p.client.credentials(), verify).unwrap();
+    let (listener, addr) = listen().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut conn = acceptor.accept(tcp).await.unwrap();
+        assert_eq!(conn.identity().server, server_id("ss2"));
+        assert_eq!(conn.protocol(), "TLSv1.3");
+        let mut buf = [0u8; 2];
+        conn.read_exact(&mut buf).await.unwrap();
+        conn.write_all(&buf).await.unwrap();
+        conn.shutdown().await.unwrap();
+    });
+    let mut conn = bounded("connect", connector.connect(&addr)).await.unwrap();
+    assert_eq!(conn.protocol(), "TLSv1.3");
+    assert_eq!(conn.identity().server, server_id("ss1"));
+    conn.write_all(b"hi").await.unwrap();
+    let mut got = Vec::new();
+    bounded("read", conn.read_to_end(&mut got)).await.unwrap();
+    assert_eq!(got, b"hi");
+    bounded("server", server).await.unwrap();
+}

@@ -132,3 +132,40 @@ async fn default_settings_refuse_a_gcm_only_client() {
     assert!(matches!(err, TlsError::Handshake { .. }), "{err}");
     assert!(err.to_string().contains("no shared cipher"), "{err}");
 }
+
+/// A Java client resumes TLS sessions; a resumed session must still carry the client
+/// certificate so that the peer is identified again.
+#[tokio::test]
+async fn s_client_resumed_session_is_identified_again() {
+    let cipher = "ECDHE-RSA-AES256-SHA384";
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestCert::new(dir.path(), "server", KeyKind::Rsa);
+    let client = TestCert::new(dir.path(), "client", KeyKind::Rsa);
+    let verifier = accept_cert(client.der.clone(), "client-ss");
+    let acceptor = TlsAcceptor::new(&settings(None), &server.credentials(), verifier).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let session = dir.path().join("session.pem");
+
+    for (round, flag) in [(0, "-sess_out"), (1, "-sess_in")] {
+        let extra = [std::ffi::OsStr::new(flag), session.as_os_str()];
+        let mut child = s_client_with(port, cipher, Some(&client), &extra);
+        let mut stdin = child.0.stdin.take().unwrap();
+        stdin.write_all(b"ping\n").await.unwrap();
+        let (tcp, _) = bounded("accept", listener.accept()).await.unwrap();
+        let conn = bounded("handshake", acceptor.accept(tcp)).await.unwrap();
+        assert_eq!(conn.session_reused(), round == 1, "round {round}");
+        assert_eq!(conn.identity().server, server_id("client-ss"));
+        assert_eq!(conn.peer_chain()[0], client.der);
+
+        let mut conn = BufReader::new(conn);
+        let mut line = String::new();
+        bounded("read", conn.read_line(&mut line)).await.unwrap();
+        assert_eq!(line, "ping\n");
+        conn.write_all(b"pong\n").await.unwrap();
+        bounded("shutdown", conn.shutdown()).await.unwrap();
+        let out = bounded("s_client output", read_all(child.stdout())).await;
+        assert!(out.contains("pong"), "s_client stdout: {out}");
+        bounded("s_client exit", child.0.wait()).await.unwrap();
+    }
+}

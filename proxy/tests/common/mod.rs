@@ -147,9 +147,20 @@ impl ChildGuard {
 
 /// `openssl s_client` to 127.0.0.1:`port`, TLS 1.2, one cipher, optionally with a certificate.
 pub fn s_client(port: u16, cipher: &str, cert: Option<&TestCert>) -> ChildGuard {
+    s_client_with(port, cipher, cert, &[])
+}
+
+/// [`s_client`] with more arguments.
+pub fn s_client_with(
+    port: u16,
+    cipher: &str,
+    cert: Option<&TestCert>,
+    extra: &[&std::ffi::OsStr],
+) -> ChildGuard {
     let mut cmd = Command::new("openssl");
     cmd.args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
-        .args(["-tls1_2", "-cipher", cipher, "-brief"]);
+        .args(["-tls1_2", "-cipher", cipher, "-brief"])
+        .args(extra);
     if let Some(c) = cert {
         cmd.arg("-cert")
             .arg(&c.cert_path)
