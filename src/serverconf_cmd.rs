@@ -821,6 +821,35 @@ fn read_certificate(file: &PathBuf) -> Result<Certificate, CmdError> {
     Certificate::from_pem(&text).map_err(|e| ConfigError::new("FILE", e).into())
 }
 
+/// The WSDL validator before a description is added or refreshed: errors refuse it
+/// (Java's `invalid_wsdl`), warnings are shown and the import goes on.
+fn check_wsdl(bytes: &[u8], url: &str, file: Option<&PathBuf>) -> Result<(), CmdError> {
+    let location = file.map_or_else(|| url.to_owned(), |f| f.display().to_string());
+    // The validator fetches imports with its own runtime: run it off this async context.
+    let report = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                crate::wsdl_cmd::loader()
+                    .map(|loader| xroad_wsdl::validate_bytes(bytes, &location, &loader))
+            })
+            .join()
+    })
+    .map_err(|_| CmdError::Other("the WSDL validator failed".into()))?
+    .map_err(CmdError::Other)?;
+    for w in report.warnings() {
+        eprintln!("warning: WSDL {location}: {}", w.message);
+    }
+    let errors: Vec<&str> = report.errors().map(|f| f.message.as_str()).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CmdError::Other(format!(
+            "invalid_wsdl: the WSDL validator refused {location}:\n  {}",
+            errors.join("\n  ")
+        )))
+    }
+}
+
 fn read_description(url: &str, file: Option<&PathBuf>) -> Result<Vec<u8>, CmdError> {
     match file {
         Some(f) => Ok(import::read_source(&f.display().to_string())?),
@@ -900,6 +929,7 @@ async fn services(store: &Store, cmd: ServicesCmd, output: Output) -> Result<(),
             let bytes = read_description(&url, file.as_ref())?;
             match kind {
                 ImportType::Wsdl => {
+                    check_wsdl(&bytes, &url, file.as_ref())?;
                     let found = import::parse_wsdl(&bytes)?;
                     import_edit(store, output, &client, |cl| {
                         import::merge_wsdl(cl, &url, &found)
@@ -930,6 +960,7 @@ async fn services(store: &Store, cmd: ServicesCmd, output: Output) -> Result<(),
             let bytes = read_description(&url, file.as_ref())?;
             match kind {
                 DescriptionType::Wsdl => {
+                    check_wsdl(&bytes, &url, file.as_ref())?;
                     let found = import::parse_wsdl(&bytes)?;
                     import_edit(store, output, &client, |cl| {
                         import::merge_wsdl(cl, &url, &found)

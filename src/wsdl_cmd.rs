@@ -19,7 +19,7 @@ pub enum WsdlCommand {
 
 /// Local files, and URLs through the HTTP client (TLS certificates are not verified, as the
 /// Java validator trusts every server).
-struct AnyLoader {
+pub(crate) struct AnyLoader {
     runtime: tokio::runtime::Runtime,
     http: xroad_confclient::HttpClient,
 }
@@ -84,7 +84,8 @@ pub fn run(cmd: &WsdlCommand) -> ExitCode {
     }
 }
 
-fn loader() -> Result<AnyLoader, String> {
+/// A loader for files and HTTP(S) URLs.
+pub(crate) fn loader() -> Result<AnyLoader, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

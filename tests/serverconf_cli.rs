@@ -399,3 +399,54 @@ const WSDL: &str = r#"<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/w
   <wsdl:service name="S"><wsdl:port name="SP" binding="tns:B">
     <soap:address location="http://backend/soap"/></wsdl:port></wsdl:service>
 </wsdl:definitions>"#;
+
+/// The WSDL validator runs before a description is imported: errors refuse it (nothing is
+/// stored), warnings are shown and the import goes on.
+#[test]
+fn wsdl_import_is_validated() {
+    let dir = Dir::new("wsdl-validate");
+    ok(&dir, &["apply", "-f", EXAMPLE]);
+    let before = ok(&dir, &["export"]);
+    let import = |file: &Path| {
+        vec![
+            "services".to_owned(),
+            "import".into(),
+            "--client".into(),
+            "DEV/GOV/1234/registry".into(),
+            "--type".into(),
+            "wsdl".into(),
+            "--url".into(),
+            "http://backend/checked.wsdl".into(),
+            "--file".into(),
+            file.display().to_string(),
+        ]
+    };
+    let broken = dir.file(
+        "broken.wsdl",
+        &WSDL.replace(r#"binding="tns:B""#, r#"binding="tns:Missing""#),
+    );
+    let args = import(&broken);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = fails(&dir, &refs, 1);
+    assert!(err.contains("invalid_wsdl"), "{err}");
+    assert!(
+        err.contains(r#"service "S" port "SP": the binding "tns:Missing" is not defined"#),
+        "{err}"
+    );
+    assert_eq!(ok(&dir, &["export"]), before);
+
+    let warned = dir.file(
+        "warned.wsdl",
+        &WSDL.replace(
+            r#"<wsdl:operation name="getThing"/></wsdl:portType>"#,
+            r#"<wsdl:operation name="getThing"><wsdl:output/></wsdl:operation></wsdl:portType>"#,
+        ),
+    );
+    let args = import(&warned);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&dir, &refs);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: WSDL"), "{err}");
+    assert!(err.contains("has no message"), "{err}");
+}
