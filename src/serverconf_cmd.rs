@@ -926,24 +926,12 @@ async fn services(store: &Store, cmd: ServicesCmd, output: Output) -> Result<(),
             file,
             code,
         } => {
-            let bytes = read_description(&url, file.as_ref())?;
-            match kind {
-                ImportType::Wsdl => {
-                    check_wsdl(&bytes, &url, file.as_ref())?;
-                    let found = import::parse_wsdl(&bytes)?;
-                    import_edit(store, output, &client, |cl| {
-                        import::merge_wsdl(cl, &url, &found)
-                    })
-                    .await
-                }
-                ImportType::Openapi3 => {
-                    let api = import::parse_openapi(&bytes)?;
-                    import_edit(store, output, &client, |cl| {
-                        import::merge_openapi(cl, &url, code.as_deref(), &api)
-                    })
-                    .await
-                }
-            }
+            let kind = match kind {
+                ImportType::Wsdl => DescriptionType::Wsdl,
+                ImportType::Openapi3 => DescriptionType::OpenApi3,
+            };
+            let source = (url.as_str(), file.as_ref());
+            import_description(store, output, &client, kind, source, code.as_deref()).await
         }
         ServicesCmd::Refresh { client, url, file } => {
             let (config, _) = store.load().await?;
@@ -957,27 +945,8 @@ async fn services(store: &Store, cmd: ServicesCmd, output: Output) -> Result<(),
                         format!("client '{client}' has no service description '{url}'"),
                     )
                 })?;
-            let bytes = read_description(&url, file.as_ref())?;
-            match kind {
-                DescriptionType::Wsdl => {
-                    check_wsdl(&bytes, &url, file.as_ref())?;
-                    let found = import::parse_wsdl(&bytes)?;
-                    import_edit(store, output, &client, |cl| {
-                        import::merge_wsdl(cl, &url, &found)
-                    })
-                    .await
-                }
-                DescriptionType::OpenApi3 => {
-                    let api = import::parse_openapi(&bytes)?;
-                    import_edit(store, output, &client, |cl| {
-                        import::merge_openapi(cl, &url, None, &api)
-                    })
-                    .await
-                }
-                DescriptionType::Rest => Err(CmdError::Other(format!(
-                    "'{url}' is a REST service declared by hand: there is nothing to refresh"
-                ))),
-            }
+            let source = (url.as_str(), file.as_ref());
+            import_description(store, output, &client, kind, source, None).await
         }
         ServicesCmd::Set {
             client,
@@ -1085,6 +1054,39 @@ async fn services(store: &Store, cmd: ServicesCmd, output: Output) -> Result<(),
             .await
         }
     }
+}
+
+/// Reads a WSDL or OpenAPI description from `source` (its URL, and a file to read it from
+/// instead) and merges it into `client`'s services: both `services import` and
+/// `services refresh` come here.
+async fn import_description(
+    store: &Store,
+    output: Output,
+    client: &Id,
+    kind: DescriptionType,
+    source: (&str, Option<&PathBuf>),
+    code: Option<&str>,
+) -> Result<(), CmdError> {
+    let (url, file) = source;
+    if kind == DescriptionType::Rest {
+        return Err(CmdError::Other(format!(
+            "'{url}' is a REST service declared by hand: there is nothing to refresh"
+        )));
+    }
+    let bytes = read_description(url, file)?;
+    if kind == DescriptionType::Wsdl {
+        check_wsdl(&bytes, url, file)?;
+        let found = import::parse_wsdl(&bytes)?;
+        return import_edit(store, output, client, |cl| {
+            import::merge_wsdl(cl, url, &found)
+        })
+        .await;
+    }
+    let api = import::parse_openapi(&bytes)?;
+    import_edit(store, output, client, |cl| {
+        import::merge_openapi(cl, url, code, &api)
+    })
+    .await
 }
 
 async fn import_edit<F>(

@@ -449,4 +449,26 @@ fn wsdl_import_is_validated() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("warning: WSDL"), "{err}");
     assert!(err.contains("has no message"), "{err}");
+
+    // A refresh from a broken copy is refused the same way and changes nothing.
+    let imported = ok(&dir, &["export"]);
+    let refresh = |file: &Path| {
+        let file = file.display().to_string();
+        let args = [
+            "services",
+            "refresh",
+            "--client",
+            "DEV/GOV/1234/registry",
+            "--url",
+            "http://backend/checked.wsdl",
+            "--file",
+            file.as_str(),
+        ];
+        run(&dir, &args)
+    };
+    let out = refresh(&broken);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_wsdl"));
+    assert_eq!(ok(&dir, &["export"]), imported);
+    assert!(refresh(&warned).status.success());
 }

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use support::{closed_port, in_secs, model, signing_key, TempDir};
+use support::{closed_port, in_secs, model, served_code, signing_key, TempDir};
 use xroad_confclient::{
     code_of, spawn_refresh, ClientError, ClientSettings, ConfigurationClient, GlobalConf,
     RefreshSettings,
@@ -52,19 +52,6 @@ impl Net {
 
     fn conf_dir(&self) -> std::path::PathBuf {
         self.tmp.join("globalconf")
-    }
-}
-
-/// The code of the failure at the served location: the others (the HTTPS variant, the
-/// stored shared parameters' `cs.invalid`) fail to connect.
-fn error_code(e: &ClientError) -> &'static str {
-    match e {
-        ClientError::Download(f) => f
-            .failures
-            .iter()
-            .find(|(url, _)| url.starts_with("http://127.0.0.1"))
-            .map_or("no failure at the served location", |(_, e)| code_of(e)),
-        other => code_of(&other.error()),
     }
 }
 
@@ -196,7 +183,7 @@ async fn tampering_is_detected_and_the_last_good_configuration_stays() {
         .await
         .unwrap_err();
     assert_eq!(
-        error_code(&err),
+        served_code(&err),
         "global_conf_part_downloaded_file_integrity_failure"
     );
     assert!(!stored.exists(), "a tampered file was stored");
@@ -217,7 +204,7 @@ async fn tampering_is_detected_and_the_last_good_configuration_stays() {
         .await
         .unwrap_err();
     assert_eq!(
-        error_code(&err),
+        served_code(&err),
         "global_conf_signature_verification_failure"
     );
     assert_eq!(std::fs::read(&meta).unwrap(), meta_before);
@@ -236,7 +223,7 @@ async fn tampering_is_detected_and_the_last_good_configuration_stays() {
         .execute(&anchor, SystemTime::now())
         .await
         .unwrap_err();
-    assert_eq!(error_code(&err), "global_conf_missing_verification_cert");
+    assert_eq!(served_code(&err), "global_conf_missing_verification_cert");
 
     // An expired directory, correctly signed: refused as outdated.
     publish(
@@ -251,7 +238,7 @@ async fn tampering_is_detected_and_the_last_good_configuration_stays() {
         .execute(&anchor, SystemTime::now())
         .await
         .unwrap_err();
-    assert_eq!(error_code(&err), "global_conf_outdated");
+    assert_eq!(served_code(&err), "global_conf_outdated");
     assert_eq!(std::fs::read(&stored).unwrap(), good);
     assert_eq!(std::fs::read(&meta).unwrap(), meta_before);
     assert!(GlobalConf::load(&net.conf_dir())
@@ -298,7 +285,7 @@ async fn failover_to_the_next_source_and_memory_of_the_last_good_one() {
         ],
         "{err}"
     );
-    assert_eq!(error_code(&err), "global_conf_get_version_failed");
+    assert_eq!(served_code(&err), "global_conf_get_version_failed");
     assert!(err.to_string().contains(&down), "{err}");
     assert!(GlobalConf::load(&net.conf_dir()).is_ok());
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use support::{in_secs, model, signing_key, TempDir};
-use xroad_confclient::{code_of, ClientError, ClientSettings, ConfigurationClient, GlobalConf};
+use support::{in_secs, model, served_code, signing_key, TempDir};
+use xroad_confclient::{ClientSettings, ConfigurationClient, GlobalConf};
 use xroad_devnet::{anchor_xml, publish};
 use xroad_globalconf::ConfigurationAnchor;
 
@@ -113,17 +113,6 @@ http {{
             std::thread::sleep(Duration::from_millis(20));
         }
         nginx
-    }
-}
-
-fn served_code(e: &ClientError) -> &'static str {
-    match e {
-        ClientError::Download(f) => f
-            .failures
-            .iter()
-            .find(|(url, _)| url.starts_with("http://127.0.0.1"))
-            .map_or("no failure at nginx", |(_, e)| code_of(e)),
-        other => code_of(&other.error()),
     }
 }
 

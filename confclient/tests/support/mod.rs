@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use xroad_confclient::{code_of, ClientError};
 use xroad_devnet::{
     CaModel, GroupModel, InstanceModel, MemberModel, OcspModel, ServerModel, SigningKey,
     SourceModel,
@@ -193,4 +194,18 @@ pub fn in_secs(secs: u64) -> SystemTime {
 pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// The code of the failure at the location served on loopback over plain HTTP (the other
+/// locations tried, an HTTPS variant or the stored shared parameters' `cs.invalid`, fail to
+/// connect and would hide it).
+pub fn served_code(e: &ClientError) -> &'static str {
+    match e {
+        ClientError::Download(f) => f
+            .failures
+            .iter()
+            .find(|(url, _)| url.starts_with("http://127.0.0.1"))
+            .map_or("no failure at the served location", |(_, e)| code_of(e)),
+        other => code_of(&other.error()),
+    }
 }
