@@ -8,7 +8,7 @@
 use crate::{ClientId, Code, IdError, SecurityServerId, ServiceId};
 
 /// Characters a path segment may carry literally (RFC 3986 `pchar` minus `%`).
-fn is_pchar(b: u8) -> bool {
+pub fn is_pchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,

@@ -8,6 +8,7 @@
 //! refused when `..` remains (the X-Road 7.7.1 path-traversal fix, XRDDEV-3054).
 
 use std::borrow::Cow;
+use xroad_identifiers::rest::is_pchar;
 
 /// The method of the base endpoint: any method.
 pub const ANY_METHOD: &str = "*";
@@ -214,29 +215,6 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-fn is_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'@'
-        )
-}
-
 fn percent_decode(src: &[u8], strict: bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(src.len());
     let mut i = 0;
@@ -248,7 +226,7 @@ fn percent_decode(src: &[u8], strict: bool) -> Option<Vec<u8>> {
             out.push(h << 4 | l);
             i += 3;
         } else {
-            if strict && b != b'/' && !is_safe(b) {
+            if strict && b != b'/' && !is_pchar(b) {
                 return None;
             }
             out.push(b);
@@ -313,7 +291,7 @@ pub fn normalize_request_path(path: &str) -> Option<Cow<'_, str>> {
     let b = path.as_bytes();
     if b.first() == Some(&b'/')
         && b.iter()
-            .all(|&c| c == b'/' || (is_safe(c) && c != b'.' && c != b':'))
+            .all(|&c| c == b'/' || (is_pchar(c) && c != b'.' && c != b':'))
         && !path.contains("//")
     {
         return Some(Cow::Borrowed(path));
