@@ -1,6 +1,8 @@
 //! `xroad-sidecar`: a native X-Road Security Server core in one binary.
 
 mod asic;
+#[allow(dead_code)] // used by `run`, which is being built
+mod config;
 mod globalconf_cmd;
 mod message_check;
 mod serverconf_cmd;
