@@ -1,13 +1,15 @@
-//! The X-Road proxy. For now: the mutually authenticated TLS channel between security servers
-//! (server proxy port 5500 and the client proxy's outgoing connections), on OpenSSL so that
-//! the Java default CBC cipher suites work, with peers identified through the global
-//! configuration rather than host names or a CA store.
+//! The X-Road proxy: the client proxy (information systems call it), the server proxy (other
+//! security servers call it over mutual TLS), and the transport message between them. The
+//! channel between security servers runs on OpenSSL so that the Java default CBC cipher suites
+//! work, with peers identified through the global configuration rather than host names.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod settings;
+pub mod spool;
 mod tls;
+pub mod transport;
 mod verify;
 
 pub use settings::{

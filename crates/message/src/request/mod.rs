@@ -179,6 +179,10 @@ struct Leaves {
     attachments: Vec<Attachment>,
 }
 
+/// Receives the bytes of a request's leaf parts as they stream: `(leaf, bytes)`, leaf 0 being
+/// the SOAP part and leaf `n` attachment `n`. An error stops the reading.
+pub type PartSink<'a> = dyn FnMut(usize, &[u8]) -> Result<(), XRoadError> + 'a;
+
 /// Reads one SOAP request of an information system; see the module documentation.
 pub struct SoapRequestDecoder {
     content_type: String,
@@ -343,12 +347,24 @@ impl SoapRequestDecoder {
 
     /// Reads the next chunk of the request body.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), XRoadError> {
-        self.step(chunk, false)
+        self.step(chunk, false, &mut |_, _| Ok(()))
+    }
+
+    /// Reads the next chunk of the request body and hands the bytes of each leaf part to
+    /// `sink` as they are found: leaf 0 is the SOAP part, leaf `n` attachment `n`. This is how
+    /// the client proxy keeps the parts it forwards without reading the body twice.
+    pub fn feed_with(&mut self, chunk: &[u8], sink: &mut PartSink<'_>) -> Result<(), XRoadError> {
+        self.step(chunk, false, sink)
     }
 
     /// Ends the body and returns the request, or the fault the client proxy would answer.
-    pub fn finish(mut self) -> Result<SoapRequest, XRoadError> {
-        self.step(&[], true)?;
+    pub fn finish(self) -> Result<SoapRequest, XRoadError> {
+        self.finish_with(&mut |_, _| Ok(()))
+    }
+
+    /// [`Self::finish`], handing the last leaf bytes to `sink`.
+    pub fn finish_with(mut self, sink: &mut PartSink<'_>) -> Result<SoapRequest, XRoadError> {
+        self.step(&[], true, sink)?;
         let soap_action = self.soap_action;
         match self.body {
             Body::Single(part) => {
@@ -386,15 +402,21 @@ impl SoapRequestDecoder {
         }
     }
 
-    fn step(&mut self, chunk: &[u8], eof: bool) -> Result<(), XRoadError> {
+    fn step(&mut self, chunk: &[u8], eof: bool, sink: &mut PartSink<'_>) -> Result<(), XRoadError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         let result = match &mut self.body {
-            Body::Single(part) => part.feed(chunk),
+            Body::Single(part) => part.feed(chunk).and_then(|()| {
+                if chunk.is_empty() {
+                    Ok(())
+                } else {
+                    sink(0, chunk)
+                }
+            }),
             Body::Multipart(mp) => {
                 let MultipartBody { parts, leaves } = &mut **mp;
-                parts.feed(chunk, eof, &mut |leaf| leaves.on_leaf(leaf))
+                parts.feed(chunk, eof, &mut |leaf| leaves.on_leaf(leaf, sink))
             }
         };
         result.map_err(|e| {
@@ -408,7 +430,7 @@ impl SoapRequestDecoder {
 impl Leaves {
     /// Routes one multipart event: the first leaf is the SOAP message, later leaves
     /// attachments.
-    fn on_leaf(&mut self, leaf: Leaf<'_>) -> Result<(), XRoadError> {
+    fn on_leaf(&mut self, leaf: Leaf<'_>, sink: &mut PartSink<'_>) -> Result<(), XRoadError> {
         match leaf {
             Leaf::Start(headers) => {
                 let ct = headers.content_type().ok_or_else(|| {
@@ -441,9 +463,11 @@ impl Leaves {
             Leaf::Data(d) => {
                 if let Some(part) = &mut self.soap {
                     part.feed(d)?;
+                    sink(0, d)?;
                 } else if let Some(a) = &mut self.current {
                     a.hash.update(d);
                     a.size += d.len() as u64;
+                    sink(self.attachments.len() + 1, d)?;
                 }
                 Ok(())
             }

@@ -1,0 +1,335 @@
+//! The X-Road message transport between security servers (digest §5.3–§5.4): a
+//! `multipart/mixed` body of OCSP responses, the SOAP or REST part, attachments, hash chain
+//! parts and the signature, read by [`TransportDecoder`] and written by [`TransportWriter`].
+
+mod decode;
+
+use std::io;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Frame;
+use tokio::sync::mpsc;
+use xroad_crypto::Digest;
+use xroad_fault::{ErrorCode, XRoadError};
+use xroad_message::soap::Soap;
+use xroad_mime::{multipart_mixed_content_type, Boundaries, MultipartWriter};
+
+pub use decode::TransportDecoder;
+
+use crate::spool::Spooled;
+
+/// Content type of the signature part.
+pub const SIGNATURE: &str = "signature/bdoc-1.0/ts";
+/// Content type of the hash chain result part.
+pub const HASH_CHAIN_RESULT: &str = "application/hash-chain-result";
+/// Content type of the hash chain part.
+pub const HASH_CHAIN: &str = "application/hash-chain";
+/// Content type of an OCSP response part.
+pub const OCSP_RESPONSE: &str = "application/ocsp-response";
+/// Content type of a REST request header part.
+pub const REST_REQUEST: &str = "application/x-road-rest-request";
+/// Content type of a REST response header part.
+pub const REST_RESPONSE: &str = "application/x-road-rest-response";
+/// Content type of a REST body part.
+pub const REST_BODY: &str = "application/x-road-rest-body";
+/// Content type of a SOAP fault written instead of the signature.
+pub const FAULT_PART: &str = "text/xml; charset=UTF-8";
+
+/// A received transport message.
+#[derive(Debug, Default)]
+pub struct TransportMessage {
+    /// DER OCSP responses (requests: the consumer's auth certificate chain).
+    pub ocsp: Vec<Vec<u8>>,
+    /// The SOAP or REST part.
+    pub main: Option<MainPart>,
+    /// SOAP attachments, or the REST body (at most one).
+    pub attachments: Vec<Attachment>,
+    /// `application/hash-chain-result`.
+    pub hash_chain_result: Option<Vec<u8>>,
+    /// `application/hash-chain`.
+    pub hash_chain: Option<Vec<u8>>,
+    /// The signature document.
+    pub signature: Option<Vec<u8>>,
+    /// A SOAP fault sent instead of the message or of the signature.
+    pub fault: Option<XRoadError>,
+}
+
+/// The first non-OCSP part.
+#[derive(Debug)]
+pub enum MainPart {
+    /// A SOAP message.
+    Soap(Box<SoapPart>),
+    /// A REST header part.
+    Rest(Box<RestPart>),
+}
+
+impl MainPart {
+    /// Whether this is a REST message.
+    pub fn is_rest(&self) -> bool {
+        matches!(self, MainPart::Rest(_))
+    }
+
+    /// The digest of the part (`/message.xml`).
+    pub fn digest(&self) -> &Digest {
+        match self {
+            MainPart::Soap(s) => &s.digest,
+            MainPart::Rest(r) => &r.digest,
+        }
+    }
+}
+
+/// The SOAP part of a transport message.
+#[derive(Debug)]
+pub struct SoapPart {
+    /// Its `content-type` as sent.
+    pub content_type: String,
+    /// Its other MIME headers.
+    pub headers: Vec<(String, String)>,
+    /// The SOAP bytes.
+    pub data: Spooled,
+    /// Their digest with the message's hash algorithm.
+    pub digest: Digest,
+    /// The parsed message.
+    pub soap: Soap,
+}
+
+/// The REST header part of a transport message.
+#[derive(Debug)]
+pub struct RestPart {
+    /// `application/x-road-rest-response` rather than `-request`.
+    pub response: bool,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Their digest.
+    pub digest: Digest,
+}
+
+/// An attachment or a REST body.
+#[derive(Debug)]
+pub struct Attachment {
+    /// Its `content-type`.
+    pub content_type: String,
+    /// Its other MIME headers.
+    pub headers: Vec<(String, String)>,
+    /// The bytes.
+    pub data: Spooled,
+    /// Their digest.
+    pub digest: Digest,
+}
+
+impl TransportMessage {
+    /// The signed parts: `/message.xml`, then `/attachment1`, … (Java's `MessagePart` names).
+    pub fn signed_parts(&self) -> Vec<(String, Digest)> {
+        let mut parts = Vec::with_capacity(1 + self.attachments.len());
+        if let Some(main) = &self.main {
+            parts.push(("/message.xml".to_owned(), *main.digest()));
+        }
+        for (i, a) in self.attachments.iter().enumerate() {
+            parts.push((format!("/attachment{}", i + 1), a.digest));
+        }
+        parts
+    }
+}
+
+/// Parses a SOAP fault document, keeping its bytes for relaying; `None` if it is not a fault.
+pub(crate) fn fault_of(bytes: &[u8]) -> Result<Option<XRoadError>, XRoadError> {
+    match xroad_message::soap::parse_soap(bytes)? {
+        Soap::Fault(f) => Ok(Some(XRoadError::relayed(
+            f.code.unwrap_or_default(),
+            f.string.unwrap_or_default(),
+            f.actor.unwrap_or_default(),
+            f.detail.unwrap_or_default(),
+            bytes.to_vec(),
+        ))),
+        Soap::Message(_) => Ok(None),
+    }
+}
+
+/// A streamed HTTP body.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, io::Error>;
+
+/// A body whose bytes are pushed through the returned sender.
+pub fn channel_body(depth: usize) -> (BodySender, Body) {
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, io::Error>>(depth.max(1));
+    let stream = tokio_stream_from(rx);
+    (BodySender { tx }, http_body_util::StreamBody::new(stream).boxed())
+}
+
+/// A whole body at once.
+pub fn full_body(bytes: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn tokio_stream_from(
+    mut rx: mpsc::Receiver<Result<Frame<Bytes>, io::Error>>,
+) -> impl futures_core::Stream<Item = Result<Frame<Bytes>, io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Pushes body bytes; dropping it ends the body.
+#[derive(Debug, Clone)]
+pub struct BodySender {
+    tx: mpsc::Sender<Result<Frame<Bytes>, io::Error>>,
+}
+
+fn receiver_gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the receiver of the body went away")
+}
+
+impl BodySender {
+    /// Sends bytes.
+    pub async fn send(&self, bytes: Bytes) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send(Ok(Frame::data(bytes)))
+            .await
+            .map_err(|_| receiver_gone())
+    }
+
+    /// Sends a spooled part.
+    pub async fn send_spooled(&self, part: &Spooled) -> io::Result<()> {
+        part.for_each_chunk(|c| self.send(c)).await
+    }
+
+    /// Ends the body with an error (the peer sees the connection abort).
+    pub async fn abort(&self, e: io::Error) {
+        let _ = self.tx.send(Err(e)).await;
+    }
+}
+
+/// Writes a transport message part by part with Java's framing.
+pub struct TransportWriter {
+    tx: BodySender,
+    top: MultipartWriter,
+    boundaries: Boundaries,
+    buf: Vec<u8>,
+}
+
+fn mime_io(e: xroad_mime::MimeError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+impl TransportWriter {
+    /// A writer with fresh boundaries; returns it and the HTTP `Content-Type`.
+    pub fn new(tx: BodySender) -> Result<(TransportWriter, String), XRoadError> {
+        let boundaries = Boundaries::generate()
+            .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+        let top = MultipartWriter::new(boundaries.top())
+            .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+        let ct = multipart_mixed_content_type(boundaries.top());
+        Ok((
+            TransportWriter {
+                tx,
+                top,
+                boundaries,
+                buf: Vec::new(),
+            },
+            ct,
+        ))
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        let b = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.send(b).await
+    }
+
+    /// Writes a part whose body is in memory.
+    pub async fn part(
+        &mut self,
+        content_type: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> io::Result<()> {
+        self.top
+            .start_part(&mut self.buf, content_type, headers.iter().map(|(n, v)| (n, v)))
+            .map_err(mime_io)?;
+        self.flush().await?;
+        self.tx.send(body).await
+    }
+
+    /// Writes a spooled part.
+    pub async fn spooled_part(
+        &mut self,
+        content_type: &str,
+        headers: &[(String, String)],
+        body: &Spooled,
+    ) -> io::Result<()> {
+        self.top
+            .start_part(&mut self.buf, content_type, headers.iter().map(|(n, v)| (n, v)))
+            .map_err(mime_io)?;
+        self.flush().await?;
+        self.tx.send_spooled(body).await
+    }
+
+    /// Writes SOAP attachments as the nested `multipart/mixed` part.
+    pub async fn attachments(&mut self, attachments: &[Attachment]) -> io::Result<()> {
+        if attachments.is_empty() {
+            return Ok(());
+        }
+        let inner_boundary = self.boundaries.attachment().to_owned();
+        self.top
+            .start_part(
+                &mut self.buf,
+                &multipart_mixed_content_type(&inner_boundary),
+                None::<(&str, &str)>,
+            )
+            .map_err(mime_io)?;
+        let mut nested = MultipartWriter::nested(&inner_boundary).map_err(mime_io)?;
+        for a in attachments {
+            nested
+                .start_part(
+                    &mut self.buf,
+                    &a.content_type,
+                    a.headers.iter().map(|(n, v)| (n, v)),
+                )
+                .map_err(mime_io)?;
+            self.flush().await?;
+            self.tx.send_spooled(&a.data).await?;
+        }
+        nested.finish(&mut self.buf);
+        self.flush().await
+    }
+
+    /// Closes the multipart and the body.
+    pub async fn finish(mut self) -> io::Result<()> {
+        let top = self.top.clone();
+        top.finish(&mut self.buf);
+        self.flush().await
+    }
+
+    /// The sender, to abort the body.
+    pub fn sender(&self) -> &BodySender {
+        &self.tx
+    }
+}
+
+/// Reads a whole HTTP body into a decoder, chunk by chunk.
+pub async fn read_body<B>(
+    mut body: B,
+    mut feed: impl FnMut(&[u8]) -> Result<(), XRoadError>,
+) -> Result<(), XRoadError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            XRoadError::new(
+                ErrorCode::NetworkError,
+                format!("Error reading the message body: {e}"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            feed(&data)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
