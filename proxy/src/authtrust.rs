@@ -24,7 +24,8 @@ fn auth_failed(message: impl Into<String>) -> XRoadError {
 /// intermediates, as the peer presented it) may authenticate as a security server hosting
 /// `member`, at `at`; returns that security server.
 ///
-/// In Java's order:
+/// In Java's order (after refusing an empty `ocsp` with [`OCSP_MISSING`], as the server proxy
+/// does first):
 /// 1. the end-entity is an authentication certificate (`CertUtils#isAuthCert`);
 /// 2. it has a path to an approved CA of `member`'s instance, and it and every presented
 ///    intermediate on that path (up to, not including, a self-issued root) is valid at `at`
@@ -49,6 +50,10 @@ pub fn verify_auth_cert(
     let Some(cert) = chain.first() else {
         return Err(auth_failed("Could not get peer certificates from context"));
     };
+    // The server proxy's first check; the client proxy always has responses by now.
+    if ocsp.is_empty() {
+        return Err(auth_failed(OCSP_MISSING));
+    }
     let is_auth = cert
         .is_auth_cert()
         .map_err(|e| e.with_prefix(ErrorCode::SslAuthenticationFailed))?;
@@ -56,9 +61,6 @@ pub fn verify_auth_cert(
         return Err(auth_failed(
             "Peer certificate is not an authentication certificate",
         ));
-    }
-    if ocsp.is_empty() {
-        return Err(auth_failed(OCSP_MISSING));
     }
     for c in path_below_anchor(chain) {
         path::verify(c, member.instance(), ocsp, trust, at)
