@@ -47,7 +47,8 @@ fn fetch_error(message: impl Into<String>) -> XRoadError {
 ///
 /// Errors are `ssl_authentication_failed.internal_error` with Java's messages (the reason
 /// phrase of a refused status, "Error parsing response", "Could not get all OCSP responses
-/// from server (expected N, but got M)", "connect timed out", "Read timed out").
+/// from server (expected N, but got M)", "connect timed out", "Read timed out", "Connection
+/// refused", the host name when it does not resolve).
 pub async fn fetch_ocsp_responses(
     host: &str,
     port: u16,
@@ -60,10 +61,19 @@ pub async fn fetch_ocsp_responses(
     } else {
         format!("{host}:{port}")
     };
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(authority.as_str()))
+    let connect = async {
+        // Java's `UnknownHostException` carries just the host name.
+        let addrs: Vec<_> = tokio::net::lookup_host(authority.as_str())
+            .await
+            .map_err(|_| fetch_error(host))?
+            .collect();
+        TcpStream::connect(addrs.as_slice())
+            .await
+            .map_err(|e| fetch_error(io_message(&e)))
+    };
+    let stream = tokio::time::timeout(timeout, connect)
         .await
-        .map_err(|_| fetch_error("connect timed out"))?
-        .map_err(|e| fetch_error(io_message(&e)))?;
+        .map_err(|_| fetch_error("connect timed out"))??;
     let responses = tokio::time::timeout(timeout, exchange(stream, &authority, &query))
         .await
         .map_err(|_| fetch_error("Read timed out"))??;

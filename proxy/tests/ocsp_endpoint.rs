@@ -350,6 +350,18 @@ async fn client_refuses_bad_answers_with_java_messages() {
     assert_eq!(code, "ssl_authentication_failed.internal_error");
     assert_eq!(msg, "Read timed out");
     drop(silent);
+
+    // A name that does not resolve (`.invalid` never does).
+    let (code, msg) = fault(
+        bounded(
+            "fetch",
+            fetch_ocsp_responses("no-such-host.invalid", 5577, &chain, TIMEOUT),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(code, "ssl_authentication_failed.internal_error");
+    assert_eq!(msg, "no-such-host.invalid");
 }
 
 fn tool(name: &str) -> bool {
