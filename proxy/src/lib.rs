@@ -1,17 +1,39 @@
-//! The X-Road proxy: the client proxy (information systems call it), the server proxy (other
-//! security servers call it over mutual TLS), and the transport message between them. The
-//! channel between security servers runs on OpenSSL so that the Java default CBC cipher suites
-//! work, with peers identified through the global configuration rather than host names.
+//! The X-Road proxy:
+//!
+//! - the client proxy (information systems call it) and the server proxy (other security
+//!   servers call it), exchanging signed [`transport`] messages;
+//! - the mutually authenticated TLS channel between security servers (server proxy port 5500
+//!   and the client proxy's outgoing connections), on OpenSSL so that the Java default CBC
+//!   cipher suites work, with peers identified through the global configuration rather than
+//!   host names or a CA store;
+//! - [`verify_auth_cert`]: the full check of a peer's authentication certificate (approved CA,
+//!   OCSP, hosts the member);
+//! - the OCSP responses endpoint (port 5577, [`serve_ocsp_responses`]) and its client
+//!   ([`fetch_ocsp_responses`], [`PeerOcspCache`]);
+//! - the health check port (5588, [`serve_health`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod authtrust;
+mod health;
+mod ocsp_client;
+mod ocsp_responder;
+mod serve;
 mod settings;
 pub mod spool;
 mod tls;
 pub mod transport;
 mod verify;
 
+pub use authtrust::{verify_auth_cert, OCSP_MISSING};
+pub use health::{
+    java as health_checks, serve_health, CheckResult, HealthChecks, MAINTENANCE_MESSAGE,
+};
+pub use ocsp_client::{
+    fetch_ocsp_responses, is_fresh, ocsp_parts, PeerOcspCache, OCSP_RESPONDER_PORT,
+};
+pub use ocsp_responder::{serve_ocsp_responses, IndexedOcspSource, OcspSource, OCSP_RESPONSE_TYPE};
 pub use settings::{
     TlsProtocol, TlsSettings, DEFAULT_XROAD_TLS_CIPHERS, DEFAULT_XROAD_TLS_PROTOCOLS,
 };

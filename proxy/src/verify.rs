@@ -134,7 +134,7 @@ impl AuthVerifier for SharedParamsVerifier {
 }
 
 /// The subject as Java prints an `X500Principal` (most specific attribute first), for messages.
-fn subject(der: &[u8]) -> String {
+pub(crate) fn subject(der: &[u8]) -> String {
     let Ok(cert) = X509::from_der(der) else {
         return "(not a valid X.509 certificate)".to_owned();
     };

@@ -595,12 +595,25 @@ pub fn publish(
     versions: &[u32],
     expires: SystemTime,
 ) -> Result<String, PublishError> {
+    publish_with(root, key, model, versions, expires, &[])
+}
+
+/// [`publish`] with optional parts besides the private and shared parameters (e.g.
+/// `FETCHINTERVAL` / `fetchinterval-params.xml`, the signer's OCSP fetch interval).
+pub fn publish_with(
+    root: &Path,
+    key: &SigningKey,
+    model: &InstanceModel,
+    versions: &[u32],
+    expires: SystemTime,
+    extra: &[ContentFile],
+) -> Result<String, PublishError> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     let stamp = format!("{}{:09}", now.as_secs(), now.subsec_nanos());
     for &version in versions {
-        let files = vec![
+        let files = [
             ContentFile {
                 content_identifier: "PRIVATE-PARAMETERS".into(),
                 name: "private-params.xml".into(),
@@ -611,7 +624,10 @@ pub fn publish(
                 name: "shared-params.xml".into(),
                 bytes: model.shared_parameters_xml(version).into_bytes(),
             },
-        ];
+        ]
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .collect::<Vec<_>>();
         let folder = format!("/V{version}/{stamp}");
         for f in &files {
             write(

@@ -1,0 +1,119 @@
+//! The health check port on a real listener: passing and failing checks, maintenance mode,
+//! any method and path.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use xroad_proxy::{health_checks, serve_health, HealthChecks, MAINTENANCE_MESSAGE};
+
+const STEP: Duration = Duration::from_secs(10);
+
+async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {STEP:?}"))
+}
+
+async fn start(checks: Arc<HealthChecks>) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_health(listener, checks, async {
+        let _ = rx.await;
+    }));
+    (port, tx)
+}
+
+/// Status code and body of one request.
+async fn ask(port: u16, method: &str, path: &str) -> (u16, String) {
+    let mut s = bounded("connect", TcpStream::connect(("127.0.0.1", port)))
+        .await
+        .unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    bounded("response", s.read_to_string(&mut out))
+        .await
+        .unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, body.to_owned())
+}
+
+#[tokio::test]
+async fn passing_failing_and_maintenance() {
+    let global_conf_ok = Arc::new(AtomicBool::new(true));
+    let g = global_conf_ok.clone();
+    let checks = Arc::new(
+        HealthChecks::new()
+            // No caching, so that each request sees the current state.
+            .with_timing(Duration::from_secs(5), Duration::ZERO, Duration::ZERO)
+            .check(health_checks::GLOBAL_CONF, move || {
+                if g.load(Ordering::SeqCst) {
+                    Ok(())
+                } else {
+                    Err(health_checks::GLOBAL_CONF_EXPIRED.into())
+                }
+            })
+            .check_async(health_checks::AUTH_KEY_OCSP, || async { Ok(()) }),
+    );
+    let (port, stop) = start(checks.clone()).await;
+
+    assert_eq!(ask(port, "GET", "/").await, (200, String::new()));
+    assert_eq!(
+        ask(port, "POST", "/any/path?x=1").await,
+        (200, String::new())
+    );
+
+    global_conf_ok.store(false, Ordering::SeqCst);
+    assert_eq!(
+        ask(port, "GET", "/").await,
+        (500, "Global configuration is expired\n".to_owned())
+    );
+
+    checks.set_maintenance_mode(true);
+    assert_eq!(
+        ask(port, "DELETE", "/health").await,
+        (503, MAINTENANCE_MESSAGE.to_owned())
+    );
+    checks.set_maintenance_mode(false);
+    global_conf_ok.store(true, Ordering::SeqCst);
+    assert_eq!(ask(port, "GET", "/").await.0, 200);
+    let _ = stop.send(());
+}
+
+#[tokio::test]
+async fn a_hanging_check_times_out_and_the_failure_is_cached() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let checks = Arc::new(
+        HealthChecks::new()
+            .with_timing(
+                Duration::from_millis(200),
+                Duration::from_secs(2),
+                Duration::from_secs(30),
+            )
+            .check_async(health_checks::SERVER_CONF, move || {
+                r.fetch_add(1, Ordering::SeqCst);
+                async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok(())
+                }
+            }),
+    );
+    let (port, stop) = start(checks).await;
+    let expected = (
+        500,
+        "Fetching health check response timed out for: Server conf database status\n".to_owned(),
+    );
+    assert_eq!(ask(port, "GET", "/").await, expected);
+    // Cached: the check is not run again.
+    assert_eq!(ask(port, "GET", "/").await, expected);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let _ = stop.send(());
+}
