@@ -16,9 +16,15 @@
 #![warn(missing_docs)]
 
 mod authtrust;
+pub mod client_proxy;
+pub mod context;
 mod health;
 mod ocsp_client;
 mod ocsp_responder;
+mod peer;
+mod response_check;
+mod provider;
+mod server_proxy;
 mod serve;
 mod settings;
 pub mod spool;
@@ -34,6 +40,9 @@ pub use ocsp_client::{
     fetch_ocsp_responses, is_fresh, ocsp_parts, PeerOcspCache, OCSP_RESPONDER_PORT,
 };
 pub use ocsp_responder::{serve_ocsp_responses, IndexedOcspSource, OcspSource, OCSP_RESPONSE_TYPE};
+pub use context::{OwnAuth, ProxyContext, ProxySettings, PROXY_VERSION};
+pub use client_proxy::{serve_client_proxy, IsConnection};
+pub use server_proxy::serve_server_proxy;
 pub use settings::{
     TlsProtocol, TlsSettings, DEFAULT_XROAD_TLS_CIPHERS, DEFAULT_XROAD_TLS_PROTOCOLS,
 };

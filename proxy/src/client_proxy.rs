@@ -1,0 +1,237 @@
+//! The client proxy (ports 8080/8443): information systems send it SOAP 4.0 and REST r1
+//! requests; it checks the client, signs the request, sends it to the provider's security
+//! server, verifies the signed response and only then hands it over (Java's
+//! `ClientProxy`, `ClientMessageProcessor`, `ClientRestMessageProcessor`; digest §5.8.1).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use xroad_fault::{ErrorCode, Origin, XRoadError};
+use xroad_identifiers::{ClientId, SecurityServerId, ServiceId};
+use xroad_serverconf::IsAuthentication;
+
+use crate::context::ProxyContext;
+use crate::transport::{self, Body};
+
+mod rest;
+mod soap;
+
+/// How the information system reached the client proxy.
+#[derive(Debug, Clone, Default)]
+pub struct IsConnection {
+    /// Plain HTTP rather than HTTPS.
+    pub plaintext: bool,
+    /// The client certificate it presented over HTTPS (DER).
+    pub cert: Option<Vec<u8>>,
+}
+
+/// Serves information systems on plain HTTP until `shutdown` completes.
+pub async fn serve_client_proxy(
+    listener: TcpListener,
+    ctx: Arc<ProxyContext>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("client proxy: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let conn = Arc::new(IsConnection {
+                plaintext: true,
+                cert: None,
+            });
+            let service = service_fn(move |req| {
+                let ctx = ctx.clone();
+                let conn = conn.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&ctx, &conn, req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await
+            {
+                tracing::debug!("client proxy: connection from {addr} ended: {e}");
+            }
+        });
+    }
+}
+
+/// Handles one request of an information system.
+pub async fn handle(
+    ctx: &Arc<ProxyContext>,
+    conn: &IsConnection,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    if xroad_message::rest::is_rest_path(req.uri().path()) {
+        return rest::handle(ctx, conn, req).await;
+    }
+    let _ = path;
+    match soap::process(ctx, conn, req).await {
+        Ok(r) => r,
+        Err(e) => soap_fault(ctx, e),
+    }
+}
+
+/// A SOAP fault for the information system: HTTP 200, `text/xml;charset=utf-8` (relayed
+/// faults as they came).
+pub(crate) fn soap_fault(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
+    let spelling = ctx.settings().spelling;
+    let e = e.with_origin(Origin::ClientProxy);
+    tracing::info!("client proxy: {}: {}", e.fault_code(spelling), e.message());
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/xml;charset=utf-8")
+        .body(transport::full_body(e.soap_fault_xml(spelling)))
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+}
+
+/// Java's `verifyClientStatus`: the client must be registered here.
+pub(crate) fn verify_client_status(ctx: &ProxyContext, client: &ClientId) -> Result<(), XRoadError> {
+    if !ctx.serverconf().client(client).is_some_and(|c| c.is_usable()) {
+        return Err(XRoadError::new(
+            ErrorCode::UnknownMember,
+            format!("Client '{client}' not found"),
+        ));
+    }
+    Ok(())
+}
+
+/// Java's `verifyClientAuthentication`: the IS connection must match the client's setting.
+pub(crate) fn verify_client_authentication(
+    ctx: &ProxyContext,
+    client: &ClientId,
+    conn: &IsConnection,
+) -> Result<(), XRoadError> {
+    let sc = ctx.serverconf();
+    let Some(local) = sc.client(client) else {
+        return Err(XRoadError::new(
+            ErrorCode::InternalError,
+            format!("Client '{client}' not found"),
+        ));
+    };
+    let failed = |m: String| XRoadError::new(ErrorCode::SslAuthenticationFailed, m);
+    match local.is_authentication {
+        IsAuthentication::NoSsl => Ok(()),
+        IsAuthentication::SslNoAuth if conn.plaintext => Err(failed(format!(
+            "Client ({client}) specifies HTTPS NO AUTH but client made plaintext connection"
+        ))),
+        IsAuthentication::SslNoAuth => Ok(()),
+        IsAuthentication::SslAuth => {
+            let Some(cert) = &conn.cert else {
+                return Err(failed(format!(
+                    "Client ({client}) specifies HTTPS but did not supply TLS certificate"
+                )));
+            };
+            if local.certificates.is_empty() {
+                return Err(failed(format!("Client ({client}) has no IS certificates")));
+            }
+            if !local.has_certificate(cert) {
+                return Err(failed(format!(
+                    "Client ({client}) TLS certificate does not match any IS certificates"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The addresses of the security servers that host the service provider, as Java's
+/// `getServiceAddresses`: minus those in maintenance, or only the targeted one.
+pub(crate) fn provider_addresses(
+    ctx: &ProxyContext,
+    service: &ServiceId,
+    target: Option<&SecurityServerId>,
+    now: SystemTime,
+) -> Result<Vec<String>, XRoadError> {
+    let gc = ctx.globalconf(now)?;
+    let provider = service.provider();
+    let params = gc.directory().shared(provider.instance());
+    let servers: Vec<_> = params
+        .map(|p| p.servers_hosting(provider).collect())
+        .unwrap_or_default();
+    let hosts: Vec<&xroad_globalconf::SecurityServer> =
+        servers.into_iter().filter(|s| s.address.is_some()).collect();
+    if hosts.is_empty() {
+        return Err(XRoadError::new(
+            ErrorCode::UnknownMember,
+            format!("Could not find addresses for service provider \"{service}\""),
+        ));
+    }
+    let maintenance = |id: Option<&SecurityServerId>, address: &str, message: &str| {
+        let mut m = String::from("Security server");
+        if let Some(id) = id {
+            m.push_str(&format!(" \"{id}\""));
+        }
+        if !address.is_empty() {
+            m.push_str(&format!(" with address \"{address}\""));
+        }
+        m.push_str(" is in maintenance mode");
+        if !message.is_empty() {
+            let who = id.map(ToString::to_string).unwrap_or_else(|| address.to_owned());
+            m.push_str(&format!(". Message from \"{who}\" administrator: {message}"));
+        }
+        XRoadError::new(ErrorCode::MaintenanceMode, m)
+    };
+    if let Some(target) = target {
+        let server = params.and_then(|p| p.server(target)).ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InvalidSecurityServer,
+                format!("Could not find security server \"{target}\""),
+            )
+        })?;
+        let Some(address) = server.address.clone() else {
+            return Err(XRoadError::new(
+                ErrorCode::InvalidSecurityServer,
+                format!("Could not find security server \"{target}\""),
+            ));
+        };
+        if !hosts.iter().any(|h| h.address.as_deref() == Some(address.as_str())) {
+            return Err(XRoadError::new(
+                ErrorCode::InvalidSecurityServer,
+                format!("Invalid security server \"{target}\""),
+            ));
+        }
+        if let Some(message) = &server.in_maintenance {
+            return Err(maintenance(Some(target), &address, message));
+        }
+        return Ok(vec![address]);
+    }
+    let mut addresses = Vec::new();
+    let mut first_maintenance = None;
+    for h in hosts {
+        let address = h.address.clone().unwrap_or_default();
+        match &h.in_maintenance {
+            Some(message) => {
+                first_maintenance.get_or_insert_with(|| maintenance(None, &address, message));
+            }
+            None => addresses.push(address),
+        }
+    }
+    if addresses.is_empty() {
+        return Err(first_maintenance.unwrap_or_else(|| {
+            XRoadError::new(
+                ErrorCode::UnknownMember,
+                format!("Could not find suitable address for service provider \"{service}\""),
+            )
+        }));
+    }
+    Ok(addresses)
+}

@@ -1,0 +1,345 @@
+//! A SOAP request at the client proxy.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use xroad_crypto::signature::{self, HashChainParts, Part};
+use xroad_crypto::{Digest, DigestAlgorithm};
+use xroad_fault::{ErrorCode, XRoadError};
+use xroad_message::request::{SoapRequest, SoapRequestDecoder};
+use xroad_message::soap::Soap;
+
+use super::{provider_addresses, verify_client_authentication, verify_client_status, IsConnection};
+use crate::context::{ProxyContext, PROXY_VERSION};
+use crate::peer;
+use crate::server_proxy::{
+    header, HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE, HEADER_ORIGINAL_SOAP_ACTION,
+    HEADER_PROXY_VERSION, HEADER_REQUEST_ID,
+};
+use crate::spool::{Spool, Spooled};
+use crate::transport::{self, Attachment, Body, MainPart, TransportDecoder, TransportWriter};
+
+/// The request as read: the parsed headers and its parts, spooled.
+struct ReadRequest {
+    request: SoapRequest,
+    parts: Vec<Spooled>,
+    /// The IS request's `Content-Type` as sent (`x-original-content-type`).
+    content_type: String,
+}
+
+async fn read_request(
+    ctx: &ProxyContext,
+    req: Request<Incoming>,
+) -> Result<ReadRequest, XRoadError> {
+    let (head, body) = req.into_parts();
+    let content_type = header(&head.headers, "content-type").unwrap_or("").to_owned();
+    let mut decoder = SoapRequestDecoder::new(
+        head.method.as_str(),
+        header(&head.headers, "content-type"),
+        header(&head.headers, "soapaction"),
+    )?;
+    let settings = ctx.settings().spool.clone();
+    let mut spools: Vec<Spool> = Vec::new();
+    let mut total = 0u64;
+    let mut sink = |leaf: usize, bytes: &[u8]| -> Result<(), XRoadError> {
+        while spools.len() <= leaf {
+            spools.push(Spool::new(&settings));
+        }
+        total += bytes.len() as u64;
+        settings.check_total(total)?;
+        spools[leaf].write(bytes)
+    };
+    transport::read_body(body, |c| decoder.feed_with(c, &mut sink)).await?;
+    let request = decoder.finish_with(&mut sink)?;
+    drop(sink);
+    let parts = spools
+        .into_iter()
+        .map(Spool::finish)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ReadRequest {
+        request,
+        parts,
+        content_type,
+    })
+}
+
+pub(super) async fn process(
+    ctx: &Arc<ProxyContext>,
+    conn: &IsConnection,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, XRoadError> {
+    let now = SystemTime::now();
+    ctx.globalconf(now)?;
+    let ReadRequest {
+        request,
+        parts,
+        content_type: original_ct,
+    } = read_request(ctx, req).await?;
+    let header_info = &request.message.header;
+    let client = &header_info.client;
+    let service = &header_info.service;
+    verify_client_status(ctx, client)?;
+    verify_client_authentication(ctx, client, conn)?;
+    let addresses = provider_addresses(ctx, service, header_info.security_server.as_ref(), now)?;
+
+    // Sign before connecting: every digest is known once the request is read.
+    let soap_digest = Digest::from_bytes(DigestAlgorithm::Sha512, &request.soap_digest)
+        .ok_or_else(|| XRoadError::new(ErrorCode::InternalError, "bad digest"))?;
+    let mut signed_parts = vec![("/message.xml".to_owned(), soap_digest)];
+    let mut attachments = Vec::with_capacity(request.attachments.len());
+    for (i, a) in request.attachments.iter().enumerate() {
+        let d = Digest::from_bytes(DigestAlgorithm::Sha512, &a.digest)
+            .ok_or_else(|| XRoadError::new(ErrorCode::InternalError, "bad digest"))?;
+        signed_parts.push((format!("/attachment{}", i + 1), d));
+        attachments.push(Attachment {
+            content_type: a.content_type.clone(),
+            headers: a.headers.clone(),
+            data: parts.get(i + 1).cloned().unwrap_or_default(),
+            digest: d,
+        });
+    }
+    let signing = ctx.signing_context(client)?;
+    let ocsp = ctx.own_auth_ocsp()?;
+    let signed = ctx
+        .signer()
+        .sign_message(&signing.key_id, signing.builder.clone(), signed_parts)
+        .await
+        .map_err(|e| crate::context::signer_error(ErrorCode::CannotCreateSignature, e))?;
+
+    let mut conn = peer::connect(ctx, ctx.connector(), &addresses, service.provider()).await?;
+    let (tx, body) = transport::channel_body(8);
+    let (mut writer, content_type) = TransportWriter::new(tx)?;
+    let soap_part = parts.first().cloned().unwrap_or_default();
+    let soap_ct = request.soap_content_type.clone();
+    let soap_headers = request.soap_part_headers.clone();
+    tokio::spawn(async move {
+        let result = async {
+            for o in ocsp {
+                writer.part(transport::OCSP_RESPONSE, &[], Bytes::from(o)).await?;
+            }
+            writer.spooled_part(&soap_ct, &soap_headers, &soap_part).await?;
+            writer.attachments(&attachments).await?;
+            if let Some(hc) = &signed.hash_chain {
+                writer
+                    .part(transport::HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
+                    .await?;
+                writer
+                    .part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
+                    .await?;
+            }
+            writer
+                .part(transport::SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
+                .await?;
+            writer.finish().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::debug!("client proxy: request body not sent whole: {e}");
+        }
+    });
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let http = hyper::Request::post("/")
+        .header("host", host_header(&conn.address, addresses.len()))
+        .header("content-type", content_type)
+        .header(HEADER_HASH_ALGO, "SHA-512")
+        .header(HEADER_PROXY_VERSION, PROXY_VERSION)
+        .header(HEADER_ORIGINAL_CONTENT_TYPE, original_ct)
+        .header(
+            HEADER_ORIGINAL_SOAP_ACTION,
+            request.soap_action.clone().unwrap_or_default(),
+        )
+        .header(HEADER_REQUEST_ID, &request_id)
+        .body(body)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+    let exchange = async {
+        conn.sender.ready().await.map_err(network)?;
+        let response = conn.sender.send_request(http).await.map_err(network)?;
+        read_response(ctx, response).await
+    };
+    let response = tokio::time::timeout(ctx.settings().client_timeout, exchange)
+        .await
+        .map_err(|_| {
+            XRoadError::new(
+                ErrorCode::NetworkError,
+                format!(
+                    "Read timed out: no response from {} in {} s",
+                    conn.address,
+                    ctx.settings().client_timeout.as_secs()
+                ),
+            )
+        })??;
+    ctx.peer_pool().put_back(conn);
+    let message = response.message;
+    if let Some(fault) = message.fault {
+        return Err(fault);
+    }
+    let Some(MainPart::Soap(part)) = &message.main else {
+        return Err(XRoadError::new(
+            ErrorCode::MissingSoap,
+            "Response does not have SOAP message",
+        ));
+    };
+    let Some(sig) = message.signature.as_deref() else {
+        return Err(XRoadError::new(
+            ErrorCode::MissingSignature,
+            "Response does not have signature",
+        ));
+    };
+    let response_soap = match &part.soap {
+        Soap::Message(m) => m,
+        Soap::Fault(_) => {
+            return Err(XRoadError::new(
+                ErrorCode::MissingSoap,
+                "Response does not have SOAP message",
+            ))
+        }
+    };
+    let now = SystemTime::now();
+    let gc = ctx.globalconf(now)?;
+    let digests = message.signed_parts();
+    let verify_parts: Vec<Part<'_>> = digests.iter().map(|(u, d)| Part::new(u, *d)).collect();
+    let chain = match (&message.hash_chain_result, &message.hash_chain) {
+        (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
+        _ => None,
+    };
+    signature::verify(sig, service.provider(), &verify_parts, chain, gc.trust(), now)
+        .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
+    crate::response_check::check_soap_response(&request.message, response_soap, &request.soap_digest)?;
+    deliver(part, &message.attachments, response.original_content_type)
+}
+
+fn network(e: hyper::Error) -> XRoadError {
+    XRoadError::new(
+        ErrorCode::NetworkError,
+        crate::provider::error_chain(&e),
+    )
+}
+
+/// Java sends `localhost:5500` as the host when a provider has several addresses.
+fn host_header(address: &str, candidates: usize) -> String {
+    if candidates > 1 {
+        "localhost:5500".to_owned()
+    } else {
+        address.to_owned()
+    }
+}
+
+struct PeerResponse {
+    message: transport::TransportMessage,
+    original_content_type: Option<String>,
+}
+
+async fn read_response(
+    ctx: &ProxyContext,
+    response: hyper::Response<Incoming>,
+) -> Result<PeerResponse, XRoadError> {
+    let status = response.status().as_u16();
+    if status != 200 && status != 500 {
+        return Err(XRoadError::new(
+            ErrorCode::HttpError,
+            format!("Server responded with status {status}"),
+        ));
+    }
+    let headers = response.headers().clone();
+    let content_type = header(&headers, "content-type").map(str::to_owned).ok_or_else(|| {
+        XRoadError::new(
+            ErrorCode::InvalidContentType,
+            "Could not get content type from response",
+        )
+    })?;
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "text/xml" {
+        // A fault before the provider started its response.
+        let body = crate::provider::read_small(response.into_body(), 8 << 20).await?;
+        let fault = transport::fault_of(&body)?.ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InvalidMessage,
+                "Expected fault message, but got reqular SOAP message",
+            )
+        })?;
+        return Ok(PeerResponse {
+            message: transport::TransportMessage {
+                fault: Some(fault),
+                ..Default::default()
+            },
+            original_content_type: None,
+        });
+    }
+    let hash = header(&headers, HEADER_HASH_ALGO)
+        .and_then(DigestAlgorithm::from_name)
+        .ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InternalError,
+                "Could not get hash algorithm identifier from message",
+            )
+        })?;
+    let mut decoder = TransportDecoder::new(&content_type, hash, ctx.settings().spool.clone())?;
+    transport::read_body(response.into_body(), |c| decoder.feed(c)).await?;
+    Ok(PeerResponse {
+        message: decoder.finish()?,
+        original_content_type: header(&headers, HEADER_ORIGINAL_CONTENT_TYPE).map(str::to_owned),
+    })
+}
+
+/// The verified response for the IS: the SOAP bytes as received (single part) or the
+/// multipart rebuilt with the provider's original boundary.
+fn deliver(
+    part: &transport::SoapPart,
+    attachments: &[Attachment],
+    original_content_type: Option<String>,
+) -> Result<Response<Body>, XRoadError> {
+    let (tx, body) = transport::channel_body(8);
+    if attachments.is_empty() {
+        let data = part.data.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tx.send_spooled(&data).await {
+                tx.abort(e).await;
+            }
+        });
+        return Response::builder()
+            .status(200)
+            .header("content-type", "text/xml; charset=UTF-8")
+            .body(body)
+            .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()));
+    }
+    let ct = original_content_type.unwrap_or_else(|| "multipart/related; boundary=xroad".into());
+    let boundary = xroad_mime::ContentType::parse(&ct)
+        .ok()
+        .and_then(|c| c.multipart_boundary().ok().map(str::to_owned))
+        .unwrap_or_else(|| "xroad".to_owned());
+    let mut writer = xroad_mime::MultipartWriter::soap_encoder(&boundary)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+    let mut items: Vec<(String, Vec<(String, String)>, Spooled)> =
+        vec![(part.content_type.clone(), part.headers.clone(), part.data.clone())];
+    items.extend(
+        attachments
+            .iter()
+            .map(|a| (a.content_type.clone(), a.headers.clone(), a.data.clone())),
+    );
+    tokio::spawn(async move {
+        let result = async {
+            let mut buf = Vec::new();
+            for (ct, headers, data) in &items {
+                writer
+                    .start_part(&mut buf, ct, headers.iter().map(|(n, v)| (n, v)))
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+                tx.send(Bytes::from(std::mem::take(&mut buf))).await?;
+                tx.send_spooled(data).await?;
+            }
+            writer.finish(&mut buf);
+            tx.send(Bytes::from(buf)).await
+        }
+        .await;
+        if let Err(e) = result {
+            tx.abort(e).await;
+        }
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", ct)
+        .body(body)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))
+}

@@ -1,0 +1,289 @@
+//! What every message handler reads: the current global and server configuration, the
+//! signer, this security server's identity, and the settings. Each handler takes a snapshot
+//! of the configurations per message; nothing locks on the message path except the small
+//! signing-context cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use xroad_confclient::GlobalConf;
+use xroad_crypto::signature::SignatureBuilder;
+use xroad_crypto::{Certificate, DigestAlgorithm, SignatureAlgorithm};
+use xroad_fault::{ErrorCode, Spelling, XRoadError};
+use xroad_identifiers::{ClientId, SecurityServerId};
+use xroad_serverconf::ServerConfSnapshot;
+use xroad_signer::SignerHandle;
+
+use crate::spool::SpoolSettings;
+use crate::{AuthCredentials, TlsSettings};
+
+/// The X-Road version this proxy speaks as (`x-proxy-version`: strict semver, so that Java
+/// peers with `server-min-supported-client-version` accept it).
+pub const PROXY_VERSION: &str = "7.8.0";
+
+/// How the proxy runs.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// Spooling and the message size limit.
+    pub spool: SpoolSettings,
+    /// Fault code spelling towards information systems and peers.
+    pub spelling: Spelling,
+    /// TLS between security servers.
+    pub tls: TlsSettings,
+    /// The server proxy port of peers whose address has no port.
+    pub peer_server_port: u16,
+    /// The OCSP responses port of peers.
+    pub peer_ocsp_port: u16,
+    /// OCSP responses ports by peer address (`host:port` addresses).
+    pub peer_ocsp_ports: HashMap<String, u16>,
+    /// Connect timeout towards peers.
+    pub connect_timeout: Duration,
+    /// How long the client proxy waits for the provider's security server.
+    pub client_timeout: Duration,
+    /// Whether the server proxy keeps connections open (Java's
+    /// `server-support-clients-pooled-connections`).
+    pub pooled_connections: bool,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            spool: SpoolSettings::default(),
+            spelling: Spelling::Current,
+            tls: TlsSettings::default(),
+            peer_server_port: 5500,
+            peer_ocsp_port: 5577,
+            peer_ocsp_ports: HashMap::new(),
+            connect_timeout: Duration::from_secs(30),
+            client_timeout: Duration::from_secs(30),
+            pooled_connections: true,
+        }
+    }
+}
+
+/// This security server's authentication identity.
+#[derive(Debug, Clone)]
+pub struct OwnAuth {
+    /// The security server.
+    pub server_id: SecurityServerId,
+    /// The TLS key and chain.
+    pub credentials: AuthCredentials,
+    /// The chain as certificates, end-entity first, without the root.
+    pub chain: Vec<Arc<Certificate>>,
+}
+
+/// Everything a message handler needs.
+pub struct ProxyContext {
+    settings: ProxySettings,
+    globalconf: watch::Receiver<Option<Arc<GlobalConf>>>,
+    serverconf: watch::Receiver<Arc<ServerConfSnapshot>>,
+    signer: SignerHandle,
+    auth: OwnAuth,
+    signing: Mutex<HashMap<ClientId, Arc<SigningContext>>>,
+    peer_ocsp: crate::ocsp_client::PeerOcspCache,
+    service: crate::provider::ServiceClient,
+    connector: crate::TlsConnector,
+    pool: crate::peer::PeerPool,
+}
+
+impl std::fmt::Debug for ProxyContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyContext")
+            .field("server", &self.auth.server_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one member signs: its key and a signature builder (shared by concurrent messages, so
+/// that the signer can batch them).
+#[derive(Debug)]
+pub struct SigningContext {
+    /// The signing key.
+    pub key_id: String,
+    /// The builder with the certificate and its OCSP response.
+    pub builder: Arc<SignatureBuilder>,
+    ocsp: Vec<u8>,
+}
+
+impl ProxyContext {
+    /// A context over the given channels and handles.
+    pub fn new(
+        settings: ProxySettings,
+        globalconf: watch::Receiver<Option<Arc<GlobalConf>>>,
+        serverconf: watch::Receiver<Arc<ServerConfSnapshot>>,
+        signer: SignerHandle,
+        auth: OwnAuth,
+    ) -> Result<Arc<ProxyContext>, crate::TlsError> {
+        let gc = globalconf.clone();
+        let verifier = crate::SharedParamsVerifier::from_fn(move || {
+            gc.borrow()
+                .as_ref()
+                .map(|g| g.directory().all_shared())
+                .unwrap_or_default()
+        });
+        let connector =
+            crate::TlsConnector::new(&settings.tls, &auth.credentials, Arc::new(verifier))?;
+        Ok(Arc::new(ProxyContext {
+            settings,
+            globalconf,
+            serverconf,
+            signer,
+            auth,
+            signing: Mutex::new(HashMap::new()),
+            peer_ocsp: crate::ocsp_client::PeerOcspCache::default(),
+            service: crate::provider::ServiceClient::default(),
+            connector,
+            pool: crate::peer::PeerPool::default(),
+        }))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ProxySettings {
+        &self.settings
+    }
+
+    /// This security server's identity.
+    pub fn auth(&self) -> &OwnAuth {
+        &self.auth
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &SignerHandle {
+        &self.signer
+    }
+
+    /// The cache of peers' OCSP responses.
+    pub fn peer_ocsp(&self) -> &crate::ocsp_client::PeerOcspCache {
+        &self.peer_ocsp
+    }
+
+    /// The TLS connector towards other security servers.
+    pub(crate) fn connector(&self) -> &crate::TlsConnector {
+        &self.connector
+    }
+
+    /// Idle connections to other security servers.
+    pub(crate) fn peer_pool(&self) -> &crate::peer::PeerPool {
+        &self.pool
+    }
+
+    /// A TLS acceptor for the server proxy with this server's credentials, refusing peers
+    /// whose certificate is not a registered authentication certificate.
+    pub fn acceptor(&self) -> Result<crate::TlsAcceptor, crate::TlsError> {
+        let gc = self.globalconf.clone();
+        let verifier = crate::SharedParamsVerifier::from_fn(move || {
+            gc.borrow()
+                .as_ref()
+                .map(|g| g.directory().all_shared())
+                .unwrap_or_default()
+        });
+        crate::TlsAcceptor::new(&self.settings.tls, &self.auth.credentials, Arc::new(verifier))
+    }
+
+    /// The client for provider information systems.
+    pub fn service_client(&self) -> &crate::provider::ServiceClient {
+        &self.service
+    }
+
+    /// The current server configuration.
+    pub fn serverconf(&self) -> Arc<ServerConfSnapshot> {
+        self.serverconf.borrow().clone()
+    }
+
+    /// The current global configuration, checked for validity at `now`
+    /// (`global_conf_outdated` otherwise).
+    pub fn globalconf(&self, now: SystemTime) -> Result<Arc<GlobalConf>, XRoadError> {
+        let gc = self.globalconf.borrow().clone().ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::OutdatedGlobalConf,
+                "Global configuration is not available",
+            )
+        })?;
+        gc.verify_validity(now)?;
+        Ok(gc)
+    }
+
+    /// The current global configuration without the validity check (health check).
+    pub fn globalconf_unchecked(&self) -> Option<Arc<GlobalConf>> {
+        self.globalconf.borrow().clone()
+    }
+
+    /// The signing context of `member`'s member (a subsystem signs with its member's key):
+    /// Java's `SigningCtxProvider`. Rebuilt when the certificate's OCSP response changes.
+    pub fn signing_context(&self, client: &ClientId) -> Result<Arc<SigningContext>, XRoadError> {
+        let member = client.member_id();
+        let info = self
+            .signer
+            .signer()
+            .member_signing_info(&member)
+            .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
+        let hash = info.cert.sha1_hex();
+        let ocsp = self
+            .signer
+            .ocsp_responses(&[hash.as_str()])
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| {
+                XRoadError::new(
+                    ErrorCode::CannotCreateSignature,
+                    format!(
+                        "Cannot sign for {member}: no valid OCSP response for its signing certificate"
+                    ),
+                )
+            })?;
+        let mut cache = self
+            .signing
+            .lock()
+            .map_err(|_| XRoadError::new(ErrorCode::InternalError, "signing cache poisoned"))?;
+        if let Some(ctx) = cache.get(&member) {
+            if ctx.key_id == info.key_id && ctx.ocsp == ocsp {
+                return Ok(ctx.clone());
+            }
+        }
+        let mechanism = self
+            .signer
+            .signer()
+            .sign_mechanism(&info.key_id)
+            .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
+        let algorithm = SignatureAlgorithm::new(DigestAlgorithm::Sha512, mechanism);
+        let builder =
+            SignatureBuilder::new(algorithm, info.cert.clone()).with_ocsp_responses(vec![ocsp.clone()]);
+        let ctx = Arc::new(SigningContext {
+            key_id: info.key_id,
+            builder: Arc::new(builder),
+            ocsp,
+        });
+        cache.insert(member, ctx.clone());
+        Ok(ctx)
+    }
+
+    /// The OCSP responses of this server's auth certificate chain (sent with every request).
+    pub fn own_auth_ocsp(&self) -> Result<Vec<Vec<u8>>, XRoadError> {
+        let hashes: Vec<String> = self.auth.chain.iter().map(|c| c.sha1_hex()).collect();
+        let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        self.signer
+            .ocsp_responses(&refs)
+            .into_iter()
+            .zip(&self.auth.chain)
+            .map(|(r, c)| {
+                r.ok_or_else(|| {
+                    XRoadError::new(
+                        ErrorCode::SslAuthenticationFailed,
+                        format!(
+                            "Security server has no valid OCSP response for its authentication certificate {}",
+                            c.subject().rfc2253()
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// A signer failure as a fault.
+pub(crate) fn signer_error(code: ErrorCode, e: xroad_signer::SignerError) -> XRoadError {
+    XRoadError::new(code, e.to_string())
+}

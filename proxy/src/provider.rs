@@ -1,0 +1,223 @@
+//! Calling the provider's information system from the server proxy: HTTP or HTTPS, no
+//! redirects, the service's timeout, and for HTTPS with `ssl_authentication` the provider's
+//! certificate pinned to the IS certificates of its client (Java's `ClientCertVerifier`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use xroad_fault::{ErrorCode, XRoadError};
+
+use crate::transport::Body;
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// A pooled client for provider information systems.
+#[derive(Clone)]
+pub struct ServiceClient {
+    any_cert: Client<Connector, Body>,
+}
+
+impl std::fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServiceClient")
+    }
+}
+
+fn client(verifier: Arc<dyn ServerCertVerifier>) -> Client<Connector, Body> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth()
+        });
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let connector = match tls {
+        Ok(tls) => builder.with_tls_config(tls),
+        // The ring provider always supports the default versions; fall back to webpki roots
+        // would change semantics, so keep the same verifier on a default config.
+        Err(_) => builder.with_tls_config(
+            rustls::ClientConfig::builder()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Pinned(None)))
+                .with_no_client_auth(),
+        ),
+    }
+    .https_or_http()
+    .enable_http1()
+    .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
+}
+
+impl Default for ServiceClient {
+    fn default() -> Self {
+        ServiceClient {
+            any_cert: client(Arc::new(Pinned(None))),
+        }
+    }
+}
+
+/// A provider's answer: status, headers and the streaming body.
+pub type ServiceResponse = hyper::Response<Incoming>;
+
+impl ServiceClient {
+    /// `POST url` with `headers` and `body`; only 200 and 500 are accepted (Java's
+    /// `checkResponseStatus`). `pinned` = the IS certificates an HTTPS provider must present.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: Body,
+        timeout: Duration,
+        pinned: Option<Vec<Vec<u8>>>,
+    ) -> Result<ServiceResponse, XRoadError> {
+        let response = self.send("POST", url, headers, body, timeout, pinned).await?;
+        let status = response.status().as_u16();
+        if status != 200 && status != 500 {
+            return Err(XRoadError::new(
+                ErrorCode::HttpError,
+                format!("Server responded with status {status}"),
+            ));
+        }
+        Ok(response)
+    }
+
+    /// Any request (REST services), any status.
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: Body,
+        timeout: Duration,
+        pinned: Option<Vec<Vec<u8>>>,
+    ) -> Result<ServiceResponse, XRoadError> {
+        let uri: hyper::Uri = url.parse().map_err(|e| {
+            XRoadError::new(
+                ErrorCode::ServiceMalformedUrl,
+                format!("Malformed service address '{url}': {e}"),
+            )
+        })?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(XRoadError::new(
+                ErrorCode::ServiceMalformedUrl,
+                format!("Malformed service address '{url}': not an http or https URL"),
+            ));
+        }
+        let mut request = hyper::Request::builder().method(method).uri(uri);
+        for (n, v) in &headers {
+            request = request.header(n.as_str(), v.as_str());
+        }
+        let request = request.body(body).map_err(|e| {
+            XRoadError::new(ErrorCode::InternalError, format!("Invalid request to {url}: {e}"))
+        })?;
+        let client = match pinned {
+            Some(certs) if url.starts_with("https") => client(Arc::new(Pinned(Some(certs)))),
+            _ => self.any_cert.clone(),
+        };
+        match tokio::time::timeout(timeout, client.request(request)).await {
+            Err(_) => Err(XRoadError::new(
+                ErrorCode::NetworkError,
+                format!("Read timed out: no response from {url} in {} s", timeout.as_secs()),
+            )),
+            Ok(Err(e)) => Err(XRoadError::new(
+                ErrorCode::NetworkError,
+                format!("Cannot call {url}: {}", error_chain(&e)),
+            )),
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+}
+
+/// The error and its sources on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Accepts any certificate (`None`), or only one of the pinned ones. The handshake
+/// signature is always checked.
+#[derive(Debug)]
+struct Pinned(Option<Vec<Vec<u8>>>);
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match &self.0 {
+            Some(pins) if !pins.iter().any(|p| p.as_slice() == end_entity.as_ref()) => Err(
+                rustls::Error::General("the service's certificate is not one of its client's IS certificates".into()),
+            ),
+            _ => Ok(ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Reads a whole small body (REST header-sized things, faults) with a size cap.
+pub(crate) async fn read_small(body: Incoming, limit: usize) -> Result<Bytes, XRoadError> {
+    use http_body_util::BodyExt;
+    http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| XRoadError::new(ErrorCode::NetworkError, format!("Error reading a response: {e}")))
+}

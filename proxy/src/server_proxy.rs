@@ -1,0 +1,235 @@
+//! The server proxy (port 5500): other security servers send it signed transport messages over
+//! mutual TLS; it checks the sender, the signature and the access rights, calls the provider's
+//! information system, and answers with a signed response (Java's `ServerProxyHandler`,
+//! `ServerMessageProcessor`, `ServerRestMessageProcessor`; digest §5.8.2).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::HeaderMap;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use xroad_crypto::ocsp::OcspResponse;
+use xroad_crypto::signature::{self, HashChainParts, Part};
+use xroad_crypto::{Certificate, DigestAlgorithm};
+use xroad_fault::{ErrorCode, Origin, XRoadError};
+use xroad_identifiers::ClientId;
+use xroad_message::soap::Soap;
+
+use crate::context::ProxyContext;
+use crate::transport::{self, Body, MainPart, TransportDecoder, TransportMessage};
+use crate::TlsAcceptor;
+
+mod response;
+mod rest;
+mod soap;
+
+pub(crate) const HEADER_HASH_ALGO: &str = "x-hash-algorithm";
+pub(crate) const HEADER_PROXY_VERSION: &str = "x-proxy-version";
+pub(crate) const HEADER_ORIGINAL_CONTENT_TYPE: &str = "x-original-content-type";
+pub(crate) const HEADER_ORIGINAL_SOAP_ACTION: &str = "x-original-soapaction";
+pub(crate) const HEADER_REQUEST_ID: &str = "x-road-request-id";
+pub(crate) const HEADER_MESSAGE_TYPE: &str = "x-road-message-type";
+
+/// What the TLS handshake established about the sending security server.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    /// Its certificate chain as sent, end-entity first.
+    pub chain: Vec<Arc<Certificate>>,
+}
+
+/// Accepts connections from other security servers until `shutdown` completes; connections
+/// already open finish their messages.
+pub async fn serve_server_proxy(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    ctx: Arc<ProxyContext>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("server proxy: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let conn = match acceptor.accept(tcp).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::info!("server proxy: TLS from {addr} refused: {e}");
+                    return;
+                }
+            };
+            let chain = conn
+                .peer_chain()
+                .iter()
+                .filter_map(|der| Certificate::from_der(der).ok().map(Arc::new))
+                .collect();
+            let peer = Arc::new(Peer { chain });
+            let keep_alive = ctx.settings().pooled_connections;
+            let service = service_fn(move |req| {
+                let ctx = ctx.clone();
+                let peer = peer.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(ctx, peer, req).await) }
+            });
+            let result = hyper::server::conn::http1::Builder::new()
+                .keep_alive(keep_alive)
+                .serve_connection(TokioIo::new(conn), service)
+                .await;
+            if let Err(e) = result {
+                tracing::debug!("server proxy: connection from {addr} ended: {e}");
+            }
+        });
+    }
+}
+
+async fn handle(ctx: Arc<ProxyContext>, peer: Arc<Peer>, req: Request<Incoming>) -> Response<Body> {
+    let spelling = ctx.settings().spelling;
+    let close = !ctx.settings().pooled_connections;
+    match process(&ctx, &peer, req).await {
+        Ok(mut r) => {
+            if close {
+                r.headers_mut()
+                    .insert(hyper::header::CONNECTION, "close".parse().expect("static"));
+            }
+            r
+        }
+        Err(e) => {
+            let e = e.with_origin(Origin::ServerProxy);
+            tracing::info!("server proxy: {}: {}", e.fault_code(spelling), e.message());
+            plain_fault(&e, spelling, close)
+        }
+    }
+}
+
+/// A fault before the response multipart started: HTTP 200 with the SOAP fault (digest §5.9).
+fn plain_fault(e: &XRoadError, spelling: xroad_fault::Spelling, close: bool) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(200)
+        .header(hyper::header::CONTENT_TYPE, "text/xml;charset=utf-8");
+    if close {
+        b = b.header(hyper::header::CONNECTION, "close");
+    }
+    b.body(transport::full_body(e.soap_fault_xml(spelling)))
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+}
+
+pub(crate) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn process(
+    ctx: &Arc<ProxyContext>,
+    peer: &Peer,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, XRoadError> {
+    if req.method() != hyper::Method::POST {
+        return Err(XRoadError::new(
+            ErrorCode::InvalidHttpMethod,
+            format!("Must use POST request method instead of {}", req.method()),
+        ));
+    }
+    let now = SystemTime::now();
+    ctx.globalconf(now)?;
+    let (parts, body) = req.into_parts();
+    let hash = match header(&parts.headers, HEADER_HASH_ALGO) {
+        Some(name) => DigestAlgorithm::from_name(name).ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InternalError,
+                format!("Unsupported hash algorithm: {name}"),
+            )
+        })?,
+        None => {
+            return Err(XRoadError::new(
+                ErrorCode::InternalError,
+                "Could not get hash algorithm identifier from message",
+            ))
+        }
+    };
+    let content_type = header(&parts.headers, "content-type").unwrap_or("");
+    let read = async {
+        let mut decoder =
+            TransportDecoder::new(content_type, hash, ctx.settings().spool.clone())?;
+        transport::read_body(body, |c| decoder.feed(c)).await?;
+        decoder.finish()
+    };
+    let message = read
+        .await
+        .map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
+    let rest = header(&parts.headers, HEADER_MESSAGE_TYPE) == Some("REST");
+    match (&message.main, rest) {
+        (Some(MainPart::Rest(_)), true) => rest::process(ctx, peer, &parts.headers, message).await,
+        (_, true) => Err(XRoadError::new(
+            ErrorCode::MissingRest,
+            "Request does not have REST message",
+        )),
+        _ => soap::process(ctx, peer, &parts.headers, message).await,
+    }
+}
+
+/// Java's `verifySslClientCert`: the OCSP responses sent with the request must prove the TLS
+/// certificate of the sending server, and that server must host `client`.
+pub(crate) fn verify_client_auth(
+    ctx: &ProxyContext,
+    peer: &Peer,
+    message: &TransportMessage,
+    client: &ClientId,
+    now: SystemTime,
+) -> Result<(), XRoadError> {
+    let gc = ctx.globalconf(now)?;
+    let params = gc.directory().all_shared();
+    let ocsp: Vec<Arc<OcspResponse>> = message
+        .ocsp
+        .iter()
+        .map(|der| OcspResponse::from_der(der).map(Arc::new))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.with_prefix(ErrorCode::SslAuthenticationFailed))?;
+    crate::authtrust::verify_auth_cert(&peer.chain, &ocsp, client, &params, gc.trust(), now)
+        .map(|_| ())
+        .map_err(|e| XRoadError::new(ErrorCode::SslAuthenticationFailed, e.message()))
+}
+
+/// Verifies the request's signature: signed by `client`, over the message's parts.
+pub(crate) fn verify_signature(
+    ctx: &ProxyContext,
+    message: &TransportMessage,
+    client: &ClientId,
+    now: SystemTime,
+) -> Result<(), XRoadError> {
+    let sig = message.signature.as_deref().ok_or_else(|| {
+        XRoadError::new(ErrorCode::MissingSignature, "Request does not have signature")
+    })?;
+    let gc = ctx.globalconf(now)?;
+    let parts = message.signed_parts();
+    let parts: Vec<Part<'_>> = parts.iter().map(|(u, d)| Part::new(u, *d)).collect();
+    let chain = match (&message.hash_chain_result, &message.hash_chain) {
+        (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
+        _ => None,
+    };
+    signature::verify(sig, client, &parts, chain, gc.trust(), now)
+        .map(|_| ())
+        .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))
+}
+
+/// Whether a parsed SOAP part is a message (a fault as a request counts as none).
+pub(crate) fn soap_message(soap: &Soap) -> Option<&xroad_message::soap::SoapMessage> {
+    match soap {
+        Soap::Message(m) => Some(m),
+        Soap::Fault(_) => None,
+    }
+}

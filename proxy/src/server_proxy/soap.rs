@@ -1,0 +1,525 @@
+//! A SOAP request at the server proxy: checks, the call to the provider IS, the signed
+//! response (Java's `ServerMessageProcessor`).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hyper::header::HeaderMap;
+use hyper::Response;
+use xroad_fault::{ErrorCode, XRoadError};
+use xroad_message::request::validate_soap_action;
+use xroad_message::soap::{Soap, SoapMessage};
+use xroad_mime::{Event, MultipartReader};
+use xroad_serverconf::DescriptionType;
+
+use super::{header, soap_message, verify_client_auth, verify_signature, Peer};
+use super::{HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE, HEADER_ORIGINAL_SOAP_ACTION};
+use crate::context::ProxyContext;
+use crate::spool::{Spool, Spooled};
+use crate::transport::{self, Attachment, Body, MainPart, TransportMessage, TransportWriter};
+
+pub(super) async fn process(
+    ctx: &Arc<ProxyContext>,
+    peer: &Peer,
+    headers: &HeaderMap,
+    message: TransportMessage,
+) -> Result<Response<Body>, XRoadError> {
+    let now = SystemTime::now();
+    let soap_action = validate_soap_action(header(headers, HEADER_ORIGINAL_SOAP_ACTION))?
+        .map(str::to_owned);
+    let Some(MainPart::Soap(part)) = &message.main else {
+        return Err(XRoadError::new(
+            ErrorCode::MissingSoap,
+            "Request does not have SOAP message",
+        ));
+    };
+    let request = soap_message(&part.soap).ok_or_else(|| {
+        XRoadError::new(ErrorCode::MissingSoap, "Request does not have SOAP message")
+    })?;
+    let service = &request.header.service;
+    let sc = ctx.serverconf();
+    if let Some(target) = &request.header.security_server {
+        if Some(target) != sc.server_id() {
+            return Err(XRoadError::new(
+                ErrorCode::InvalidSecurityServer,
+                format!(
+                    "Invalid security server identifier '{target}' expected '{}'",
+                    sc.server_id().map(ToString::to_string).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if !sc.client(service.provider()).is_some_and(|c| c.is_usable()) {
+        return Err(XRoadError::new(
+            ErrorCode::UnknownMember,
+            format!("Client '{}' not found", service.provider()),
+        ));
+    }
+    let signing = ctx.signing_context(service.provider())?;
+    verify_client_auth(ctx, peer, &message, &request.header.client, now)?;
+    if message.signature.is_none() {
+        return Err(XRoadError::new(
+            ErrorCode::MissingSignature,
+            "Request does not have signature",
+        ));
+    }
+    let info = sc.service(service).ok_or_else(|| {
+        XRoadError::new(ErrorCode::UnknownService, format!("Unknown service: {service}"))
+    })?;
+    if info.description_type != DescriptionType::Wsdl {
+        return Err(XRoadError::new(
+            ErrorCode::InvalidServiceType,
+            "Service is a REST service and cannot be called using SOAP interface",
+        ));
+    }
+    if !sc.is_query_allowed(&request.header.client, service, None, None) {
+        return Err(XRoadError::new(
+            ErrorCode::AccessDenied,
+            format!("Request is not allowed: {service}"),
+        ));
+    }
+    if let Some(notice) = &info.disabled_notice {
+        return Err(XRoadError::new(
+            ErrorCode::ServiceDisabled,
+            format!("Service {service} is disabled: {notice}"),
+        ));
+    }
+    verify_signature(ctx, &message, &request.header.client, now)?;
+
+    let url = info.url.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
+        XRoadError::new(
+            ErrorCode::ServiceMissingUrl,
+            format!("Service address not specified for '{service}'"),
+        )
+    })?;
+    let pinned = if info.ssl_authentication {
+        sc.client(service.provider()).map(|c| c.certificates.clone())
+    } else {
+        None
+    };
+    let original_ct = header(headers, HEADER_ORIGINAL_CONTENT_TYPE).unwrap_or("text/xml");
+    let (content_type, body) = provider_request(part, &message.attachments, original_ct)?;
+    let call_headers = vec![
+        ("content-type".to_owned(), content_type),
+        ("SOAPAction".to_owned(), soap_action.unwrap_or_default()),
+        ("accept-encoding".to_owned(), String::new()),
+    ];
+    let response = ctx
+        .service_client()
+        .post(&url, call_headers, body, info.timeout, pinned)
+        .await
+        .map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
+
+    // From here on Java has started its response multipart: failures become a fault part.
+    let request_hash = base64::engine::general_purpose::STANDARD.encode(part.digest.as_bytes());
+    let read = read_provider_response(ctx, response, &request_hash, request).await;
+    let provider = match read {
+        Ok(p) => p,
+        Err(e) => return Ok(fault_multipart(ctx, e)),
+    };
+    let parts = provider_signed_parts(&provider);
+    let signed = match ctx
+        .signer()
+        .sign_message(&signing.key_id, signing.builder.clone(), parts)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(fault_multipart(
+                ctx,
+                crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
+            ))
+        }
+    };
+    let (tx, body) = transport::channel_body(8);
+    let (mut w, ct) = TransportWriter::new(tx)?;
+    tokio::spawn(async move {
+        let result = async {
+            w.spooled_part(&provider.soap_content_type, &provider.soap_headers, &provider.soap)
+                .await?;
+            w.attachments(&provider.attachments).await?;
+            if let Some(hc) = &signed.hash_chain {
+                w.part(transport::HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
+                    .await?;
+                w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
+                    .await?;
+            }
+            w.part(transport::SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
+                .await?;
+            w.finish().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::info!("server proxy: response to the client proxy not sent whole: {e}");
+        }
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", ct)
+        .header(HEADER_HASH_ALGO, "SHA-512")
+        .header(HEADER_ORIGINAL_CONTENT_TYPE, provider.original_content_type)
+        .body(body)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))
+}
+
+/// The request for the provider IS: a single SOAP document as `text/xml; charset=UTF-8`, or
+/// the SOAP-with-attachments package rebuilt with the consumer's original boundary.
+fn provider_request(
+    part: &transport::SoapPart,
+    attachments: &[Attachment],
+    original_ct: &str,
+) -> Result<(String, Body), XRoadError> {
+    if attachments.is_empty() {
+        let (tx, body) = transport::channel_body(4);
+        let data = part.data.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tx.send_spooled(&data).await {
+                tx.abort(e).await;
+            }
+        });
+        return Ok(("text/xml; charset=UTF-8".to_owned(), body));
+    }
+    let boundary = xroad_mime::ContentType::parse(original_ct)
+        .ok()
+        .and_then(|c| c.multipart_boundary().ok().map(str::to_owned))
+        .unwrap_or_else(|| "xroad-boundary".to_owned());
+    let mut writer = xroad_mime::MultipartWriter::soap_encoder(&boundary)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+    let (tx, body) = transport::channel_body(8);
+    let soap = (part.content_type.clone(), part.headers.clone(), part.data.clone());
+    let atts: Vec<(String, Vec<(String, String)>, Spooled)> = attachments
+        .iter()
+        .map(|a| (a.content_type.clone(), a.headers.clone(), a.data.clone()))
+        .collect();
+    tokio::spawn(async move {
+        let result = async {
+            let mut buf = Vec::new();
+            for (ct, headers, data) in std::iter::once(&soap).chain(atts.iter()) {
+                writer
+                    .start_part(&mut buf, ct, headers.iter().map(|(n, v)| (n, v)))
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+                tx.send(Bytes::from(std::mem::take(&mut buf))).await?;
+                tx.send_spooled(data).await?;
+            }
+            writer.finish(&mut buf);
+            tx.send(Bytes::from(buf)).await
+        }
+        .await;
+        if let Err(e) = result {
+            tx.abort(e).await;
+        }
+    });
+    Ok((original_ct.to_owned(), body))
+}
+
+/// The provider's response as it will be signed and sent.
+struct ProviderResponse {
+    original_content_type: String,
+    soap_content_type: String,
+    soap_headers: Vec<(String, String)>,
+    soap: Spooled,
+    soap_digest: xroad_crypto::Digest,
+    attachments: Vec<Attachment>,
+}
+
+fn provider_signed_parts(p: &ProviderResponse) -> Vec<(String, xroad_crypto::Digest)> {
+    let mut parts = vec![("/message.xml".to_owned(), p.soap_digest)];
+    for (i, a) in p.attachments.iter().enumerate() {
+        parts.push((format!("/attachment{}", i + 1), a.digest));
+    }
+    parts
+}
+
+/// Reads the provider's response: the SOAP part re-serialized with `requestHash` (digest
+/// §3.7), attachments spooled; a SOAP fault is relayed as it came.
+async fn read_provider_response(
+    ctx: &ProxyContext,
+    response: crate::provider::ServiceResponse,
+    request_hash: &str,
+    request: &SoapMessage,
+) -> Result<ProviderResponse, XRoadError> {
+    let service_failed = |e: XRoadError| e.with_prefix(ErrorCode::ServiceFailed);
+    let content_type = header(response.headers(), "content-type")
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            service_failed(XRoadError::new(
+                ErrorCode::InvalidContentType,
+                "Could not get content type from response",
+            ))
+        })?;
+    let ct = xroad_mime::ContentType::parse(&content_type).map_err(|_| {
+        service_failed(XRoadError::new(
+            ErrorCode::InvalidContentType,
+            format!("Invalid content type: {content_type}"),
+        ))
+    })?;
+    let spool = ctx.settings().spool.clone();
+    let mut reader = ResponseReader::new(&ct, request_hash, &spool).map_err(service_failed)?;
+    transport::read_body(response.into_body(), |c| reader.feed(c))
+        .await
+        .map_err(service_failed)?;
+    let done = reader.finish().map_err(service_failed)?;
+    let _ = request;
+    match done.soap {
+        Soap::Fault(_) => Err(done
+            .fault
+            .unwrap_or_else(|| XRoadError::new(ErrorCode::InvalidMessage, "SOAP fault"))),
+        Soap::Message(_) => Ok(ProviderResponse {
+            original_content_type: content_type,
+            soap_content_type: done.soap_content_type,
+            soap_headers: done.soap_headers,
+            soap: done.data,
+            soap_digest: done.digest,
+            attachments: done.attachments,
+        }),
+    }
+}
+
+/// A fault after the response multipart started: the fault is its only part (digest §5.9).
+fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
+    let spelling = ctx.settings().spelling;
+    let e = e.with_origin(xroad_fault::Origin::ServerProxy);
+    tracing::info!("server proxy: {}: {}", e.fault_code(spelling), e.message());
+    let xml = e.soap_fault_xml(spelling);
+    let (tx, body) = transport::channel_body(4);
+    let Ok((mut w, ct)) = TransportWriter::new(tx) else {
+        return super::plain_fault(&e, spelling, false);
+    };
+    tokio::spawn(async move {
+        let r = async {
+            w.part(transport::FAULT_PART, &[], Bytes::from(xml)).await?;
+            w.finish().await
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::debug!("server proxy: fault not sent: {e}");
+        }
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", ct)
+        .header(HEADER_HASH_ALGO, "SHA-512")
+        .body(body)
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+}
+
+/// What the response reader produced.
+struct ReadResponse {
+    soap_content_type: String,
+    soap_headers: Vec<(String, String)>,
+    data: Spooled,
+    digest: xroad_crypto::Digest,
+    soap: Soap,
+    fault: Option<XRoadError>,
+    attachments: Vec<Attachment>,
+}
+
+/// Reads the provider's SOAP response (single document or `multipart/related`, the first
+/// part being the SOAP message), rewriting the SOAP part as it streams.
+struct ResponseReader {
+    multipart: Option<(MultipartReader, Vec<u8>)>,
+    index: usize,
+    soap: Option<SoapSink>,
+    soap_done: Option<(Spooled, xroad_crypto::Digest, Soap, Option<XRoadError>)>,
+    soap_content_type: String,
+    soap_headers: Vec<(String, String)>,
+    current: Option<(String, Vec<(String, String)>, Spool, xroad_crypto::Hasher)>,
+    attachments: Vec<Attachment>,
+    spool: crate::spool::SpoolSettings,
+    request_hash: String,
+}
+
+struct SoapSink {
+    rewriter: super::response::Rewriter,
+    spool: Spool,
+    hasher: xroad_crypto::Hasher,
+    out: Vec<u8>,
+}
+
+impl SoapSink {
+    fn new(request_hash: &str, spool: &crate::spool::SpoolSettings) -> Self {
+        SoapSink {
+            rewriter: super::response::Rewriter::new(request_hash),
+            spool: Spool::new(spool),
+            hasher: xroad_crypto::DigestAlgorithm::Sha512.hasher(),
+            out: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, d: &[u8]) -> Result<(), XRoadError> {
+        self.rewriter.feed(d, &mut self.out)?;
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), XRoadError> {
+        self.hasher.update(&self.out);
+        self.spool.write(&self.out)?;
+        self.out.clear();
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(Spooled, xroad_crypto::Digest, Soap, Option<XRoadError>), XRoadError> {
+        let SoapSink {
+            rewriter,
+            mut spool,
+            mut hasher,
+            mut out,
+        } = self;
+        let (soap, fault) = rewriter.finish(&mut out)?;
+        hasher.update(&out);
+        spool.write(&out)?;
+        Ok((spool.finish()?, hasher.finish(), soap, fault))
+    }
+}
+
+impl ResponseReader {
+    fn new(
+        ct: &xroad_mime::ContentType,
+        request_hash: &str,
+        spool: &crate::spool::SpoolSettings,
+    ) -> Result<Self, XRoadError> {
+        let essence = ct.essence().to_ascii_lowercase();
+        let mut r = ResponseReader {
+            multipart: None,
+            index: 0,
+            soap: None,
+            soap_done: None,
+            soap_content_type: String::new(),
+            soap_headers: Vec::new(),
+            current: None,
+            attachments: Vec::new(),
+            spool: spool.clone(),
+            request_hash: request_hash.to_owned(),
+        };
+        match essence.as_str() {
+            "text/xml" | "application/xop+xml" => {
+                r.soap_content_type = ct.to_string();
+                r.soap = Some(SoapSink::new(request_hash, spool));
+            }
+            "multipart/related" => {
+                let boundary = ct.multipart_boundary().map_err(|_| {
+                    XRoadError::new(
+                        ErrorCode::InvalidContentType,
+                        "Multipart content type is missing required boundary",
+                    )
+                })?;
+                let reader = MultipartReader::new(boundary)
+                    .map_err(|e| XRoadError::new(ErrorCode::MimeParsingFailed, e.to_string()))?;
+                r.multipart = Some((reader, Vec::new()));
+            }
+            other => {
+                return Err(XRoadError::new(
+                    ErrorCode::InvalidContentType,
+                    format!("Invalid content type: {other}"),
+                ))
+            }
+        }
+        Ok(r)
+    }
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), XRoadError> {
+        self.step(chunk, false)
+    }
+
+    fn step(&mut self, chunk: &[u8], eof: bool) -> Result<(), XRoadError> {
+        let Some((mut reader, mut pending)) = self.multipart.take() else {
+            if let Some(s) = &mut self.soap {
+                s.feed(chunk)?;
+            }
+            return Ok(());
+        };
+        pending.extend_from_slice(chunk);
+        let mut pos = 0;
+        let result = loop {
+            let (used, event) = match reader.next_event(&pending[pos..], eof) {
+                Ok(x) => x,
+                Err(_) if eof => break Ok(()),
+                Err(e) => break Err(XRoadError::new(ErrorCode::MimeParsingFailed, e.to_string())),
+            };
+            pos += used;
+            match event {
+                Event::NeedMore | Event::End => break Ok(()),
+                Event::Headers(h) => {
+                    if let Err(e) = self.end_part() {
+                        break Err(e);
+                    }
+                    let ct = h.content_type().unwrap_or("").to_owned();
+                    let headers: Vec<(String, String)> = h
+                        .iter()
+                        .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type"))
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .collect();
+                    if self.index == 0 {
+                        self.soap_content_type = ct;
+                        self.soap_headers = headers;
+                        self.soap = Some(SoapSink::new(&self.request_hash, &self.spool));
+                    } else {
+                        self.current = Some((
+                            ct,
+                            headers,
+                            Spool::new(&self.spool),
+                            xroad_crypto::DigestAlgorithm::Sha512.hasher(),
+                        ));
+                    }
+                    self.index += 1;
+                }
+                Event::Data(d) => {
+                    if let Some(s) = &mut self.soap {
+                        if let Err(e) = s.feed(d) {
+                            break Err(e);
+                        }
+                    } else if let Some((_, _, spool, hasher)) = &mut self.current {
+                        hasher.update(d);
+                        if let Err(e) = spool.write(d) {
+                            break Err(e);
+                        }
+                    }
+                }
+                Event::PartEnd => {
+                    if let Err(e) = self.end_part() {
+                        break Err(e);
+                    }
+                }
+            }
+        };
+        pending.drain(..pos);
+        self.multipart = Some((reader, pending));
+        result
+    }
+
+    fn end_part(&mut self) -> Result<(), XRoadError> {
+        if let Some(s) = self.soap.take() {
+            self.soap_done = Some(s.finish()?);
+        } else if let Some((content_type, headers, spool, hasher)) = self.current.take() {
+            self.attachments.push(Attachment {
+                content_type,
+                headers,
+                data: spool.finish()?,
+                digest: hasher.finish(),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<ReadResponse, XRoadError> {
+        self.step(&[], true)?;
+        self.end_part()?;
+        let (data, digest, soap, fault) = self.soap_done.ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InvalidMessage,
+                "No response message received from service",
+            )
+        })?;
+        Ok(ReadResponse {
+            soap_content_type: self.soap_content_type,
+            soap_headers: self.soap_headers,
+            data,
+            digest,
+            soap,
+            fault,
+            attachments: self.attachments,
+        })
+    }
+}
