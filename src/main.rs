@@ -1,10 +1,11 @@
 //! `xroad-sidecar`: a native X-Road Security Server core in one binary.
 
 mod asic;
-#[allow(dead_code)] // used by `run`, which is being built
 mod config;
 mod globalconf_cmd;
 mod message_check;
+mod node;
+mod run_cmd;
 mod serverconf_cmd;
 mod signer_cmd;
 mod verify;
@@ -25,6 +26,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the security server: client proxy, server proxy, signer and global configuration
+    /// client in one process.
+    Run(run_cmd::RunArgs),
     /// Work with X-Road messages of information systems.
     Message {
         #[command(subcommand)]
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Message {
             command: MessageCommand::Check(args),
         } => message_check::run(&args),
+        Command::Run(args) => run_cmd::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Globalconf { command } => globalconf_cmd::run(&command),
         Command::Wsdl { command } => wsdl_cmd::run(&command),

@@ -1,0 +1,309 @@
+//! One security server node in one process (`xroad-sidecar run`): the signer (with autologin
+//! and the OCSP cache of own certificates), the global configuration client, the server
+//! configuration snapshots, and the proxy's listeners, wired over channels.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use xroad_confclient::{GlobalConf, RefreshSettings};
+use xroad_crypto::{Certificate, TrustContext};
+use xroad_fault::Spelling;
+use xroad_globalconf::PrioritizationStrategy;
+use xroad_proxy::health_checks as hc;
+use xroad_proxy::{AuthCredentials, HealthChecks, OwnAuth, ProxyContext, ProxySettings};
+use xroad_serverconf::Store;
+use xroad_signer::ocsp::{OcspManager, OcspSettings};
+use xroad_signer::{KeySigner, KeyUsage, ServiceConfig, Signer, SignerConfig, SignerHandle};
+
+use crate::config::NodeConfig;
+
+/// Listeners bound before the node starts (the demo binds them to learn the ports).
+#[derive(Debug, Default)]
+pub(crate) struct Listeners {
+    pub client_http: Option<std::net::TcpListener>,
+    pub server: Option<std::net::TcpListener>,
+    pub ocsp_responder: Option<std::net::TcpListener>,
+    pub health_check: Option<std::net::TcpListener>,
+}
+
+/// A running node.
+pub(crate) struct Node {
+    /// Where each listener ended up.
+    pub addresses: Vec<(&'static str, SocketAddr)>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Node {
+    /// Stops accepting and waits (up to `grace`) for the listeners to end.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let all = futures_join(self.tasks);
+        let _ = tokio::time::timeout(grace, all).await;
+    }
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+fn shutdown_signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn listener(
+    pre: Option<std::net::TcpListener>,
+    addr: Option<SocketAddr>,
+    what: &str,
+) -> Result<Option<TcpListener>, String> {
+    if let Some(l) = pre {
+        l.set_nonblocking(true)
+            .map_err(|e| format!("{what}: {e}"))?;
+        return TcpListener::from_std(l)
+            .map(Some)
+            .map_err(|e| format!("{what}: {e}"));
+    }
+    match addr {
+        None => Ok(None),
+        Some(a) => TcpListener::bind(a)
+            .await
+            .map(Some)
+            .map_err(|e| format!("cannot listen on {a} ({what}): {e}")),
+    }
+}
+
+/// Starts a node on the current runtime.
+pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, String> {
+    // Signer and autologin.
+    let mut signer_config = SignerConfig::new(config.signer_dir());
+    signer_config.ocsp_cache_dir = Some(config.signer_dir().join("ocsp-cache"));
+    let signer = Arc::new(
+        Signer::open(signer_config).map_err(|e| format!("cannot open the signer: {e}"))?,
+    );
+    let pin_file = config
+        .pin_file
+        .clone()
+        .unwrap_or_else(|| config.state_dir.join("autologin"));
+    let pins = xroad_signer::autologin::collect_pins_from_env(&pin_file)
+        .map_err(|e| format!("autologin: {e}"))?;
+    for outcome in
+        xroad_signer::autologin::autologin(signer.clone(), pins, Duration::from_secs(1), 3).await
+    {
+        if let Err(e) = outcome.result {
+            tracing::error!(token = %outcome.token, "autologin failed: {e}");
+        }
+    }
+
+    // Global configuration.
+    let mut refresh = RefreshSettings::new(config.globalconf_dir(), config.anchor());
+    refresh.interval = config.globalconf_interval;
+    let confclient = xroad_confclient::spawn_refresh(refresh)
+        .map_err(|e| format!("cannot start the configuration client: {e}"))?;
+    let mut gc_rx = confclient.subscribe();
+    let wait_gc = async {
+        while gc_rx.borrow_and_update().is_none() {
+            if gc_rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(20), wait_gc).await.is_err() {
+        tracing::warn!("no global configuration yet; messages fail until one is downloaded");
+    }
+    let gc_rx = confclient.subscribe();
+
+    // OCSP responses of own certificates.
+    let ocsp_settings = |dir: &std::path::Path| {
+        OcspSettings::from_directory(dir, PrioritizationStrategy::default()).unwrap_or_else(|_| {
+            OcspSettings::new(Arc::new(TrustContext::new(Vec::new())), "", Vec::new())
+        })
+    };
+    let ocsp = Arc::new(OcspManager::new(
+        config.signer_dir().join("ocsp-cache"),
+        ocsp_settings(&config.globalconf_dir()),
+    ));
+    if let Err(e) = tokio::time::timeout(Duration::from_secs(20), ocsp.refresh(&signer)).await {
+        tracing::warn!("first OCSP refresh did not finish: {e}");
+    }
+    let mut tasks = vec![ocsp.clone().spawn_refresh(signer.clone())];
+    {
+        let ocsp = ocsp.clone();
+        let dir = config.globalconf_dir();
+        let mut rx = confclient.subscribe();
+        tasks.push(tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let _ = ocsp.set_settings(ocsp_settings(&dir));
+            }
+        }));
+    }
+    let signer_handle = SignerHandle::spawn(signer.clone(), ServiceConfig::default()).with_ocsp(ocsp);
+
+    // Server configuration.
+    let store = Store::open(&config.database_url())
+        .await
+        .map_err(|e| format!("server configuration store: {e}"))?;
+    let (sc_rx, sc_task) = xroad_serverconf::watch_snapshots_with(
+        store,
+        gc_rx.clone(),
+        |g: &Option<Arc<GlobalConf>>| g.as_deref().and_then(GlobalConf::own),
+        xroad_serverconf::DEFAULT_POLL_INTERVAL,
+    )
+    .await
+    .map_err(|e| format!("server configuration: {e}"))?;
+    tasks.push(sc_task);
+    let server_id = sc_rx
+        .borrow()
+        .server_id()
+        .cloned()
+        .ok_or("the server configuration has no server identity (run `xroad-sidecar server init` or apply one)")?;
+
+    let auth = own_auth(&signer, server_id)?;
+    let settings = proxy_settings(config)?;
+    let ctx = ProxyContext::new(settings, gc_rx.clone(), sc_rx, signer_handle.clone(), auth)
+        .map_err(|e| format!("TLS: {e}"))?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut addresses = Vec::new();
+    let mut bound = |name: &'static str, l: &TcpListener| {
+        if let Ok(a) = l.local_addr() {
+            addresses.push((name, a));
+        }
+    };
+    if let Some(l) = listener(pre.client_http, config.listen.client_http, "client proxy").await? {
+        bound("client-http", &l);
+        tasks.push(tokio::spawn(xroad_proxy::serve_client_proxy(
+            l,
+            ctx.clone(),
+            shutdown_signal(&shutdown_rx),
+        )));
+    }
+    if let Some(l) = listener(pre.server, config.listen.server, "server proxy").await? {
+        bound("server", &l);
+        let acceptor = ctx.acceptor().map_err(|e| format!("TLS: {e}"))?;
+        tasks.push(tokio::spawn(xroad_proxy::serve_server_proxy(
+            l,
+            acceptor,
+            ctx.clone(),
+            shutdown_signal(&shutdown_rx),
+        )));
+    }
+    if let Some(l) = listener(pre.ocsp_responder, config.listen.ocsp_responder, "OCSP responder").await? {
+        bound("ocsp-responder", &l);
+        let h = signer_handle.clone();
+        let source: Arc<dyn xroad_proxy::OcspSource> =
+            Arc::new(move |hashes: &[&str]| h.ocsp_responses(hashes));
+        let stop = shutdown_signal(&shutdown_rx);
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = xroad_proxy::serve_ocsp_responses(l, source, stop).await {
+                tracing::error!("OCSP responder: {e}");
+            }
+        }));
+    }
+    if let Some(l) = listener(pre.health_check, config.listen.health_check, "health check").await? {
+        bound("health-check", &l);
+        let checks = Arc::new(health_checks(ctx.clone()));
+        let stop = shutdown_signal(&shutdown_rx);
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = xroad_proxy::serve_health(l, checks, stop).await {
+                tracing::error!("health check: {e}");
+            }
+        }));
+    }
+    // Keep the configuration client alive as long as the node.
+    tasks.push(tokio::spawn(async move {
+        let _keep = confclient;
+        std::future::pending::<()>().await;
+    }));
+    Ok(Node {
+        addresses,
+        shutdown,
+        tasks,
+    })
+}
+
+fn proxy_settings(config: &NodeConfig) -> Result<ProxySettings, String> {
+    let mut s = ProxySettings::default();
+    s.spool.dir = config.temp_dir();
+    s.spool.threshold = config.limits.spool_threshold;
+    s.spool.max_message_size = config.limits.max_message_size;
+    s.spelling = match config.fault_code_spelling.as_str() {
+        "7.8" => Spelling::Current,
+        "7.7" => Spelling::Legacy,
+        other => return Err(format!("fault-code-spelling: expected 7.8 or 7.7, not {other}")),
+    };
+    if let Some(p) = &config.tls_protocols {
+        s.tls = s.tls.with_protocols(p).map_err(|e| e.to_string())?;
+    }
+    if let Some(c) = &config.tls_ciphers {
+        s.tls = s.tls.with_ciphers(c).map_err(|e| e.to_string())?;
+    }
+    s.peer_server_port = config.peers.server_port;
+    s.peer_ocsp_port = config.peers.ocsp_port;
+    s.peer_ocsp_ports = config.peers.ocsp_ports.clone().into_iter().collect();
+    s.connect_timeout = config.peers.connect_timeout;
+    s.client_timeout = config.limits.client_timeout;
+    Ok(s)
+}
+
+/// The authentication key and certificate the server presents to its peers: an active
+/// authentication certificate on the (logged-in) software token.
+fn own_auth(signer: &Signer, server_id: xroad_identifiers::SecurityServerId) -> Result<OwnAuth, String> {
+    let now = SystemTime::now();
+    let certs = signer.certs().map_err(|e| format!("signer: {e}"))?;
+    let info = certs
+        .iter()
+        .find(|c| c.usage == Some(KeyUsage::Authentication) && c.active && c.cert.is_valid_at(now))
+        .ok_or("no active authentication certificate in the signer (import one with `xroad-sidecar certs import`)")?;
+    let key = match signer.key_signer(&info.key_id) {
+        Ok(KeySigner::Soft(k)) => k,
+        Ok(_) => return Err("the authentication key must be on the software token".into()),
+        Err(e) => return Err(format!("authentication key {}: {e} (is the token logged in?)", info.key_id)),
+    };
+    let x509 = openssl::x509::X509::from_der(info.cert.der()).map_err(|e| e.to_string())?;
+    let credentials =
+        AuthCredentials::new((*key).clone(), vec![x509]).map_err(|e| e.to_string())?;
+    let chain: Vec<Arc<Certificate>> = vec![info.cert.clone()];
+    Ok(OwnAuth {
+        server_id,
+        credentials,
+        chain,
+    })
+}
+
+/// Java's checks behind the health port, in Java's order.
+fn health_checks(ctx: Arc<ProxyContext>) -> HealthChecks {
+    let gc_ctx = ctx.clone();
+    let ocsp_ctx = ctx.clone();
+    HealthChecks::new()
+        .check(hc::GLOBAL_CONF, move || {
+            gc_ctx
+                .globalconf(SystemTime::now())
+                .map(|_| ())
+                .map_err(|_| hc::GLOBAL_CONF_EXPIRED.to_owned())
+        })
+        .check(hc::AUTH_KEY_OCSP, move || {
+            ocsp_ctx
+                .own_auth_ocsp()
+                .map(|_| ())
+                .map_err(|_| hc::AUTH_OCSP_FAILED.to_owned())
+        })
+        .check(hc::SERVER_CONF, move || {
+            if ctx.serverconf().server_id().is_some() {
+                Ok(())
+            } else {
+                Err(hc::SERVER_CONF_UNAVAILABLE.to_owned())
+            }
+        })
+}
