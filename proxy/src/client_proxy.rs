@@ -18,7 +18,9 @@ use xroad_identifiers::{ClientId, SecurityServerId, ServiceId};
 use xroad_serverconf::IsAuthentication;
 
 use crate::context::ProxyContext;
-use crate::transport::{self, Body};
+use crate::server_proxy::{header, HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE};
+use crate::transport::{self, Body, TransportDecoder};
+use xroad_crypto::DigestAlgorithm;
 
 mod rest;
 mod soap;
@@ -235,3 +237,79 @@ pub(crate) fn provider_addresses(
     }
     Ok(addresses)
 }
+
+pub(crate) fn network(e: hyper::Error) -> XRoadError {
+    XRoadError::new(
+        ErrorCode::NetworkError,
+        crate::provider::error_chain(&e),
+    )
+}
+
+/// The client timeout passed without an answer from the provider's security server.
+pub(crate) fn timed_out(ctx: &ProxyContext, address: &str) -> XRoadError {
+    XRoadError::new(
+        ErrorCode::NetworkError,
+        format!(
+            "Read timed out: no response from {address} in {} s",
+            ctx.settings().client_timeout.as_secs()
+        ),
+    )
+}
+
+pub(crate) struct PeerResponse {
+    pub message: transport::TransportMessage,
+    pub original_content_type: Option<String>,
+}
+
+pub(crate) async fn read_response(
+    ctx: &ProxyContext,
+    response: hyper::Response<Incoming>,
+) -> Result<PeerResponse, XRoadError> {
+    let status = response.status().as_u16();
+    if status != 200 && status != 500 {
+        return Err(XRoadError::new(
+            ErrorCode::HttpError,
+            format!("Server responded with status {status}"),
+        ));
+    }
+    let headers = response.headers().clone();
+    let content_type = header(&headers, "content-type").map(str::to_owned).ok_or_else(|| {
+        XRoadError::new(
+            ErrorCode::InvalidContentType,
+            "Could not get content type from response",
+        )
+    })?;
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "text/xml" {
+        // A fault before the provider started its response.
+        let body = crate::provider::read_small(response.into_body(), 8 << 20).await?;
+        let fault = transport::fault_of(&body)?.ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InvalidMessage,
+                "Expected fault message, but got reqular SOAP message",
+            )
+        })?;
+        return Ok(PeerResponse {
+            message: transport::TransportMessage {
+                fault: Some(fault),
+                ..Default::default()
+            },
+            original_content_type: None,
+        });
+    }
+    let hash = header(&headers, HEADER_HASH_ALGO)
+        .and_then(DigestAlgorithm::from_name)
+        .ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InternalError,
+                "Could not get hash algorithm identifier from message",
+            )
+        })?;
+    let mut decoder = TransportDecoder::new(&content_type, hash, ctx.settings().spool.clone())?;
+    transport::read_body(response.into_body(), |c| decoder.feed(c)).await?;
+    Ok(PeerResponse {
+        message: decoder.finish()?,
+        original_content_type: header(&headers, HEADER_ORIGINAL_CONTENT_TYPE).map(str::to_owned),
+    })
+}
+

@@ -22,7 +22,7 @@ use xroad_identifiers::ClientId;
 use xroad_message::soap::Soap;
 
 use crate::context::ProxyContext;
-use crate::transport::{self, Body, MainPart, TransportDecoder, TransportMessage};
+use crate::transport::{self, Body, MainPart, TransportDecoder, TransportMessage, TransportWriter};
 use crate::TlsAcceptor;
 
 mod response;
@@ -233,3 +233,32 @@ pub(crate) fn soap_message(soap: &Soap) -> Option<&xroad_message::soap::SoapMess
         Soap::Fault(_) => None,
     }
 }
+
+/// A fault after the response multipart started: the fault is its only part (digest §5.9).
+pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
+    let spelling = ctx.settings().spelling;
+    let e = e.with_origin(xroad_fault::Origin::ServerProxy);
+    tracing::info!("server proxy: {}: {}", e.fault_code(spelling), e.message());
+    let xml = e.soap_fault_xml(spelling);
+    let (tx, body) = transport::channel_body(4);
+    let Ok((mut w, ct)) = TransportWriter::new(tx) else {
+        return plain_fault(&e, spelling, false);
+    };
+    tokio::spawn(async move {
+        let r = async {
+            w.part(transport::FAULT_PART, &[], Bytes::from(xml)).await?;
+            w.finish().await
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::debug!("server proxy: fault not sent: {e}");
+        }
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", ct)
+        .header(HEADER_HASH_ALGO, "SHA-512")
+        .body(body)
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+}
+

@@ -1,19 +1,211 @@
-//! A REST request at the client proxy.
+//! A REST request at the client proxy (Java's `ClientRestMessageProcessor`).
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use xroad_fault::{ErrorCode, XRoadError};
+use xroad_crypto::signature::{self, HashChainParts, Part};
+use xroad_crypto::DigestAlgorithm;
+use xroad_fault::{ErrorCode, Origin, XRoadError};
+use xroad_message::rest::{request_digest, RestRequest, RestResponse};
 
-use super::IsConnection;
-use crate::context::ProxyContext;
-use crate::transport::Body;
+use super::{
+    provider_addresses, read_response, verify_client_authentication, verify_client_status,
+    IsConnection,
+};
+use crate::context::{ProxyContext, PROXY_VERSION};
+use crate::peer;
+use crate::server_proxy::{
+    header, HEADER_HASH_ALGO, HEADER_MESSAGE_TYPE, HEADER_ORIGINAL_CONTENT_TYPE,
+    HEADER_PROXY_VERSION, HEADER_REQUEST_ID,
+};
+use crate::spool::Spool;
+use crate::transport::{self, Body, MainPart, TransportWriter};
 
 pub(super) async fn handle(
     ctx: &Arc<ProxyContext>,
-    _conn: &IsConnection,
-    _req: Request<Incoming>,
+    conn: &IsConnection,
+    req: Request<Incoming>,
 ) -> Response<Body> {
-    super::soap_fault(ctx, XRoadError::new(ErrorCode::InternalError, "REST is not handled yet"))
+    let accept: Vec<String> = req
+        .headers()
+        .get_all("accept")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    match process(ctx, conn, req).await {
+        Ok(r) => r,
+        Err(e) => rest_error(ctx, e, &accept),
+    }
+}
+
+/// A REST error for the information system: 500 for `server.*` codes, else 400, with the
+/// `X-Road-Error` header and a JSON or XML body.
+fn rest_error(ctx: &ProxyContext, e: XRoadError, accept: &[String]) -> Response<Body> {
+    let spelling = ctx.settings().spelling;
+    let e = e.with_origin(Origin::ClientProxy);
+    tracing::info!("client proxy: {}: {}", e.fault_code(spelling), e.message());
+    let r = e.rest_error(spelling, accept.iter().map(String::as_str));
+    Response::builder()
+        .status(r.status)
+        .header("content-type", r.content_type)
+        .header("X-Road-Error", r.error_header)
+        .body(transport::full_body(r.body))
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+}
+
+async fn process(
+    ctx: &Arc<ProxyContext>,
+    conn: &IsConnection,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, XRoadError> {
+    let now = SystemTime::now();
+    let gc = ctx.globalconf(now)?;
+    let (head, body) = req.into_parts();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let headers: Vec<(String, String)> = head
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let rest = RestRequest::from_client(
+        head.method.as_str(),
+        head.uri.path(),
+        head.uri.query(),
+        headers,
+        &request_id,
+        gc.instance(),
+    )?;
+    verify_client_status(ctx, rest.client())?;
+    verify_client_authentication(ctx, rest.client(), conn)?;
+    let addresses = provider_addresses(ctx, rest.service(), rest.security_server(), now)?;
+
+    let limits = ctx.settings().spool.clone();
+    let mut spool = Spool::new(&limits);
+    let mut hasher = DigestAlgorithm::Sha512.hasher();
+    let mut total = 0u64;
+    transport::read_body(body, |c| {
+        total += c.len() as u64;
+        limits.check_total(total)?;
+        hasher.update(c);
+        spool.write(c)
+    })
+    .await?;
+    let body = (!spool.is_empty())
+        .then(|| spool.finish().map(|s| (s, hasher.finish())))
+        .transpose()?;
+    let header_part = Bytes::from(rest.header_part_bytes());
+    let header_digest = DigestAlgorithm::Sha512.digest(&header_part);
+    let mut parts = vec![("/message.xml".to_owned(), header_digest)];
+    if let Some((_, d)) = &body {
+        parts.push(("/attachment1".to_owned(), *d));
+    }
+    let body_digest: Option<[u8; 64]> = body.as_ref().and_then(|(_, d)| d.as_bytes().try_into().ok());
+    let digest = request_digest(&header_part, body_digest);
+
+    let signing = ctx.signing_context(rest.client())?;
+    let ocsp = ctx.own_auth_ocsp()?;
+    let signed = ctx
+        .signer()
+        .sign_message(&signing.key_id, signing.builder.clone(), parts)
+        .await
+        .map_err(|e| crate::context::signer_error(ErrorCode::CannotCreateSignature, e))?;
+    let mut conn = peer::connect(ctx, ctx.connector(), &addresses, rest.service().provider()).await?;
+    let (tx, out) = transport::channel_body(8);
+    let (mut w, content_type) = TransportWriter::new(tx)?;
+    let sent_header_part = header_part.clone();
+    tokio::spawn(async move {
+        let result = async {
+            for o in ocsp {
+                w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o)).await?;
+            }
+            w.part(transport::REST_REQUEST, &[], sent_header_part).await?;
+            if let Some((data, _)) = &body {
+                w.spooled_part(transport::REST_BODY, &[], data).await?;
+            }
+            if let Some(hc) = &signed.hash_chain {
+                w.part(transport::HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
+                    .await?;
+                w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
+                    .await?;
+            }
+            w.part(transport::SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
+                .await?;
+            w.finish().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::debug!("client proxy: REST request body not sent whole: {e}");
+        }
+    });
+    let original_ct = header(&head.headers, "content-type").unwrap_or("").to_owned();
+    let http = hyper::Request::post("/")
+        .header("host", conn.address.clone())
+        .header("content-type", content_type)
+        .header(HEADER_HASH_ALGO, "SHA-512")
+        .header(HEADER_PROXY_VERSION, PROXY_VERSION)
+        .header(HEADER_ORIGINAL_CONTENT_TYPE, original_ct)
+        .header(HEADER_MESSAGE_TYPE, "REST")
+        .header(HEADER_REQUEST_ID, &request_id)
+        .body(out)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+    let exchange = async {
+        conn.sender.ready().await.map_err(super::network)?;
+        let response = conn.sender.send_request(http).await.map_err(super::network)?;
+        read_response(ctx, response).await
+    };
+    let response = tokio::time::timeout(ctx.settings().client_timeout, exchange)
+        .await
+        .map_err(|_| super::timed_out(ctx, &conn.address))??;
+    ctx.peer_pool().put_back(conn);
+    let message = response.message;
+    if let Some(fault) = message.fault {
+        return Err(fault);
+    }
+    let Some(MainPart::Rest(part)) = &message.main else {
+        return Err(XRoadError::new(
+            ErrorCode::MissingRest,
+            "Response does not have REST message",
+        ));
+    };
+    let Some(sig) = message.signature.as_deref() else {
+        return Err(XRoadError::new(
+            ErrorCode::MissingSignature,
+            "Response does not have signature",
+        ));
+    };
+    let now = SystemTime::now();
+    let gc = ctx.globalconf(now)?;
+    let digests = message.signed_parts();
+    let verify_parts: Vec<Part<'_>> = digests.iter().map(|(u, d)| Part::new(u, *d)).collect();
+    let chain = match (&message.hash_chain_result, &message.hash_chain) {
+        (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
+        _ => None,
+    };
+    signature::verify(sig, rest.service().provider(), &verify_parts, chain, gc.trust(), now)
+        .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
+    let response = RestResponse::parse(&part.bytes).map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
+    response.check_consistency(&rest, &digest)?;
+
+    let mut builder = Response::builder().status(response.status());
+    for (n, v) in response.headers() {
+        builder = builder.header(n.as_str(), v.as_str());
+    }
+    let body = match message.attachments.into_iter().next() {
+        Some(a) => {
+            let (tx, b) = transport::channel_body(8);
+            tokio::spawn(async move {
+                if let Err(e) = tx.send_spooled(&a.data).await {
+                    tx.abort(e).await;
+                }
+            });
+            b
+        }
+        None => transport::full_body(Bytes::new()),
+    };
+    builder
+        .body(body)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))
 }

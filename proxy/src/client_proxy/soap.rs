@@ -20,7 +20,7 @@ use crate::server_proxy::{
     HEADER_PROXY_VERSION, HEADER_REQUEST_ID,
 };
 use crate::spool::{Spool, Spooled};
-use crate::transport::{self, Attachment, Body, MainPart, TransportDecoder, TransportWriter};
+use crate::transport::{self, Attachment, Body, MainPart, TransportWriter};
 
 /// The request as read: the parsed headers and its parts, spooled.
 struct ReadRequest {
@@ -155,22 +155,13 @@ pub(super) async fn process(
         .body(body)
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
     let exchange = async {
-        conn.sender.ready().await.map_err(network)?;
-        let response = conn.sender.send_request(http).await.map_err(network)?;
-        read_response(ctx, response).await
+        conn.sender.ready().await.map_err(super::network)?;
+        let response = conn.sender.send_request(http).await.map_err(super::network)?;
+        super::read_response(ctx, response).await
     };
     let response = tokio::time::timeout(ctx.settings().client_timeout, exchange)
         .await
-        .map_err(|_| {
-            XRoadError::new(
-                ErrorCode::NetworkError,
-                format!(
-                    "Read timed out: no response from {} in {} s",
-                    conn.address,
-                    ctx.settings().client_timeout.as_secs()
-                ),
-            )
-        })??;
+        .map_err(|_| super::timed_out(ctx, &conn.address))??;
     ctx.peer_pool().put_back(conn);
     let message = response.message;
     if let Some(fault) = message.fault {
@@ -211,13 +202,6 @@ pub(super) async fn process(
     deliver(part, &message.attachments, response.original_content_type)
 }
 
-fn network(e: hyper::Error) -> XRoadError {
-    XRoadError::new(
-        ErrorCode::NetworkError,
-        crate::provider::error_chain(&e),
-    )
-}
-
 /// Java sends `localhost:5500` as the host when a provider has several addresses.
 fn host_header(address: &str, candidates: usize) -> String {
     if candidates > 1 {
@@ -225,63 +209,6 @@ fn host_header(address: &str, candidates: usize) -> String {
     } else {
         address.to_owned()
     }
-}
-
-struct PeerResponse {
-    message: transport::TransportMessage,
-    original_content_type: Option<String>,
-}
-
-async fn read_response(
-    ctx: &ProxyContext,
-    response: hyper::Response<Incoming>,
-) -> Result<PeerResponse, XRoadError> {
-    let status = response.status().as_u16();
-    if status != 200 && status != 500 {
-        return Err(XRoadError::new(
-            ErrorCode::HttpError,
-            format!("Server responded with status {status}"),
-        ));
-    }
-    let headers = response.headers().clone();
-    let content_type = header(&headers, "content-type").map(str::to_owned).ok_or_else(|| {
-        XRoadError::new(
-            ErrorCode::InvalidContentType,
-            "Could not get content type from response",
-        )
-    })?;
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if essence == "text/xml" {
-        // A fault before the provider started its response.
-        let body = crate::provider::read_small(response.into_body(), 8 << 20).await?;
-        let fault = transport::fault_of(&body)?.ok_or_else(|| {
-            XRoadError::new(
-                ErrorCode::InvalidMessage,
-                "Expected fault message, but got reqular SOAP message",
-            )
-        })?;
-        return Ok(PeerResponse {
-            message: transport::TransportMessage {
-                fault: Some(fault),
-                ..Default::default()
-            },
-            original_content_type: None,
-        });
-    }
-    let hash = header(&headers, HEADER_HASH_ALGO)
-        .and_then(DigestAlgorithm::from_name)
-        .ok_or_else(|| {
-            XRoadError::new(
-                ErrorCode::InternalError,
-                "Could not get hash algorithm identifier from message",
-            )
-        })?;
-    let mut decoder = TransportDecoder::new(&content_type, hash, ctx.settings().spool.clone())?;
-    transport::read_body(response.into_body(), |c| decoder.feed(c)).await?;
-    Ok(PeerResponse {
-        message: decoder.finish()?,
-        original_content_type: header(&headers, HEADER_ORIGINAL_CONTENT_TYPE).map(str::to_owned),
-    })
 }
 
 /// The verified response for the IS: the SOAP bytes as received (single part) or the

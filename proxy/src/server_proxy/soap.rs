@@ -117,7 +117,7 @@ pub(super) async fn process(
     let read = read_provider_response(ctx, response, &request_hash, request).await;
     let provider = match read {
         Ok(p) => p,
-        Err(e) => return Ok(fault_multipart(ctx, e)),
+        Err(e) => return Ok(super::fault_multipart(ctx, e)),
     };
     let parts = provider_signed_parts(&provider);
     let signed = match ctx
@@ -127,7 +127,7 @@ pub(super) async fn process(
     {
         Ok(s) => s,
         Err(e) => {
-            return Ok(fault_multipart(
+            return Ok(super::fault_multipart(
                 ctx,
                 crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
             ))
@@ -275,34 +275,6 @@ async fn read_provider_response(
             attachments: done.attachments,
         }),
     }
-}
-
-/// A fault after the response multipart started: the fault is its only part (digest §5.9).
-fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
-    let spelling = ctx.settings().spelling;
-    let e = e.with_origin(xroad_fault::Origin::ServerProxy);
-    tracing::info!("server proxy: {}: {}", e.fault_code(spelling), e.message());
-    let xml = e.soap_fault_xml(spelling);
-    let (tx, body) = transport::channel_body(4);
-    let Ok((mut w, ct)) = TransportWriter::new(tx) else {
-        return super::plain_fault(&e, spelling, false);
-    };
-    tokio::spawn(async move {
-        let r = async {
-            w.part(transport::FAULT_PART, &[], Bytes::from(xml)).await?;
-            w.finish().await
-        }
-        .await;
-        if let Err(e) = r {
-            tracing::debug!("server proxy: fault not sent: {e}");
-        }
-    });
-    Response::builder()
-        .status(200)
-        .header("content-type", ct)
-        .header(HEADER_HASH_ALGO, "SHA-512")
-        .body(body)
-        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
 }
 
 /// What the response reader produced.
