@@ -3,6 +3,8 @@
 mod asic;
 #[allow(dead_code)] // used by `run`, which is being built
 mod config;
+#[allow(dead_code)] // `demo` is wired on top of it
+mod demo;
 mod globalconf_cmd;
 mod message_check;
 mod serverconf_cmd;
