@@ -2,6 +2,8 @@
 
 mod asic;
 mod config;
+#[allow(dead_code)] // `demo` is wired on top of it
+mod demo;
 mod globalconf_cmd;
 mod message_check;
 mod node;

@@ -10,7 +10,9 @@ mod der;
 pub mod ocsp;
 pub mod pki;
 pub mod publisher;
+pub mod samples;
 pub mod serve;
+pub mod topology;
 
 pub use ocsp::{OcspResponder, ResponderState, ResponseSigner};
 pub use pki::{KeyKind, Pki, PkiError};
@@ -19,4 +21,6 @@ pub use publisher::{
     InstanceModel, MemberModel, OcspModel, PublishError, ServerModel, SigningKey, SourceModel,
     TsaModel,
 };
+pub use samples::{SampleServices, SampleUrls};
 pub use serve::ConfServer;
+pub use topology::{Topology, TopologyError};

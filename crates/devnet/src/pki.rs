@@ -328,6 +328,12 @@ pub fn serial_hex(cert_der: &[u8]) -> Result<String, PkiError> {
     Ok(hex_upper(&cert.serial_number().to_bn()?.to_vec()))
 }
 
+/// A random alphanumeric secret of `len` characters (token PINs of the demo network).
+pub fn random_secret(len: usize) -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
+}
+
 pub(crate) fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }

@@ -36,8 +36,8 @@ enum Mode {
 }
 
 /// Java's aliases of US-ASCII and ISO-8859-1, which WHATWG folds into windows-1252.
-const ASCII_LABELS: [&str; 5] = ["us-ascii", "ascii", "iso646-us", "ascii7", "646"];
-const LATIN1_LABELS: [&str; 10] = [
+pub(crate) const ASCII_LABELS: [&str; 5] = ["us-ascii", "ascii", "iso646-us", "ascii7", "646"];
+pub(crate) const LATIN1_LABELS: [&str; 10] = [
     "iso-8859-1",
     "iso8859-1",
     "iso_8859-1",

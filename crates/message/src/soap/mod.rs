@@ -7,7 +7,7 @@
 //! It never builds a tree of the body and never changes a byte: the caller forwards and hashes
 //! the very bytes it feeds.
 
-mod encoding;
+pub(crate) mod encoding;
 mod handler;
 
 use serde::Serialize;
@@ -182,7 +182,28 @@ impl SoapParser {
 
     /// Scans the next chunk of the document.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), XRoadError> {
-        self.step(chunk, false)
+        self.step(chunk, false, &mut |_| Ok(()))
+    }
+
+    /// Scans the next chunk and hands the same document, as UTF-8, to `observer` once the
+    /// scanner has accepted each piece (the response rewriter reads the document this way, so
+    /// that it is decoded once and checked by this parser first).
+    pub(crate) fn feed_observed(
+        &mut self,
+        chunk: &[u8],
+        observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
+    ) -> Result<(), XRoadError> {
+        self.step(chunk, false, observer)
+    }
+
+    /// [`SoapParser::finish`] with an observer as in [`SoapParser::feed_observed`].
+    pub(crate) fn finish_observed(
+        mut self,
+        observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
+    ) -> Result<Soap, XRoadError> {
+        self.step(&[], true, observer)?;
+        let encoding = self.decoder.encoding().unwrap_or("UTF-8");
+        self.handler.into_soap(encoding)
     }
 
     /// Whether the SOAP header has been read completely: every header check that can fail
@@ -192,17 +213,20 @@ impl SoapParser {
     }
 
     /// Ends the document and returns what it is.
-    pub fn finish(mut self) -> Result<Soap, XRoadError> {
-        self.step(&[], true)?;
-        let encoding = self.decoder.encoding().unwrap_or("UTF-8");
-        self.handler.into_soap(encoding)
+    pub fn finish(self) -> Result<Soap, XRoadError> {
+        self.finish_observed(&mut |_| Ok(()))
     }
 
-    fn step(&mut self, chunk: &[u8], last: bool) -> Result<(), XRoadError> {
+    fn step(
+        &mut self,
+        chunk: &[u8],
+        last: bool,
+        observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
+    ) -> Result<(), XRoadError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let result = self.run(chunk, last);
+        let result = self.run(chunk, last, observer);
         if let Err(ParseError(e)) = result {
             self.failed = Some(e.clone());
             return Err(e);
@@ -210,14 +234,22 @@ impl SoapParser {
         Ok(())
     }
 
-    fn run(&mut self, chunk: &[u8], last: bool) -> Result<(), ParseError> {
+    fn run(
+        &mut self,
+        chunk: &[u8],
+        last: bool,
+        observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
+    ) -> Result<(), ParseError> {
         let Self {
             decoder,
             scanner,
             handler,
             ..
         } = self;
-        decoder.feed(chunk, last, &mut |utf8: &[u8]| scanner.feed(utf8, handler))?;
+        decoder.feed(chunk, last, &mut |utf8: &[u8]| {
+            scanner.feed(utf8, handler)?;
+            observer(utf8).map_err(ParseError)
+        })?;
         if last {
             scanner.finish(handler)?;
         }
