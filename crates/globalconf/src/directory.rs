@@ -14,7 +14,7 @@ use crate::shared_params::{CaInfo, SharedParameters};
 pub struct ConfigurationDirectory {
     path: PathBuf,
     instance: String,
-    shared: BTreeMap<String, SharedParameters>,
+    shared: BTreeMap<String, std::sync::Arc<SharedParameters>>,
     /// Files that could not be read, with the reason (Java skips them silently).
     pub skipped: Vec<(PathBuf, String)>,
 }
@@ -53,7 +53,7 @@ impl ConfigurationDirectory {
                     p.version = version;
                     p.expires = expires;
                     let dir_name = entry.file_name().to_string_lossy().into_owned();
-                    shared.insert(dir_name, p);
+                    shared.insert(dir_name, std::sync::Arc::new(p));
                 }
                 Err(e) => skipped.push((file, e.message().to_owned())),
             }
@@ -73,12 +73,12 @@ impl ConfigurationDirectory {
 
     /// The shared parameters by instance folder name.
     pub fn shared_parameters(&self) -> impl Iterator<Item = (&str, &SharedParameters)> {
-        self.shared.iter().map(|(k, v)| (k.as_str(), v))
+        self.shared.iter().map(|(k, v)| (k.as_str(), &**v))
     }
 
     /// The shared parameters of `instance`.
     pub fn shared(&self, instance: &str) -> Option<&SharedParameters> {
-        self.shared.values().find(|p| p.instance == instance)
+        self.shared.values().map(|p| &**p).find(|p| p.instance == instance)
     }
 
     /// The own instance's private parameters (read on request; `None` when absent).
@@ -93,7 +93,12 @@ impl ConfigurationDirectory {
 
     /// The own instance's shared parameters.
     pub fn own(&self) -> Option<&SharedParameters> {
-        self.shared.get(&self.instance)
+        self.shared.get(&self.instance).map(|p| &**p)
+    }
+
+    /// Every instance's shared parameters, shareable (what peer verification looks in).
+    pub fn all_shared(&self) -> Vec<std::sync::Arc<SharedParameters>> {
+        self.shared.values().cloned().collect()
     }
 
     /// What verification trusts: the approved CAs and TSAs of every instance, the own
