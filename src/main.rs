@@ -4,6 +4,7 @@ mod asic;
 mod config;
 #[allow(dead_code)] // `demo` is wired on top of it
 mod demo;
+mod demo_cmd;
 mod globalconf_cmd;
 mod message_check;
 mod node;
@@ -28,6 +29,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a whole X-Road instance on this machine (test CA, global configuration, two
+    /// security servers, sample services), send a request of each service through it, and
+    /// keep it running until Ctrl-C.
+    Demo(demo_cmd::DemoArgs),
     /// Run the security server: client proxy, server proxy, signer and global configuration
     /// client in one process.
     Run(run_cmd::RunArgs),
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
             command: MessageCommand::Check(args),
         } => message_check::run(&args),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Demo(args) => demo_cmd::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Globalconf { command } => globalconf_cmd::run(&command),
         Command::Wsdl { command } => wsdl_cmd::run(&command),

@@ -22,7 +22,13 @@ pub(crate) struct RunArgs {
 
 /// Logs to standard error at the level of `XROAD_LOG` (`error` … `trace`, default `info`).
 pub(crate) fn init_logging() {
-    let level = match std::env::var("XROAD_LOG").unwrap_or_default().as_str() {
+    init_logging_default("info");
+}
+
+/// [`init_logging`] with another default level.
+pub(crate) fn init_logging_default(default: &str) {
+    let var = std::env::var("XROAD_LOG").unwrap_or_else(|_| default.to_owned());
+    let level = match var.as_str() {
         "error" => tracing::Level::ERROR,
         "warn" => tracing::Level::WARN,
         "debug" => tracing::Level::DEBUG,

@@ -22,7 +22,6 @@ mod health;
 mod ocsp_client;
 mod ocsp_responder;
 mod peer;
-mod response_check;
 mod provider;
 mod server_proxy;
 mod serve;

@@ -198,7 +198,7 @@ pub(super) async fn process(
     };
     signature::verify(sig, service.provider(), &verify_parts, chain, gc.trust(), now)
         .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
-    crate::response_check::check_soap_response(&request.message, response_soap, &request.soap_digest)?;
+    xroad_message::response::check_response(&request.message, response_soap, &request.soap_digest)?;
     deliver(part, &message.attachments, response.original_content_type)
 }
 

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use hyper::header::HeaderMap;
 use hyper::Response;
 use xroad_fault::{ErrorCode, XRoadError};
 use xroad_message::request::validate_soap_action;
-use xroad_message::soap::{Soap, SoapMessage};
+use xroad_message::soap::Soap;
 use xroad_mime::{Event, MultipartReader};
 use xroad_serverconf::DescriptionType;
 
@@ -113,8 +112,11 @@ pub(super) async fn process(
         .map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
 
     // From here on Java has started its response multipart: failures become a fault part.
-    let request_hash = base64::engine::general_purpose::STANDARD.encode(part.digest.as_bytes());
-    let read = read_provider_response(ctx, response, &request_hash, request).await;
+    let mut request_digest = [0u8; 64];
+    if part.digest.as_bytes().len() == 64 {
+        request_digest.copy_from_slice(part.digest.as_bytes());
+    }
+    let read = read_provider_response(ctx, response, &request_digest).await;
     let provider = match read {
         Ok(p) => p,
         Err(e) => return Ok(super::fault_multipart(ctx, e)),
@@ -237,8 +239,7 @@ fn provider_signed_parts(p: &ProviderResponse) -> Vec<(String, xroad_crypto::Dig
 async fn read_provider_response(
     ctx: &ProxyContext,
     response: crate::provider::ServiceResponse,
-    request_hash: &str,
-    request: &SoapMessage,
+    request_digest: &[u8; 64],
 ) -> Result<ProviderResponse, XRoadError> {
     let service_failed = |e: XRoadError| e.with_prefix(ErrorCode::ServiceFailed);
     let content_type = header(response.headers(), "content-type")
@@ -256,12 +257,11 @@ async fn read_provider_response(
         ))
     })?;
     let spool = ctx.settings().spool.clone();
-    let mut reader = ResponseReader::new(&ct, request_hash, &spool).map_err(service_failed)?;
+    let mut reader = ResponseReader::new(&ct, request_digest, &spool).map_err(service_failed)?;
     transport::read_body(response.into_body(), |c| reader.feed(c))
         .await
         .map_err(service_failed)?;
     let done = reader.finish().map_err(service_failed)?;
-    let _ = request;
     match done.soap {
         Soap::Fault(_) => Err(done
             .fault
@@ -300,7 +300,7 @@ struct ResponseReader {
     current: Option<(String, Vec<(String, String)>, Spool, xroad_crypto::Hasher)>,
     attachments: Vec<Attachment>,
     spool: crate::spool::SpoolSettings,
-    request_hash: String,
+    request_digest: [u8; 64],
 }
 
 struct SoapSink {
@@ -311,13 +311,20 @@ struct SoapSink {
 }
 
 impl SoapSink {
-    fn new(request_hash: &str, spool: &crate::spool::SpoolSettings) -> Self {
-        SoapSink {
-            rewriter: super::response::Rewriter::new(request_hash),
+    fn new(
+        request_digest: &[u8; 64],
+        content_type: &str,
+        spool: &crate::spool::SpoolSettings,
+    ) -> Result<Self, XRoadError> {
+        let charset = xroad_mime::ContentType::parse(content_type)
+            .ok()
+            .and_then(|c| c.charset().map(str::to_owned));
+        Ok(SoapSink {
+            rewriter: super::response::Rewriter::new(request_digest, charset.as_deref())?,
             spool: Spool::new(spool),
             hasher: xroad_crypto::DigestAlgorithm::Sha512.hasher(),
             out: Vec::new(),
-        }
+        })
     }
 
     fn feed(&mut self, d: &[u8]) -> Result<(), XRoadError> {
@@ -349,7 +356,7 @@ impl SoapSink {
 impl ResponseReader {
     fn new(
         ct: &xroad_mime::ContentType,
-        request_hash: &str,
+        request_digest: &[u8; 64],
         spool: &crate::spool::SpoolSettings,
     ) -> Result<Self, XRoadError> {
         let essence = ct.essence().to_ascii_lowercase();
@@ -363,12 +370,12 @@ impl ResponseReader {
             current: None,
             attachments: Vec::new(),
             spool: spool.clone(),
-            request_hash: request_hash.to_owned(),
+            request_digest: *request_digest,
         };
         match essence.as_str() {
             "text/xml" | "application/xop+xml" => {
                 r.soap_content_type = ct.to_string();
-                r.soap = Some(SoapSink::new(request_hash, spool));
+                r.soap = Some(SoapSink::new(request_digest, &r.soap_content_type, spool)?);
             }
             "multipart/related" => {
                 let boundary = ct.multipart_boundary().map_err(|_| {
@@ -424,9 +431,12 @@ impl ResponseReader {
                         .map(|(n, v)| (n.to_owned(), v.to_owned()))
                         .collect();
                     if self.index == 0 {
+                        match SoapSink::new(&self.request_digest, &ct, &self.spool) {
+                            Ok(s) => self.soap = Some(s),
+                            Err(e) => break Err(e),
+                        }
                         self.soap_content_type = ct;
                         self.soap_headers = headers;
-                        self.soap = Some(SoapSink::new(&self.request_hash, &self.spool));
                     } else {
                         self.current = Some((
                             ct,
