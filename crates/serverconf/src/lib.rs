@@ -27,7 +27,9 @@ pub use model::{
     Endpoint, Id, IsAuthentication, LocalGroup, ServerSettings, Service, ServiceDescription,
     Subject, DEFAULT_TIMEOUT_SECONDS,
 };
-pub use snapshot::{ClientStatus, LocalClient, ServerConf, ServerConfSnapshot, ServiceInfo};
+pub use snapshot::{
+    ClientStatus, LocalClient, ProvidedService, ServerConf, ServerConfSnapshot, ServiceInfo,
+};
 pub use store::{is_postgres_url, redact_url, ApplyOutcome, Store, StoreError, SCHEMA_VERSION};
 pub use watch::{
     load_snapshot, watch_snapshots, watch_snapshots_with, GlobalConfReceiver, DEFAULT_POLL_INTERVAL,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use xroad_globalconf::SharedParameters;
 use xroad_identifiers::{ClientId, Code, SecurityServerId, ServiceId};
 
-use crate::model::{Config, DescriptionType, IsAuthentication, Subject};
+use crate::model::{Config, DescriptionType, Endpoint, IsAuthentication, Subject};
 use crate::pattern::{normalize_request_path, EndpointPattern};
 
 /// A fast multiply-rotate hash (as rustc's FxHash) for the snapshot's maps. Their keys come
@@ -127,6 +127,22 @@ pub struct ServiceInfo {
     pub title: Option<String>,
 }
 
+/// A service as the metaservices list it (Java's `getServicesByDescriptionType` and
+/// `getServiceEndpoints`), in configuration order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvidedService {
+    /// The service code.
+    pub code: String,
+    /// The service version (SOAP services).
+    pub version: Option<String>,
+    /// The kind of description the service comes from.
+    pub description_type: DescriptionType,
+    /// The description's URL (WSDL or OpenAPI document, or the REST base URL).
+    pub description_url: String,
+    /// Its REST endpoints without the base endpoint (`*` `**`).
+    pub endpoints: Vec<Endpoint>,
+}
+
 #[derive(Debug, Default)]
 struct ServiceAcl {
     endpoints: Vec<EndpointPattern>,
@@ -143,6 +159,8 @@ struct Provider {
     services: FxMap<Code, Vec<(Option<Code>, ServiceInfo)>>,
     /// Service code → access rights.
     acl: FxMap<Code, ServiceAcl>,
+    /// The services in configuration order (metaservices).
+    listed: Vec<ProvidedService>,
 }
 
 /// An immutable, fully resolved server configuration.
@@ -223,6 +241,18 @@ impl ServerConfSnapshot {
                         .entry(Code::from(s.code.as_str()))
                         .or_default()
                         .push((s.version.as_deref().map(Code::from), info));
+                    provider.listed.push(ProvidedService {
+                        code: s.code.clone(),
+                        version: s.version.clone(),
+                        description_type: d.kind,
+                        description_url: d.url.clone(),
+                        endpoints: s
+                            .endpoints
+                            .iter()
+                            .filter(|e| !(e.method == "*" && e.path == "**"))
+                            .cloned()
+                            .collect(),
+                    });
                 }
             }
             let local_groups: HashMap<&str, Vec<&ClientId>> = c
@@ -314,6 +344,40 @@ impl ServerConfSnapshot {
             .iter()
             .find(|(v, _)| v.as_deref() == service.service_version())
             .map(|(_, info)| info)
+    }
+
+    /// The services of `provider` in configuration order (empty when not hosted here).
+    pub fn provided_services(&self, provider: &ClientId) -> &[ProvidedService] {
+        self.providers
+            .get(provider)
+            .map_or(&[][..], |p| p.listed.as_slice())
+    }
+
+    /// The endpoints (method, path pattern) that access rights grant `client` on `provider`'s
+    /// service `code` (Java's `getAclEndpoints`), directly, through local or global groups.
+    pub fn granted_endpoints(
+        &self,
+        client: &ClientId,
+        provider: &ClientId,
+        code: &str,
+    ) -> Vec<&EndpointPattern> {
+        let Some(acl) = self.providers.get(provider).and_then(|p| p.acl.get(code)) else {
+            return Vec::new();
+        };
+        let groups = self
+            .global_members
+            .get(client)
+            .map_or(&[][..], Vec::as_slice);
+        let mut out: Vec<u32> = acl.by_subject.get(client).cloned().unwrap_or_default();
+        for &(g, e) in &acl.global {
+            if groups.contains(&g) && !out.contains(&e) {
+                out.push(e);
+            }
+        }
+        out.sort_unstable();
+        out.iter()
+            .filter_map(|&i| acl.endpoints.get(i as usize))
+            .collect()
     }
 
     /// The number of access-right rows (subjects before group expansion).
