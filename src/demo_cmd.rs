@@ -47,7 +47,10 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
         }
     };
     crate::run_cmd::init_logging_default("error");
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -105,7 +108,10 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
         }
         write_summary(&network);
         if !args.once {
-            println!("Running until Ctrl-C. Files are in {}.", network.state_dir.display());
+            println!(
+                "Running until Ctrl-C. Files are in {}.",
+                network.state_dir.display()
+            );
             crate::run_cmd::wait_for_stop().await;
         }
         for n in nodes {
@@ -175,7 +181,10 @@ fn write_summary(network: &Network) {
     let path = network.state_dir.join("network.json");
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let tmp = path.with_extension("json.tmp");
-    if std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
+    if std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .is_err()
+    {
         eprintln!("warning: cannot write {}", path.display());
     }
 }
@@ -183,8 +192,7 @@ fn write_summary(network: &Network) {
 /// Sends one demo request and prints what happened; whether it succeeded.
 async fn send(r: &DemoRequest) -> bool {
     println!("== {}", r.title);
-    let client: Client<_, Full<bytes::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = hyper::Request::builder()
         .method(r.method.as_str())
         .uri(format!("http://{}{}", r.client_proxy, r.path));
@@ -241,5 +249,8 @@ async fn send(r: &DemoRequest) -> bool {
 }
 
 fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("     {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("     {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

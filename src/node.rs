@@ -52,7 +52,9 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
-fn shutdown_signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn shutdown_signal(
+    rx: &watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut rx = rx.clone();
     async move {
         while !*rx.borrow() {
@@ -89,9 +91,8 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     // Signer and autologin.
     let mut signer_config = SignerConfig::new(config.signer_dir());
     signer_config.ocsp_cache_dir = Some(config.signer_dir().join("ocsp-cache"));
-    let signer = Arc::new(
-        Signer::open(signer_config).map_err(|e| format!("cannot open the signer: {e}"))?,
-    );
+    let signer =
+        Arc::new(Signer::open(signer_config).map_err(|e| format!("cannot open the signer: {e}"))?);
     let pin_file = config
         .pin_file
         .clone()
@@ -119,7 +120,10 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
             }
         }
     };
-    if tokio::time::timeout(Duration::from_secs(20), wait_gc).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(20), wait_gc)
+        .await
+        .is_err()
+    {
         tracing::warn!("no global configuration yet; messages fail until one is downloaded");
     }
     let gc_rx = confclient.subscribe();
@@ -148,7 +152,8 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
             }
         }));
     }
-    let signer_handle = SignerHandle::spawn(signer.clone(), ServiceConfig::default()).with_ocsp(ocsp);
+    let signer_handle =
+        SignerHandle::spawn(signer.clone(), ServiceConfig::default()).with_ocsp(ocsp);
 
     // Server configuration.
     let store = Store::open(&config.database_url())
@@ -199,7 +204,13 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
             shutdown_signal(&shutdown_rx),
         )));
     }
-    if let Some(l) = listener(pre.ocsp_responder, config.listen.ocsp_responder, "OCSP responder").await? {
+    if let Some(l) = listener(
+        pre.ocsp_responder,
+        config.listen.ocsp_responder,
+        "OCSP responder",
+    )
+    .await?
+    {
         bound("ocsp-responder", &l);
         let h = signer_handle.clone();
         let source: Arc<dyn xroad_proxy::OcspSource> =
@@ -241,7 +252,11 @@ fn proxy_settings(config: &NodeConfig) -> Result<ProxySettings, String> {
     s.spelling = match config.fault_code_spelling.as_str() {
         "7.8" => Spelling::Current,
         "7.7" => Spelling::Legacy,
-        other => return Err(format!("fault-code-spelling: expected 7.8 or 7.7, not {other}")),
+        other => {
+            return Err(format!(
+                "fault-code-spelling: expected 7.8 or 7.7, not {other}"
+            ))
+        }
     };
     if let Some(p) = &config.tls_protocols {
         s.tls = s.tls.with_protocols(p).map_err(|e| e.to_string())?;
@@ -259,7 +274,10 @@ fn proxy_settings(config: &NodeConfig) -> Result<ProxySettings, String> {
 
 /// The authentication key and certificate the server presents to its peers: an active
 /// authentication certificate on the (logged-in) software token.
-fn own_auth(signer: &Signer, server_id: xroad_identifiers::SecurityServerId) -> Result<OwnAuth, String> {
+fn own_auth(
+    signer: &Signer,
+    server_id: xroad_identifiers::SecurityServerId,
+) -> Result<OwnAuth, String> {
     let now = SystemTime::now();
     let certs = signer.certs().map_err(|e| format!("signer: {e}"))?;
     let info = certs
@@ -269,7 +287,12 @@ fn own_auth(signer: &Signer, server_id: xroad_identifiers::SecurityServerId) -> 
     let key = match signer.key_signer(&info.key_id) {
         Ok(KeySigner::Soft(k)) => k,
         Ok(_) => return Err("the authentication key must be on the software token".into()),
-        Err(e) => return Err(format!("authentication key {}: {e} (is the token logged in?)", info.key_id)),
+        Err(e) => {
+            return Err(format!(
+                "authentication key {}: {e} (is the token logged in?)",
+                info.key_id
+            ))
+        }
     };
     let x509 = openssl::x509::X509::from_der(info.cert.der()).map_err(|e| e.to_string())?;
     let credentials =

@@ -55,7 +55,10 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -106,8 +106,15 @@ pub(crate) fn soap_fault(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
 }
 
 /// Java's `verifyClientStatus`: the client must be registered here.
-pub(crate) fn verify_client_status(ctx: &ProxyContext, client: &ClientId) -> Result<(), XRoadError> {
-    if !ctx.serverconf().client(client).is_some_and(|c| c.is_usable()) {
+pub(crate) fn verify_client_status(
+    ctx: &ProxyContext,
+    client: &ClientId,
+) -> Result<(), XRoadError> {
+    if !ctx
+        .serverconf()
+        .client(client)
+        .is_some_and(|c| c.is_usable())
+    {
         return Err(XRoadError::new(
             ErrorCode::UnknownMember,
             format!("Client '{client}' not found"),
@@ -169,8 +176,10 @@ pub(crate) fn provider_addresses(
     let servers: Vec<_> = params
         .map(|p| p.servers_hosting(provider).collect())
         .unwrap_or_default();
-    let hosts: Vec<&xroad_globalconf::SecurityServer> =
-        servers.into_iter().filter(|s| s.address.is_some()).collect();
+    let hosts: Vec<&xroad_globalconf::SecurityServer> = servers
+        .into_iter()
+        .filter(|s| s.address.is_some())
+        .collect();
     if hosts.is_empty() {
         return Err(XRoadError::new(
             ErrorCode::UnknownMember,
@@ -187,8 +196,12 @@ pub(crate) fn provider_addresses(
         }
         m.push_str(" is in maintenance mode");
         if !message.is_empty() {
-            let who = id.map(ToString::to_string).unwrap_or_else(|| address.to_owned());
-            m.push_str(&format!(". Message from \"{who}\" administrator: {message}"));
+            let who = id
+                .map(ToString::to_string)
+                .unwrap_or_else(|| address.to_owned());
+            m.push_str(&format!(
+                ". Message from \"{who}\" administrator: {message}"
+            ));
         }
         XRoadError::new(ErrorCode::MaintenanceMode, m)
     };
@@ -205,7 +218,10 @@ pub(crate) fn provider_addresses(
                 format!("Could not find security server \"{target}\""),
             ));
         };
-        if !hosts.iter().any(|h| h.address.as_deref() == Some(address.as_str())) {
+        if !hosts
+            .iter()
+            .any(|h| h.address.as_deref() == Some(address.as_str()))
+        {
             return Err(XRoadError::new(
                 ErrorCode::InvalidSecurityServer,
                 format!("Invalid security server \"{target}\""),
@@ -239,10 +255,7 @@ pub(crate) fn provider_addresses(
 }
 
 pub(crate) fn network(e: hyper::Error) -> XRoadError {
-    XRoadError::new(
-        ErrorCode::NetworkError,
-        crate::provider::error_chain(&e),
-    )
+    XRoadError::new(ErrorCode::NetworkError, crate::provider::error_chain(&e))
 }
 
 /// The client timeout passed without an answer from the provider's security server.
@@ -273,13 +286,20 @@ pub(crate) async fn read_response(
         ));
     }
     let headers = response.headers().clone();
-    let content_type = header(&headers, "content-type").map(str::to_owned).ok_or_else(|| {
-        XRoadError::new(
-            ErrorCode::InvalidContentType,
-            "Could not get content type from response",
-        )
-    })?;
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = header(&headers, "content-type")
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            XRoadError::new(
+                ErrorCode::InvalidContentType,
+                "Could not get content type from response",
+            )
+        })?;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence == "text/xml" {
         // A fault before the provider started its response.
         let body = crate::provider::read_small(response.into_body(), 8 << 20).await?;
@@ -312,4 +332,3 @@ pub(crate) async fn read_response(
         original_content_type: header(&headers, HEADER_ORIGINAL_CONTENT_TYPE).map(str::to_owned),
     })
 }
-

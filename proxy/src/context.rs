@@ -179,7 +179,11 @@ impl ProxyContext {
                 .map(|g| g.directory().all_shared())
                 .unwrap_or_default()
         });
-        crate::TlsAcceptor::new(&self.settings.tls, &self.auth.credentials, Arc::new(verifier))
+        crate::TlsAcceptor::new(
+            &self.settings.tls,
+            &self.auth.credentials,
+            Arc::new(verifier),
+        )
     }
 
     /// The client for provider information systems.
@@ -249,8 +253,8 @@ impl ProxyContext {
             .sign_mechanism(&info.key_id)
             .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
         let algorithm = SignatureAlgorithm::new(DigestAlgorithm::Sha512, mechanism);
-        let builder =
-            SignatureBuilder::new(algorithm, info.cert.clone()).with_ocsp_responses(vec![ocsp.clone()]);
+        let builder = SignatureBuilder::new(algorithm, info.cert.clone())
+            .with_ocsp_responses(vec![ocsp.clone()]);
         let ctx = Arc::new(SigningContext {
             key_id: info.key_id,
             builder: Arc::new(builder),

@@ -23,8 +23,8 @@ mod ocsp_client;
 mod ocsp_responder;
 mod peer;
 mod provider;
-mod server_proxy;
 mod serve;
+mod server_proxy;
 mod settings;
 pub mod spool;
 mod tls;
@@ -32,6 +32,8 @@ pub mod transport;
 mod verify;
 
 pub use authtrust::{verify_auth_cert, OCSP_MISSING};
+pub use client_proxy::{serve_client_proxy, IsConnection};
+pub use context::{OwnAuth, ProxyContext, ProxySettings, PROXY_VERSION};
 pub use health::{
     java as health_checks, serve_health, CheckResult, HealthChecks, MAINTENANCE_MESSAGE,
 };
@@ -39,8 +41,6 @@ pub use ocsp_client::{
     fetch_ocsp_responses, is_fresh, ocsp_parts, PeerOcspCache, OCSP_RESPONDER_PORT,
 };
 pub use ocsp_responder::{serve_ocsp_responses, IndexedOcspSource, OcspSource, OCSP_RESPONSE_TYPE};
-pub use context::{OwnAuth, ProxyContext, ProxySettings, PROXY_VERSION};
-pub use client_proxy::{serve_client_proxy, IsConnection};
 pub use server_proxy::serve_server_proxy;
 pub use settings::{
     TlsProtocol, TlsSettings, DEFAULT_XROAD_TLS_CIPHERS, DEFAULT_XROAD_TLS_PROTOCOLS,

@@ -30,10 +30,13 @@ pub(crate) struct PeerConn {
     pub sender: SendRequest<Body>,
 }
 
+/// An idle connection and the server it was verified to be.
+type Idle = (SecurityServerId, SendRequest<Body>);
+
 /// Idle verified connections by address.
 #[derive(Default)]
 pub(crate) struct PeerPool {
-    idle: Mutex<HashMap<String, Vec<(SecurityServerId, SendRequest<Body>)>>>,
+    idle: Mutex<HashMap<String, Vec<Idle>>>,
 }
 
 impl std::fmt::Debug for PeerPool {
@@ -43,7 +46,7 @@ impl std::fmt::Debug for PeerPool {
 }
 
 impl PeerPool {
-    fn take(&self, address: &str) -> Option<(SecurityServerId, SendRequest<Body>)> {
+    fn take(&self, address: &str) -> Option<Idle> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(address)?;
         while let Some((server, sender)) = list.pop() {

@@ -85,7 +85,9 @@ impl ServiceClient {
         timeout: Duration,
         pinned: Option<Vec<Vec<u8>>>,
     ) -> Result<ServiceResponse, XRoadError> {
-        let response = self.send("POST", url, headers, body, timeout, pinned).await?;
+        let response = self
+            .send("POST", url, headers, body, timeout, pinned)
+            .await?;
         let status = response.status().as_u16();
         if status != 200 && status != 500 {
             return Err(XRoadError::new(
@@ -123,7 +125,10 @@ impl ServiceClient {
             request = request.header(n.as_str(), v.as_str());
         }
         let request = request.body(body).map_err(|e| {
-            XRoadError::new(ErrorCode::InternalError, format!("Invalid request to {url}: {e}"))
+            XRoadError::new(
+                ErrorCode::InternalError,
+                format!("Invalid request to {url}: {e}"),
+            )
         })?;
         let client = match pinned {
             Some(certs) if url.starts_with("https") => client(Arc::new(Pinned(Some(certs)))),
@@ -132,7 +137,10 @@ impl ServiceClient {
         match tokio::time::timeout(timeout, client.request(request)).await {
             Err(_) => Err(XRoadError::new(
                 ErrorCode::NetworkError,
-                format!("Read timed out: no response from {url} in {} s", timeout.as_secs()),
+                format!(
+                    "Read timed out: no response from {url} in {} s",
+                    timeout.as_secs()
+                ),
             )),
             Ok(Err(e)) => Err(XRoadError::new(
                 ErrorCode::NetworkError,
@@ -170,9 +178,11 @@ impl ServerCertVerifier for Pinned {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         match &self.0 {
-            Some(pins) if !pins.iter().any(|p| p.as_slice() == end_entity.as_ref()) => Err(
-                rustls::Error::General("the service's certificate is not one of its client's IS certificates".into()),
-            ),
+            Some(pins) if !pins.iter().any(|p| p.as_slice() == end_entity.as_ref()) => {
+                Err(rustls::Error::General(
+                    "the service's certificate is not one of its client's IS certificates".into(),
+                ))
+            }
             _ => Ok(ServerCertVerified::assertion()),
         }
     }
@@ -219,5 +229,10 @@ pub(crate) async fn read_small(body: Incoming, limit: usize) -> Result<Bytes, XR
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| XRoadError::new(ErrorCode::NetworkError, format!("Error reading a response: {e}")))
+        .map_err(|e| {
+            XRoadError::new(
+                ErrorCode::NetworkError,
+                format!("Error reading a response: {e}"),
+            )
+        })
 }

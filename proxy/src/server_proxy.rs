@@ -163,8 +163,7 @@ async fn process(
     };
     let content_type = header(&parts.headers, "content-type").unwrap_or("");
     let read = async {
-        let mut decoder =
-            TransportDecoder::new(content_type, hash, ctx.settings().spool.clone())?;
+        let mut decoder = TransportDecoder::new(content_type, hash, ctx.settings().spool.clone())?;
         transport::read_body(body, |c| decoder.feed(c)).await?;
         decoder.finish()
     };
@@ -212,7 +211,10 @@ pub(crate) fn verify_signature(
     now: SystemTime,
 ) -> Result<(), XRoadError> {
     let sig = message.signature.as_deref().ok_or_else(|| {
-        XRoadError::new(ErrorCode::MissingSignature, "Request does not have signature")
+        XRoadError::new(
+            ErrorCode::MissingSignature,
+            "Request does not have signature",
+        )
     })?;
     let gc = ctx.globalconf(now)?;
     let parts = message.signed_parts();
@@ -261,4 +263,3 @@ pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Bod
         .body(body)
         .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
 }
-

@@ -78,7 +78,10 @@ impl ConfigurationDirectory {
 
     /// The shared parameters of `instance`.
     pub fn shared(&self, instance: &str) -> Option<&SharedParameters> {
-        self.shared.values().map(|p| &**p).find(|p| p.instance == instance)
+        self.shared
+            .values()
+            .map(|p| &**p)
+            .find(|p| p.instance == instance)
     }
 
     /// The own instance's private parameters (read on request; `None` when absent).

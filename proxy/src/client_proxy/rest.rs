@@ -68,7 +68,12 @@ async fn process(
     let headers: Vec<(String, String)> = head
         .headers
         .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let rest = RestRequest::from_client(
         head.method.as_str(),
@@ -102,7 +107,9 @@ async fn process(
     if let Some((_, d)) = &body {
         parts.push(("/attachment1".to_owned(), *d));
     }
-    let body_digest: Option<[u8; 64]> = body.as_ref().and_then(|(_, d)| d.as_bytes().try_into().ok());
+    let body_digest: Option<[u8; 64]> = body
+        .as_ref()
+        .and_then(|(_, d)| d.as_bytes().try_into().ok());
     let digest = request_digest(&header_part, body_digest);
 
     let signing = ctx.signing_context(rest.client())?;
@@ -112,27 +119,38 @@ async fn process(
         .sign_message(&signing.key_id, signing.builder.clone(), parts)
         .await
         .map_err(|e| crate::context::signer_error(ErrorCode::CannotCreateSignature, e))?;
-    let mut conn = peer::connect(ctx, ctx.connector(), &addresses, rest.service().provider()).await?;
+    let mut conn =
+        peer::connect(ctx, ctx.connector(), &addresses, rest.service().provider()).await?;
     let (tx, out) = transport::channel_body(8);
     let (mut w, content_type) = TransportWriter::new(tx)?;
     let sent_header_part = header_part.clone();
     tokio::spawn(async move {
         let result = async {
             for o in ocsp {
-                w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o)).await?;
+                w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
+                    .await?;
             }
-            w.part(transport::REST_REQUEST, &[], sent_header_part).await?;
+            w.part(transport::REST_REQUEST, &[], sent_header_part)
+                .await?;
             if let Some((data, _)) = &body {
                 w.spooled_part(transport::REST_BODY, &[], data).await?;
             }
             if let Some(hc) = &signed.hash_chain {
-                w.part(transport::HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
-                    .await?;
+                w.part(
+                    transport::HASH_CHAIN_RESULT,
+                    &[],
+                    Bytes::from(hc.result.to_vec()),
+                )
+                .await?;
                 w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
                     .await?;
             }
-            w.part(transport::SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
-                .await?;
+            w.part(
+                transport::SIGNATURE,
+                &[],
+                Bytes::from(signed.signature.to_vec()),
+            )
+            .await?;
             w.finish().await
         }
         .await;
@@ -140,7 +158,9 @@ async fn process(
             tracing::debug!("client proxy: REST request body not sent whole: {e}");
         }
     });
-    let original_ct = header(&head.headers, "content-type").unwrap_or("").to_owned();
+    let original_ct = header(&head.headers, "content-type")
+        .unwrap_or("")
+        .to_owned();
     let http = hyper::Request::post("/")
         .header("host", conn.address.clone())
         .header("content-type", content_type)
@@ -153,7 +173,11 @@ async fn process(
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
     let exchange = async {
         conn.sender.ready().await.map_err(super::network)?;
-        let response = conn.sender.send_request(http).await.map_err(super::network)?;
+        let response = conn
+            .sender
+            .send_request(http)
+            .await
+            .map_err(super::network)?;
         read_response(ctx, response).await
     };
     let response = tokio::time::timeout(ctx.settings().client_timeout, exchange)
@@ -184,9 +208,17 @@ async fn process(
         (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
         _ => None,
     };
-    signature::verify(sig, rest.service().provider(), &verify_parts, chain, gc.trust(), now)
-        .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
-    let response = RestResponse::parse(&part.bytes).map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
+    signature::verify(
+        sig,
+        rest.service().provider(),
+        &verify_parts,
+        chain,
+        gc.trust(),
+        now,
+    )
+    .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
+    let response =
+        RestResponse::parse(&part.bytes).map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
     response.check_consistency(&rest, &digest)?;
 
     let mut builder = Response::builder().status(response.status());

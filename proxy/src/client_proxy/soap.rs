@@ -35,7 +35,9 @@ async fn read_request(
     req: Request<Incoming>,
 ) -> Result<ReadRequest, XRoadError> {
     let (head, body) = req.into_parts();
-    let content_type = header(&head.headers, "content-type").unwrap_or("").to_owned();
+    let content_type = header(&head.headers, "content-type")
+        .unwrap_or("")
+        .to_owned();
     let mut decoder = SoapRequestDecoder::new(
         head.method.as_str(),
         header(&head.headers, "content-type"),
@@ -54,7 +56,6 @@ async fn read_request(
     };
     transport::read_body(body, |c| decoder.feed_with(c, &mut sink)).await?;
     let request = decoder.finish_with(&mut sink)?;
-    drop(sink);
     let parts = spools
         .into_iter()
         .map(Spool::finish)
@@ -118,20 +119,32 @@ pub(super) async fn process(
     tokio::spawn(async move {
         let result = async {
             for o in ocsp {
-                writer.part(transport::OCSP_RESPONSE, &[], Bytes::from(o)).await?;
+                writer
+                    .part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
+                    .await?;
             }
-            writer.spooled_part(&soap_ct, &soap_headers, &soap_part).await?;
+            writer
+                .spooled_part(&soap_ct, &soap_headers, &soap_part)
+                .await?;
             writer.attachments(&attachments).await?;
             if let Some(hc) = &signed.hash_chain {
                 writer
-                    .part(transport::HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
+                    .part(
+                        transport::HASH_CHAIN_RESULT,
+                        &[],
+                        Bytes::from(hc.result.to_vec()),
+                    )
                     .await?;
                 writer
                     .part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
                     .await?;
             }
             writer
-                .part(transport::SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
+                .part(
+                    transport::SIGNATURE,
+                    &[],
+                    Bytes::from(signed.signature.to_vec()),
+                )
                 .await?;
             writer.finish().await
         }
@@ -156,7 +169,11 @@ pub(super) async fn process(
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
     let exchange = async {
         conn.sender.ready().await.map_err(super::network)?;
-        let response = conn.sender.send_request(http).await.map_err(super::network)?;
+        let response = conn
+            .sender
+            .send_request(http)
+            .await
+            .map_err(super::network)?;
         super::read_response(ctx, response).await
     };
     let response = tokio::time::timeout(ctx.settings().client_timeout, exchange)
@@ -196,8 +213,15 @@ pub(super) async fn process(
         (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
         _ => None,
     };
-    signature::verify(sig, service.provider(), &verify_parts, chain, gc.trust(), now)
-        .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
+    signature::verify(
+        sig,
+        service.provider(),
+        &verify_parts,
+        chain,
+        gc.trust(),
+        now,
+    )
+    .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
     xroad_message::response::check_response(&request.message, response_soap, &request.soap_digest)?;
     deliver(part, &message.attachments, response.original_content_type)
 }
@@ -218,55 +242,25 @@ fn deliver(
     attachments: &[Attachment],
     original_content_type: Option<String>,
 ) -> Result<Response<Body>, XRoadError> {
-    let (tx, body) = transport::channel_body(8);
     if attachments.is_empty() {
-        let data = part.data.clone();
-        tokio::spawn(async move {
-            if let Err(e) = tx.send_spooled(&data).await {
-                tx.abort(e).await;
-            }
-        });
         return Response::builder()
             .status(200)
             .header("content-type", "text/xml; charset=UTF-8")
-            .body(body)
+            .body(transport::spooled_body(part.data.clone()))
             .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()));
     }
     let ct = original_content_type.unwrap_or_else(|| "multipart/related; boundary=xroad".into());
-    let boundary = xroad_mime::ContentType::parse(&ct)
-        .ok()
-        .and_then(|c| c.multipart_boundary().ok().map(str::to_owned))
-        .unwrap_or_else(|| "xroad".to_owned());
-    let mut writer = xroad_mime::MultipartWriter::soap_encoder(&boundary)
-        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
-    let mut items: Vec<(String, Vec<(String, String)>, Spooled)> =
-        vec![(part.content_type.clone(), part.headers.clone(), part.data.clone())];
-    items.extend(
-        attachments
-            .iter()
-            .map(|a| (a.content_type.clone(), a.headers.clone(), a.data.clone())),
-    );
-    tokio::spawn(async move {
-        let result = async {
-            let mut buf = Vec::new();
-            for (ct, headers, data) in &items {
-                writer
-                    .start_part(&mut buf, ct, headers.iter().map(|(n, v)| (n, v)))
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-                tx.send(Bytes::from(std::mem::take(&mut buf))).await?;
-                tx.send_spooled(data).await?;
-            }
-            writer.finish(&mut buf);
-            tx.send(Bytes::from(buf)).await
-        }
-        .await;
-        if let Err(e) = result {
-            tx.abort(e).await;
-        }
-    });
+    let boundary = transport::boundary_of(&ct).unwrap_or_else(|| "xroad".to_owned());
+    let mut parts = vec![Attachment {
+        content_type: part.content_type.clone(),
+        headers: part.headers.clone(),
+        data: part.data.clone(),
+        digest: part.digest,
+    }];
+    parts.extend(attachments.iter().cloned());
     Response::builder()
         .status(200)
         .header("content-type", ct)
-        .body(body)
+        .body(transport::soap_package(&boundary, parts)?)
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))
 }

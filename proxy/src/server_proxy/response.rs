@@ -17,7 +17,10 @@ pub(crate) struct Rewriter {
 
 impl Rewriter {
     /// `request_digest`: SHA-512 of the request SOAP bytes; `charset`: of the SOAP part.
-    pub(crate) fn new(request_digest: &[u8; 64], charset: Option<&str>) -> Result<Self, XRoadError> {
+    pub(crate) fn new(
+        request_digest: &[u8; 64],
+        charset: Option<&str>,
+    ) -> Result<Self, XRoadError> {
         Ok(Rewriter {
             inner: ResponseRewriter::new(request_digest, charset)?,
             raw: Vec::new(),
@@ -38,7 +41,10 @@ impl Rewriter {
     }
 
     /// The parsed response, and for a fault the fault to relay.
-    pub(crate) fn finish(self, out: &mut Vec<u8>) -> Result<(Soap, Option<XRoadError>), XRoadError> {
+    pub(crate) fn finish(
+        self,
+        out: &mut Vec<u8>,
+    ) -> Result<(Soap, Option<XRoadError>), XRoadError> {
         let soap = self.inner.finish(out)?;
         let fault = match &soap {
             Soap::Fault(f) => {

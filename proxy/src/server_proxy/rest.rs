@@ -49,7 +49,10 @@ pub(super) async fn process(
         ));
     }
     let info = sc.service(service).ok_or_else(|| {
-        XRoadError::new(ErrorCode::UnknownService, format!("Unknown service: {service}"))
+        XRoadError::new(
+            ErrorCode::UnknownService,
+            format!("Unknown service: {service}"),
+        )
     })?;
     if info.description_type == DescriptionType::Wsdl {
         return Err(XRoadError::new(
@@ -86,7 +89,8 @@ pub(super) async fn process(
     let digest = request_digest(&rest.header_part_bytes(), body_digest);
     let result = call_provider(ctx, &rest, &message, info.url.as_deref(), info.timeout, {
         if info.ssl_authentication {
-            sc.client(service.provider()).map(|c| c.certificates.clone())
+            sc.client(service.provider())
+                .map(|c| c.certificates.clone())
         } else {
             None
         }
@@ -131,13 +135,21 @@ pub(super) async fn process(
                 w.spooled_part(transport::REST_BODY, &[], data).await?;
             }
             if let Some(hc) = &signed.hash_chain {
-                w.part(transport::HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
-                    .await?;
+                w.part(
+                    transport::HASH_CHAIN_RESULT,
+                    &[],
+                    Bytes::from(hc.result.to_vec()),
+                )
+                .await?;
                 w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
                     .await?;
             }
-            w.part(transport::SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
-                .await?;
+            w.part(
+                transport::SIGNATURE,
+                &[],
+                Bytes::from(signed.signature.to_vec()),
+            )
+            .await?;
             w.finish().await
         }
         .await;
@@ -211,7 +223,14 @@ async fn call_provider(
     };
     let response = ctx
         .service_client()
-        .send(rest.verb().as_str(), &target, headers, body, timeout, pinned)
+        .send(
+            rest.verb().as_str(),
+            &target,
+            headers,
+            body,
+            timeout,
+            pinned,
+        )
         .await
         .map_err(service_failed)?;
     let status = response.status().as_u16();
@@ -224,7 +243,12 @@ async fn call_provider(
     let resp_headers: Vec<(String, String)> = response
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let has_entity = response.headers().contains_key("content-length")
         || response.headers().contains_key("transfer-encoding");

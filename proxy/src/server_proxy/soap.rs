@@ -26,8 +26,8 @@ pub(super) async fn process(
     message: TransportMessage,
 ) -> Result<Response<Body>, XRoadError> {
     let now = SystemTime::now();
-    let soap_action = validate_soap_action(header(headers, HEADER_ORIGINAL_SOAP_ACTION))?
-        .map(str::to_owned);
+    let soap_action =
+        validate_soap_action(header(headers, HEADER_ORIGINAL_SOAP_ACTION))?.map(str::to_owned);
     let Some(MainPart::Soap(part)) = &message.main else {
         return Err(XRoadError::new(
             ErrorCode::MissingSoap,
@@ -65,7 +65,10 @@ pub(super) async fn process(
         ));
     }
     let info = sc.service(service).ok_or_else(|| {
-        XRoadError::new(ErrorCode::UnknownService, format!("Unknown service: {service}"))
+        XRoadError::new(
+            ErrorCode::UnknownService,
+            format!("Unknown service: {service}"),
+        )
     })?;
     if info.description_type != DescriptionType::Wsdl {
         return Err(XRoadError::new(
@@ -94,7 +97,8 @@ pub(super) async fn process(
         )
     })?;
     let pinned = if info.ssl_authentication {
-        sc.client(service.provider()).map(|c| c.certificates.clone())
+        sc.client(service.provider())
+            .map(|c| c.certificates.clone())
     } else {
         None
     };
@@ -139,17 +143,29 @@ pub(super) async fn process(
     let (mut w, ct) = TransportWriter::new(tx)?;
     tokio::spawn(async move {
         let result = async {
-            w.spooled_part(&provider.soap_content_type, &provider.soap_headers, &provider.soap)
-                .await?;
+            w.spooled_part(
+                &provider.soap_content_type,
+                &provider.soap_headers,
+                &provider.soap,
+            )
+            .await?;
             w.attachments(&provider.attachments).await?;
             if let Some(hc) = &signed.hash_chain {
-                w.part(transport::HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
-                    .await?;
+                w.part(
+                    transport::HASH_CHAIN_RESULT,
+                    &[],
+                    Bytes::from(hc.result.to_vec()),
+                )
+                .await?;
                 w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
                     .await?;
             }
-            w.part(transport::SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
-                .await?;
+            w.part(
+                transport::SIGNATURE,
+                &[],
+                Bytes::from(signed.signature.to_vec()),
+            )
+            .await?;
             w.finish().await
         }
         .await;
@@ -174,46 +190,24 @@ fn provider_request(
     original_ct: &str,
 ) -> Result<(String, Body), XRoadError> {
     if attachments.is_empty() {
-        let (tx, body) = transport::channel_body(4);
-        let data = part.data.clone();
-        tokio::spawn(async move {
-            if let Err(e) = tx.send_spooled(&data).await {
-                tx.abort(e).await;
-            }
-        });
-        return Ok(("text/xml; charset=UTF-8".to_owned(), body));
+        return Ok((
+            "text/xml; charset=UTF-8".to_owned(),
+            transport::spooled_body(part.data.clone()),
+        ));
     }
-    let boundary = xroad_mime::ContentType::parse(original_ct)
-        .ok()
-        .and_then(|c| c.multipart_boundary().ok().map(str::to_owned))
-        .unwrap_or_else(|| "xroad-boundary".to_owned());
-    let mut writer = xroad_mime::MultipartWriter::soap_encoder(&boundary)
-        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
-    let (tx, body) = transport::channel_body(8);
-    let soap = (part.content_type.clone(), part.headers.clone(), part.data.clone());
-    let atts: Vec<(String, Vec<(String, String)>, Spooled)> = attachments
-        .iter()
-        .map(|a| (a.content_type.clone(), a.headers.clone(), a.data.clone()))
-        .collect();
-    tokio::spawn(async move {
-        let result = async {
-            let mut buf = Vec::new();
-            for (ct, headers, data) in std::iter::once(&soap).chain(atts.iter()) {
-                writer
-                    .start_part(&mut buf, ct, headers.iter().map(|(n, v)| (n, v)))
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-                tx.send(Bytes::from(std::mem::take(&mut buf))).await?;
-                tx.send_spooled(data).await?;
-            }
-            writer.finish(&mut buf);
-            tx.send(Bytes::from(buf)).await
-        }
-        .await;
-        if let Err(e) = result {
-            tx.abort(e).await;
-        }
-    });
-    Ok((original_ct.to_owned(), body))
+    let boundary =
+        transport::boundary_of(original_ct).unwrap_or_else(|| "xroad-boundary".to_owned());
+    let mut parts = vec![Attachment {
+        content_type: part.content_type.clone(),
+        headers: part.headers.clone(),
+        data: part.data.clone(),
+        digest: part.digest,
+    }];
+    parts.extend(attachments.iter().cloned());
+    Ok((
+        original_ct.to_owned(),
+        transport::soap_package(&boundary, parts)?,
+    ))
 }
 
 /// The provider's response as it will be signed and sent.
@@ -297,10 +291,18 @@ struct ResponseReader {
     soap_done: Option<(Spooled, xroad_crypto::Digest, Soap, Option<XRoadError>)>,
     soap_content_type: String,
     soap_headers: Vec<(String, String)>,
-    current: Option<(String, Vec<(String, String)>, Spool, xroad_crypto::Hasher)>,
+    current: Option<PartInProgress>,
     attachments: Vec<Attachment>,
     spool: crate::spool::SpoolSettings,
     request_digest: [u8; 64],
+}
+
+/// An attachment being read.
+struct PartInProgress {
+    content_type: String,
+    headers: Vec<(String, String)>,
+    spool: Spool,
+    hasher: xroad_crypto::Hasher,
 }
 
 struct SoapSink {
@@ -339,7 +341,9 @@ impl SoapSink {
         Ok(())
     }
 
-    fn finish(self) -> Result<(Spooled, xroad_crypto::Digest, Soap, Option<XRoadError>), XRoadError> {
+    fn finish(
+        self,
+    ) -> Result<(Spooled, xroad_crypto::Digest, Soap, Option<XRoadError>), XRoadError> {
         let SoapSink {
             rewriter,
             mut spool,
@@ -438,12 +442,12 @@ impl ResponseReader {
                         self.soap_content_type = ct;
                         self.soap_headers = headers;
                     } else {
-                        self.current = Some((
-                            ct,
+                        self.current = Some(PartInProgress {
+                            content_type: ct,
                             headers,
-                            Spool::new(&self.spool),
-                            xroad_crypto::DigestAlgorithm::Sha512.hasher(),
-                        ));
+                            spool: Spool::new(&self.spool),
+                            hasher: xroad_crypto::DigestAlgorithm::Sha512.hasher(),
+                        });
                     }
                     self.index += 1;
                 }
@@ -452,9 +456,9 @@ impl ResponseReader {
                         if let Err(e) = s.feed(d) {
                             break Err(e);
                         }
-                    } else if let Some((_, _, spool, hasher)) = &mut self.current {
-                        hasher.update(d);
-                        if let Err(e) = spool.write(d) {
+                    } else if let Some(p) = &mut self.current {
+                        p.hasher.update(d);
+                        if let Err(e) = p.spool.write(d) {
                             break Err(e);
                         }
                     }
@@ -474,12 +478,12 @@ impl ResponseReader {
     fn end_part(&mut self) -> Result<(), XRoadError> {
         if let Some(s) = self.soap.take() {
             self.soap_done = Some(s.finish()?);
-        } else if let Some((content_type, headers, spool, hasher)) = self.current.take() {
+        } else if let Some(p) = self.current.take() {
             self.attachments.push(Attachment {
-                content_type,
-                headers,
-                data: spool.finish()?,
-                digest: hasher.finish(),
+                content_type: p.content_type,
+                headers: p.headers,
+                data: p.spool.finish()?,
+                digest: p.hasher.finish(),
             });
         }
         Ok(())

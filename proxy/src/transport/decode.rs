@@ -97,7 +97,11 @@ fn headers_except_content_type(h: &PartHeaders) -> Vec<(String, String)> {
 /// The MIME type of a part, lower case, without parameters ("" when absent).
 fn mime_type(ct: Option<&str>) -> String {
     let ct = ct.unwrap_or("");
-    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Reads one transport message; see the module documentation.
@@ -121,7 +125,10 @@ impl TransportDecoder {
         spool: SpoolSettings,
     ) -> Result<TransportDecoder, XRoadError> {
         let ct = ContentType::parse(content_type).map_err(|_| {
-            invalid_content_type(format!("Invalid content type: {}", mime_type(Some(content_type))))
+            invalid_content_type(format!(
+                "Invalid content type: {}",
+                mime_type(Some(content_type))
+            ))
         })?;
         if !ct.essence().eq_ignore_ascii_case("multipart/mixed") {
             return Err(invalid_content_type(format!(
@@ -242,7 +249,9 @@ impl TransportDecoder {
                     if mt != "text/xml" && mt != "application/xop+xml" {
                         return Err(invalid_content_type(format!(
                             "Invalid content type for SOAP message: {}",
-                            h.content_type().map(|c| mime_type(Some(c))).unwrap_or_default()
+                            h.content_type()
+                                .map(|c| mime_type(Some(c)))
+                                .unwrap_or_default()
                         )));
                     }
                     self.next = Next::Attachments;
@@ -340,12 +349,9 @@ impl TransportDecoder {
                 let data = spool.finish()?;
                 let soap = parser.finish()?;
                 if let Soap::Fault(_) = &soap {
-                    let bytes = data
-                        .as_memory()
-                        .cloned()
-                        .ok_or_else(|| {
-                            XRoadError::new(ErrorCode::InvalidMessage, "SOAP fault is too large")
-                        })?;
+                    let bytes = data.as_memory().cloned().ok_or_else(|| {
+                        XRoadError::new(ErrorCode::InvalidMessage, "SOAP fault is too large")
+                    })?;
                     m.fault = super::fault_of(&bytes)?;
                     self.next = Next::None;
                     return Ok(());

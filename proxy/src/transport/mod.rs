@@ -106,7 +106,7 @@ pub struct RestPart {
 }
 
 /// An attachment or a REST body.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Attachment {
     /// Its `content-type`.
     pub content_type: String,
@@ -153,7 +153,10 @@ pub type Body = http_body_util::combinators::BoxBody<Bytes, io::Error>;
 pub fn channel_body(depth: usize) -> (BodySender, Body) {
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, io::Error>>(depth.max(1));
     let stream = tokio_stream_from(rx);
-    (BodySender { tx }, http_body_util::StreamBody::new(stream).boxed())
+    (
+        BodySender { tx },
+        http_body_util::StreamBody::new(stream).boxed(),
+    )
 }
 
 /// A whole body at once.
@@ -176,7 +179,10 @@ pub struct BodySender {
 }
 
 fn receiver_gone() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the receiver of the body went away")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the receiver of the body went away",
+    )
 }
 
 impl BodySender {
@@ -246,7 +252,11 @@ impl TransportWriter {
         body: Bytes,
     ) -> io::Result<()> {
         self.top
-            .start_part(&mut self.buf, content_type, headers.iter().map(|(n, v)| (n, v)))
+            .start_part(
+                &mut self.buf,
+                content_type,
+                headers.iter().map(|(n, v)| (n, v)),
+            )
             .map_err(mime_io)?;
         self.flush().await?;
         self.tx.send(body).await
@@ -260,7 +270,11 @@ impl TransportWriter {
         body: &Spooled,
     ) -> io::Result<()> {
         self.top
-            .start_part(&mut self.buf, content_type, headers.iter().map(|(n, v)| (n, v)))
+            .start_part(
+                &mut self.buf,
+                content_type,
+                headers.iter().map(|(n, v)| (n, v)),
+            )
             .map_err(mime_io)?;
         self.flush().await?;
         self.tx.send_spooled(body).await
@@ -306,6 +320,56 @@ impl TransportWriter {
     pub fn sender(&self) -> &BodySender {
         &self.tx
     }
+}
+
+/// Sends a spooled part as a whole body.
+pub fn spooled_body(data: Spooled) -> Body {
+    let (tx, body) = channel_body(4);
+    tokio::spawn(async move {
+        if let Err(e) = tx.send_spooled(&data).await {
+            tx.abort(e).await;
+        }
+    });
+    body
+}
+
+/// A SOAP-with-attachments package towards an information system: the SOAP part and the
+/// attachments, each with its content type and other MIME headers, framed as Java's
+/// `MultipartSoapMessageEncoder` does with `boundary`.
+pub fn soap_package(boundary: &str, parts: Vec<Attachment>) -> Result<Body, XRoadError> {
+    let mut writer = MultipartWriter::soap_encoder(boundary)
+        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+    let (tx, body) = channel_body(8);
+    tokio::spawn(async move {
+        let result = async {
+            let mut buf = Vec::new();
+            for p in &parts {
+                writer
+                    .start_part(
+                        &mut buf,
+                        &p.content_type,
+                        p.headers.iter().map(|(n, v)| (n, v)),
+                    )
+                    .map_err(mime_io)?;
+                tx.send(Bytes::from(std::mem::take(&mut buf))).await?;
+                tx.send_spooled(&p.data).await?;
+            }
+            writer.finish(&mut buf);
+            tx.send(Bytes::from(buf)).await
+        }
+        .await;
+        if let Err(e) = result {
+            tx.abort(e).await;
+        }
+    });
+    Ok(body)
+}
+
+/// The `boundary` of a multipart content type, if it has one.
+pub fn boundary_of(content_type: &str) -> Option<String> {
+    xroad_mime::ContentType::parse(content_type)
+        .ok()
+        .and_then(|c| c.multipart_boundary().ok().map(str::to_owned))
 }
 
 /// Reads a whole HTTP body into a decoder, chunk by chunk.

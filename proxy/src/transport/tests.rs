@@ -33,12 +33,20 @@ async fn written(attachments: &[&[u8]]) -> (String, Vec<u8>) {
         })
         .collect();
     let task = tokio::spawn(async move {
-        w.part(OCSP_RESPONSE, &[], Bytes::from_static(b"\x30\x03\x0a\x01\x00"))
-            .await
-            .unwrap();
-        w.part("text/xml; charset=UTF-8", &[], Bytes::from_static(SOAP.as_bytes()))
-            .await
-            .unwrap();
+        w.part(
+            OCSP_RESPONSE,
+            &[],
+            Bytes::from_static(b"\x30\x03\x0a\x01\x00"),
+        )
+        .await
+        .unwrap();
+        w.part(
+            "text/xml; charset=UTF-8",
+            &[],
+            Bytes::from_static(SOAP.as_bytes()),
+        )
+        .await
+        .unwrap();
         w.attachments(&atts).await.unwrap();
         if !atts.is_empty() {
             w.part(HASH_CHAIN_RESULT, &[], Bytes::from_static(b"<hcr/>"))
@@ -58,7 +66,12 @@ async fn written(attachments: &[&[u8]]) -> (String, Vec<u8>) {
     (ct, bytes)
 }
 
-fn decode_in_chunks(ct: &str, bytes: &[u8], chunk: usize, spool: SpoolSettings) -> TransportMessage {
+fn decode_in_chunks(
+    ct: &str,
+    bytes: &[u8],
+    chunk: usize,
+    spool: SpoolSettings,
+) -> TransportMessage {
     let mut d = TransportDecoder::new(ct, DigestAlgorithm::Sha512, spool).unwrap();
     for c in bytes.chunks(chunk) {
         d.feed(c).unwrap();
@@ -78,7 +91,10 @@ async fn a_soap_message_with_attachments_round_trips_in_any_chunking() {
                 panic!("no SOAP part")
             };
             assert_eq!(soap.content_type, "text/xml; charset=UTF-8");
-            assert_eq!(soap.data.to_bytes().await.unwrap().as_ref(), SOAP.as_bytes());
+            assert_eq!(
+                soap.data.to_bytes().await.unwrap().as_ref(),
+                SOAP.as_bytes()
+            );
             assert_eq!(soap.digest, DigestAlgorithm::Sha512.digest(SOAP.as_bytes()));
             assert_eq!(m.attachments.len(), 2);
             assert_eq!(
@@ -108,7 +124,10 @@ async fn the_framing_is_javas() {
         "--{top}\r\ncontent-type: multipart/mixed; charset=UTF-8; boundary={att}\r\n\r\n\r\n--{att}\r\ncontent-type: application/octet-stream\r\nContent-ID: <a>\r\n\r\nx\r\n--{att}--\r\n"
     );
     assert!(text.contains(&expected_nested), "{text}");
-    assert!(text.ends_with(&format!("<sig/>\r\n--{top}--\r\n")), "{text}");
+    assert!(
+        text.ends_with(&format!("<sig/>\r\n--{top}--\r\n")),
+        "{text}"
+    );
 }
 
 fn message(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
@@ -135,7 +154,10 @@ fn parts_out_of_order_are_refused_as_java_does() {
     let (ct, b) = message(&[("application/json", b"{}")]);
     let e = decode_err(&ct, &b);
     assert_eq!(e.error_code(), Some(ErrorCode::InvalidContentType));
-    assert_eq!(e.message(), "Invalid content type for SOAP message: application/json");
+    assert_eq!(
+        e.message(),
+        "Invalid content type for SOAP message: application/json"
+    );
 
     let (ct, b) = message(&[("text/xml", SOAP.as_bytes()), ("application/zip", b"z")]);
     let e = decode_err(&ct, &b);
@@ -151,7 +173,10 @@ fn parts_out_of_order_are_refused_as_java_does() {
     ]);
     let e = decode_err(&ct, &b);
     assert_eq!(e.error_code(), Some(ErrorCode::InvalidMessage));
-    assert_eq!(e.message(), "Extra content (signature/bdoc-1.0/ts) after signature");
+    assert_eq!(
+        e.message(),
+        "Extra content (signature/bdoc-1.0/ts) after signature"
+    );
 }
 
 #[test]
@@ -175,7 +200,10 @@ fn a_fault_instead_of_the_signature_is_kept_for_relaying() {
     let (ct, b) = message(&[("text/xml", SOAP.as_bytes()), (FAULT_PART, fault)]);
     let m = decode_in_chunks(&ct, &b, 5, settings(1 << 20));
     let f = m.fault.unwrap();
-    assert_eq!(f.fault_code(xroad_fault::Spelling::Current), "server.serverproxy.x");
+    assert_eq!(
+        f.fault_code(xroad_fault::Spelling::Current),
+        "server.serverproxy.x"
+    );
     assert_eq!(f.raw_fault(), Some(&fault[..]));
     assert!(m.signature.is_none());
 }
