@@ -184,6 +184,20 @@ impl ResponseRewriter {
     }
 }
 
+/// Rewrites a whole response held in memory with [`ResponseRewriter`]: returns the rewritten
+/// bytes and the parsed response.
+pub fn rewrite_response(
+    document: &[u8],
+    request_soap_digest: &[u8; 64],
+    charset: Option<&str>,
+) -> Result<(Vec<u8>, Soap), XRoadError> {
+    let mut rewriter = ResponseRewriter::new(request_soap_digest, charset)?;
+    let mut out = Vec::with_capacity(document.len() + 200);
+    rewriter.feed(document, &mut out)?;
+    let soap = rewriter.finish(&mut out)?;
+    Ok((out, soap))
+}
+
 fn service_failed(e: XRoadError) -> XRoadError {
     e.with_prefix(ErrorCode::ServiceFailed)
 }

@@ -42,7 +42,7 @@ fn rewrite_chunked(
 
 /// Rewrites whole and in small chunks; all must agree.
 fn rewrite_with(doc: &[u8], charset: Option<&str>) -> Result<(Vec<u8>, Soap), XRoadError> {
-    let whole = rewrite_chunked(doc, charset, doc.len());
+    let whole = rewrite_response(doc, &digest(), charset);
     for n in [1, 2, 3, 7, 64] {
         let chunked = rewrite_chunked(doc, charset, n);
         match (&whole, &chunked) {
