@@ -182,6 +182,44 @@ impl Network {
         self.sample_services.is_some()
     }
 
+    /// What was built, for people: where each part listens and where its files are.
+    pub fn describe(&self) -> String {
+        let addr = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+        let mut out = format!(
+            "X-Road instance {} on 127.0.0.1 (built in {} ms, state in {})\n  global configuration  {}\n  OCSP responder        {}\n",
+            self.instance,
+            self.build_time.as_millis(),
+            self.state_dir.display(),
+            self.conf_url,
+            self.ocsp.url()
+        );
+        if let Some(s) = &self.samples {
+            out.push_str(&format!(
+                "  sample SOAP service   {} (WSDL {})\n  sample REST service   {} (OpenAPI {})\n",
+                s.soap, s.wsdl, s.rest, s.openapi
+            ));
+        }
+        for n in &self.nodes {
+            let l = &n.config.listen;
+            out.push_str(&format!(
+                "  security server {}\n    client proxy http://{}  https://{}\n    server proxy {}  OCSP responses {}  health check {}\n    clients {}\n    configuration {}\n",
+                n.server_id,
+                addr(l.client_http),
+                addr(l.client_https),
+                addr(l.server),
+                addr(l.ocsp_responder),
+                addr(l.health_check),
+                n.clients
+                    .iter()
+                    .map(ClientId::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                n.config_path.display()
+            ));
+        }
+        out
+    }
+
     /// One request per service whose access rights name a client: a SOAP request for SOAP
     /// services (the samples' operations get a sample body), a GET for REST services; each
     /// sent by the first allowed client through the client proxy of a node hosting it.
@@ -1116,6 +1154,13 @@ mod tests {
         let (status, body) = http(&format!("{}/pets", urls.rest), "GET", &[], "").await;
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("Rex"), "{body}");
+
+        let text = net.describe();
+        assert!(
+            text.contains(&consumer.config_path.display().to_string()),
+            "{text}"
+        );
+        assert!(text.contains(&urls.wsdl), "{text}");
 
         // What the demo sends, and the curl commands it prints.
         let requests = net.demo_requests();
