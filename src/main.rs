@@ -7,6 +7,8 @@ mod demo;
 mod demo_cmd;
 mod globalconf_cmd;
 mod message_check;
+#[cfg(test)]
+mod metaservices_e2e;
 mod node;
 mod run_cmd;
 mod serverconf_cmd;
