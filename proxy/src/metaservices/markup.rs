@@ -39,12 +39,12 @@ pub(crate) fn tags(text: &str) -> Option<Vec<Tag<'_>>> {
     while let Some(off) = memchr(b'<', &b[i..]) {
         let start = i + off;
         let rest = &text[start..];
-        if rest.starts_with("<!--") {
-            i = start + 4 + rest[4..].find("-->")? + 3;
-        } else if rest.starts_with("<![CDATA[") {
-            i = start + 9 + rest[9..].find("]]>")? + 3;
-        } else if rest.starts_with("<?") {
-            i = start + 2 + rest[2..].find("?>")? + 2;
+        if let Some(r) = rest.strip_prefix("<!--") {
+            i = start + 4 + r.find("-->")? + 3;
+        } else if let Some(r) = rest.strip_prefix("<![CDATA[") {
+            i = start + 9 + r.find("]]>")? + 3;
+        } else if let Some(r) = rest.strip_prefix("<?") {
+            i = start + 2 + r.find("?>")? + 2;
         } else if rest.starts_with("<!") {
             i = start + rest.find('>')? + 1;
         } else if let Some(r) = rest.strip_prefix("</") {

@@ -16,6 +16,14 @@ const NS_WSDL_SOAP: &str = "http://schemas.xmlsoap.org/wsdl/soap/";
 /// What SOAP endpoint addresses in a WSDL are replaced with.
 pub const WSDL_ENDPOINT_ADDRESS: &str = "http://example.org/xroad-endpoint";
 
+/// The first element in the body: its name in the start tag, in the end tag (`None` for
+/// `<x/>`), and its whole span.
+type FirstElement = (
+    std::ops::Range<usize>,
+    Option<std::ops::Range<usize>>,
+    std::ops::Range<usize>,
+);
+
 /// Where the parts of the request envelope are.
 struct Envelope {
     /// Offset of the root element.
@@ -24,11 +32,7 @@ struct Envelope {
     body_content: std::ops::Range<usize>,
     /// The first element in the body: its name ranges in the start and end tag (the end
     /// tag's is `None` for `<x/>`), and whole span.
-    first: Option<(
-        std::ops::Range<usize>,
-        Option<std::ops::Range<usize>>,
-        std::ops::Range<usize>,
-    )>,
+    first: Option<FirstElement>,
     /// Prefixes in scope in the body for the X-Road and identifiers namespaces.
     xroad_prefix: Option<String>,
     id_prefix: Option<String>,
