@@ -12,7 +12,7 @@ use hyper_util::rt::TokioExecutor;
 use xroad_devnet::topology::Topology;
 use xroad_identifiers::{ClientId, ServiceId};
 use xroad_serverconf::pattern::EndpointPattern;
-use xroad_serverconf::{AccessRight, Store, Subject};
+use xroad_serverconf::{AccessRight, DescriptionType, Service, ServiceDescription, Store, Subject};
 
 use crate::demo::network::soap_envelope;
 use crate::node;
@@ -142,6 +142,17 @@ async fn metaservices_through_two_security_servers() {
                 path: "/pets/*".into(),
                 subjects: vec![Subject::Client(id("DEV/COM/1111/other"))],
             });
+            // A SOAP service whose WSDL cannot be downloaded (nothing listens on port 9).
+            let mut broken = Service::new("broken");
+            broken.version = Some("v1".into());
+            broken.url = Some("http://127.0.0.1:9/soap".into());
+            client.service_descriptions.push(ServiceDescription {
+                kind: DescriptionType::Wsdl,
+                url: "http://127.0.0.1:9/broken.wsdl".into(),
+                disabled: false,
+                disabled_notice: None,
+                services: vec![broken],
+            });
             Ok(())
         })
         .await
@@ -242,10 +253,11 @@ async fn metaservices_through_two_security_servers() {
         );
         assert!(
             list.body.contains(&format!(
-            "<soapenv:Body><xrd:listMethodsResponse>{}{}</xrd:listMethodsResponse></soapenv:Body>",
-            // The store keeps services sorted by code.
+            "<soapenv:Body><xrd:listMethodsResponse>{}{}{}</xrd:listMethodsResponse></soapenv:Body>",
+            // Descriptions in store order, services sorted by code within each.
             service_xml("getRandom"),
-            service_xml("helloService")
+            service_xml("helloService"),
+            service_xml("broken")
         )),
             "{}",
             list.body
@@ -327,6 +339,13 @@ async fn metaservices_through_two_security_servers() {
         ))
         .await;
         assert!(unknown.body.contains("unknown_service"), "{}", unknown.body);
+        let broken = post(soap(
+            "DEV/COM/1111/client",
+            "getWsdl",
+            "<xrd:getWsdl><xrd:serviceCode>broken</xrd:serviceCode><xrd:serviceVersion>v1</xrd:serviceVersion></xrd:getWsdl>",
+        ))
+        .await;
+        assert!(broken.body.contains("internal_error"), "{}", broken.body);
         let rest_service = post(soap(
             "DEV/COM/1111/client",
             "getWsdl",
@@ -472,8 +491,12 @@ async fn metaservices_through_two_security_servers() {
     tokio::time::timeout(Duration::from_secs(240), checks)
         .await
         .expect("metaservice checks within 240 s");
-    for n in nodes {
-        n.stop(Duration::from_secs(5)).await;
+    let stops: Vec<_> = nodes
+        .into_iter()
+        .map(|n| tokio::spawn(n.stop(Duration::from_secs(5))))
+        .collect();
+    for s in stops {
+        let _ = s.await;
     }
     drop(network);
     dir.close().unwrap();
