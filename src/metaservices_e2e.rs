@@ -345,7 +345,7 @@ async fn metaservices_through_two_security_servers() {
             "<xrd:getWsdl><xrd:serviceCode>broken</xrd:serviceCode><xrd:serviceVersion>v1</xrd:serviceVersion></xrd:getWsdl>",
         ))
         .await;
-        assert!(broken.body.contains("internal_error"), "{}", broken.body);
+        assert!(broken.body.contains("network_error"), "{}", broken.body);
         let rest_service = post(soap(
             "DEV/COM/1111/client",
             "getWsdl",

@@ -245,7 +245,8 @@ fn boundary() -> String {
 }
 
 /// Downloads a service description (the service's TLS pinning honoured, its timeout used):
-/// the content types and the bytes of a `200` answer.
+/// the content types and the bytes of a `200` answer. Connection failures keep the service
+/// client's codes (`network_error`, `io_error`), as Java's exceptions translate.
 async fn fetch(
     ctx: &ProxyContext,
     service: &ServiceId,
@@ -271,8 +272,7 @@ async fn fetch(
             timeout,
             pinned,
         )
-        .await
-        .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.message().to_owned()))?;
+        .await?;
     let status = response.status();
     if status.as_u16() != 200 {
         let reason = status.canonical_reason().unwrap_or("");
