@@ -83,7 +83,7 @@ fn locate(request: &str) -> Result<Envelope, XRoadError> {
                 }
                 if *empty {
                     scope.pop(depth);
-                    depth -= 1;
+                    depth = depth.saturating_sub(1);
                 }
             }
             Tag::End { span, name_span } => {
@@ -232,7 +232,7 @@ pub fn wsdl_request(request: &str) -> Result<(String, Option<String>), XRoadErro
                 }
                 if *empty {
                     scope.pop(depth);
-                    depth -= 1;
+                    depth = depth.saturating_sub(1);
                 }
             }
             Tag::End { span, .. } => {
@@ -247,7 +247,7 @@ pub fn wsdl_request(request: &str) -> Result<(String, Option<String>), XRoadErro
                     }
                 }
                 scope.pop(depth);
-                depth -= 1;
+                depth = depth.saturating_sub(1);
             }
         }
     }
@@ -290,6 +290,7 @@ pub fn to_response(request: &str, charset: &str, service_code: &str) -> Result<S
 /// [`WSDL_ENDPOINT_ADDRESS`]; everything else kept as it was.
 pub fn rewrite_wsdl(wsdl: &str) -> Result<String, XRoadError> {
     let invalid = || XRoadError::new(ErrorCode::InternalError, "The WSDL is not well-formed XML");
+    check_well_formed(wsdl)?;
     let tags = tags(wsdl).ok_or_else(invalid)?;
     let mut scope = Scope::default();
     let mut depth = 0;
@@ -314,12 +315,12 @@ pub fn rewrite_wsdl(wsdl: &str) -> Result<String, XRoadError> {
                 }
                 if *empty {
                     scope.pop(depth);
-                    depth -= 1;
+                    depth = depth.saturating_sub(1);
                 }
             }
             Tag::End { .. } => {
                 scope.pop(depth);
-                depth -= 1;
+                depth = depth.saturating_sub(1);
             }
         }
     }
@@ -332,6 +333,34 @@ pub fn rewrite_wsdl(wsdl: &str) -> Result<String, XRoadError> {
     }
     out.push_str(&wsdl[at..]);
     Ok(out)
+}
+
+/// Java parses the WSDL before rewriting it: anything not well-formed (or with a DOCTYPE)
+/// is an `internal_error` naming the problem.
+fn check_well_formed(doc: &str) -> Result<(), XRoadError> {
+    struct Nothing;
+    impl xroad_xml::Handler for Nothing {
+        type Error = xroad_xml::SyntaxError;
+        fn start_element(&mut self, _: &xroad_xml::StartTag<'_>) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn end_element(&mut self, _: &xroad_xml::EndTag<'_>) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn text(&mut self, _: &str) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+    let mut scanner = xroad_xml::Scanner::new(xroad_xml::Limits::default());
+    scanner
+        .feed(doc.as_bytes(), &mut Nothing)
+        .and_then(|()| scanner.finish(&mut Nothing))
+        .map_err(|e| {
+            XRoadError::new(
+                ErrorCode::InternalError,
+                format!("The WSDL is not well-formed XML: {e}"),
+            )
+        })
 }
 
 /// The `getWsdl` answer as Java's `MultipartSoapMessageEncoder` writes it: content type and
@@ -504,6 +533,9 @@ mod tests {
     <wsdl:port binding="tns:c" name="c"><s2:address xmlns:s2="http://schemas.xmlsoap.org/wsdl/soap/" location='http://other.internal/'></s2:address></wsdl:port>
   </wsdl:service>
 </wsdl:definitions>"#;
+        assert!(rewrite_wsdl("<a></b>").is_err());
+        assert!(rewrite_wsdl("</a></b><c>").is_err());
+        assert!(rewrite_wsdl("not xml").is_err());
         let out = rewrite_wsdl(wsdl).unwrap();
         assert_eq!(
             out,
