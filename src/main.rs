@@ -5,6 +5,8 @@ mod config;
 #[allow(dead_code)] // `demo` is wired on top of it
 mod demo;
 mod demo_cmd;
+#[cfg(test)]
+mod e2e;
 mod globalconf_cmd;
 mod message_check;
 #[cfg(test)]

@@ -238,6 +238,20 @@ impl ProxyContext {
                     ),
                 )
             })?;
+        // Java's signer offers a signing certificate only while its OCSP response is good and
+        // fresh (`GetMemberSigningInfoReqHandler#checkValidity`).
+        let usable = xroad_crypto::ocsp::OcspResponse::from_der(&ocsp).is_ok_and(|r| {
+            matches!(r.status(), xroad_crypto::ocsp::CertStatus::Good)
+                && self.globalconf_unchecked().is_some_and(|gc| {
+                    crate::ocsp_client::is_fresh(&r, gc.trust(), SystemTime::now())
+                })
+        });
+        if !usable {
+            return Err(XRoadError::new(
+                ErrorCode::CannotCreateSignature,
+                format!("Member '{member}' has no suitable certificates"),
+            ));
+        }
         let mut cache = self
             .signing
             .lock()
@@ -262,6 +276,30 @@ impl ProxyContext {
         });
         cache.insert(member, ctx.clone());
         Ok(ctx)
+    }
+
+    /// Java's `ClientMessageHandler` check before a request is read: this server must have a
+    /// valid authentication certificate (Java's `CachingKeyConfImpl#getAuthKey` has none
+    /// unless the OCSP responses of its chain are good and fresh), else
+    /// `ssl_authentication_failed`. The responses, to send with the request.
+    pub fn own_auth_ocsp_checked(&self, now: SystemTime) -> Result<Vec<Vec<u8>>, XRoadError> {
+        let invalid = || {
+            XRoadError::new(
+                ErrorCode::SslAuthenticationFailed,
+                "Security server has no valid authentication certificate",
+            )
+        };
+        let gc = self.globalconf(now)?;
+        let responses = self.own_auth_ocsp().map_err(|_| invalid())?;
+        for der in &responses {
+            let r = xroad_crypto::ocsp::OcspResponse::from_der(der).map_err(|_| invalid())?;
+            if !matches!(r.status(), xroad_crypto::ocsp::CertStatus::Good)
+                || !crate::ocsp_client::is_fresh(&r, gc.trust(), now)
+            {
+                return Err(invalid());
+            }
+        }
+        Ok(responses)
     }
 
     /// The OCSP responses of this server's auth certificate chain (sent with every request).

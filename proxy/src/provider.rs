@@ -134,16 +134,23 @@ impl ServiceClient {
             Some(certs) if url.starts_with("https") => client(Arc::new(Pinned(Some(certs)))),
             _ => self.any_cert.clone(),
         };
+        // Java's codes: a failed connect is a `SocketException` (`network_error`); a read
+        // time-out (`SocketTimeoutException`) or a connection closed without a (whole)
+        // response (`NoHttpResponseException`) are other `IOException`s (`io_error`).
         match tokio::time::timeout(timeout, client.request(request)).await {
             Err(_) => Err(XRoadError::new(
-                ErrorCode::NetworkError,
+                ErrorCode::IoError,
                 format!(
                     "Read timed out: no response from {url} in {} s",
                     timeout.as_secs()
                 ),
             )),
             Ok(Err(e)) => Err(XRoadError::new(
-                ErrorCode::NetworkError,
+                if e.is_connect() {
+                    ErrorCode::NetworkError
+                } else {
+                    ErrorCode::IoError
+                },
                 format!("Cannot call {url}: {}", error_chain(&e)),
             )),
             Ok(Ok(r)) => Ok(r),

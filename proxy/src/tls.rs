@@ -500,6 +500,21 @@ fn peer_chain(ssl: &SslRef) -> Result<Vec<Vec<u8>>, ErrorStack> {
 }
 
 fn handshake_error(peer: &str, e: &openssl::ssl::Error) -> TlsError {
+    // A connection reset or aborted by the peer is Java's `SocketException` (`network_error`),
+    // not a handshake failure.
+    if let Some(io) = e.io_error() {
+        if matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+        ) {
+            return TlsError::Connect {
+                peer: peer.to_owned(),
+                source: io::Error::new(io.kind(), io.to_string()),
+            };
+        }
+    }
     let detail = match (e.ssl_error(), e.io_error()) {
         (Some(stack), _) => stack.to_string(),
         (None, Some(io)) => io.to_string(),

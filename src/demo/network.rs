@@ -795,7 +795,10 @@ pub(crate) async fn build_network(
         &signing_key,
         &model,
         &VERSIONS,
-        SystemTime::now() + CONF_VALIDITY,
+        SystemTime::now()
+            + topology
+                .globalconf_validity
+                .map_or(CONF_VALIDITY, Duration::from_secs),
         &[fetch_interval],
     )
     .map_err(|e| format!("cannot publish the global configuration: {e}"))?;

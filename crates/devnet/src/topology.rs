@@ -115,6 +115,10 @@ pub struct Topology {
     /// Services offered.
     #[serde(default)]
     pub services: Vec<ServiceSpec>,
+    /// How long the published global configuration stays valid, in seconds (default: 30
+    /// days). Tests let it expire under running nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globalconf_validity: Option<u64>,
 }
 
 /// A member.
@@ -205,6 +209,7 @@ impl Topology {
             members: Vec::new(),
             security_servers: Vec::new(),
             services: Vec::new(),
+            globalconf_validity: None,
         })
     }
 
@@ -269,6 +274,9 @@ impl Topology {
 
     /// Checks what serde cannot: identifiers, references, duplicates, URLs.
     pub fn validate(&self) -> Result<(), TopologyError> {
+        if self.globalconf_validity == Some(0) {
+            return Err(err("globalconf-validity", "must be at least 1 second"));
+        }
         if self.instance.trim().is_empty() || self.instance.contains('/') {
             return Err(err(
                 "instance",

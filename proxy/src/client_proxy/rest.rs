@@ -63,6 +63,7 @@ async fn process(
 ) -> Result<Response<Body>, XRoadError> {
     let now = SystemTime::now();
     let gc = ctx.globalconf(now)?;
+    let ocsp = ctx.own_auth_ocsp_checked(now)?;
     let (head, body) = req.into_parts();
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers: Vec<(String, String)> = head
@@ -113,7 +114,6 @@ async fn process(
     let digest = request_digest(&header_part, body_digest);
 
     let signing = ctx.signing_context(rest.client())?;
-    let ocsp = ctx.own_auth_ocsp()?;
     let signed = ctx
         .signer()
         .sign_message(&signing.key_id, signing.builder.clone(), parts)

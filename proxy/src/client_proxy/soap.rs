@@ -74,6 +74,7 @@ pub(super) async fn process(
 ) -> Result<Response<Body>, XRoadError> {
     let now = SystemTime::now();
     ctx.globalconf(now)?;
+    let ocsp = ctx.own_auth_ocsp_checked(now)?;
     let ReadRequest {
         request,
         parts,
@@ -103,7 +104,6 @@ pub(super) async fn process(
         });
     }
     let signing = ctx.signing_context(client)?;
-    let ocsp = ctx.own_auth_ocsp()?;
     let signed = ctx
         .signer()
         .sign_message(&signing.key_id, signing.builder.clone(), signed_parts)

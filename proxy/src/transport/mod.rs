@@ -372,7 +372,9 @@ pub fn boundary_of(content_type: &str) -> Option<String> {
         .and_then(|c| c.multipart_boundary().ok().map(str::to_owned))
 }
 
-/// Reads a whole HTTP body into a decoder, chunk by chunk.
+/// Reads a whole HTTP body into a decoder, chunk by chunk. A body that ends early (the peer
+/// closed the connection mid-message) is an `io_error`, as Java's `ConnectionClosedException`
+/// / `EofException` (`IOException`s that are not `SocketException`s).
 pub async fn read_body<B>(
     mut body: B,
     mut feed: impl FnMut(&[u8]) -> Result<(), XRoadError>,
@@ -384,7 +386,7 @@ where
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             XRoadError::new(
-                ErrorCode::NetworkError,
+                ErrorCode::IoError,
                 format!("Error reading the message body: {e}"),
             )
         })?;

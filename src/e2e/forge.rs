@@ -1,0 +1,277 @@
+//! A hand-written client proxy: it holds the consumer's keys (its signer folder and PIN, its
+//! authentication certificate and OCSP responses) and sends transport messages straight to
+//! the provider's server proxy over mutual TLS, so that a test can leave out the signature
+//! or change a signed part after signing — what no man in the middle could do, because the
+//! TLS between the security servers is end to end.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+use xroad_confclient::GlobalConf;
+use xroad_crypto::{Certificate, DigestAlgorithm};
+use xroad_fault::XRoadError;
+use xroad_globalconf::PrioritizationStrategy;
+use xroad_identifiers::ClientId;
+use xroad_proxy::transport::{self, TransportWriter};
+use xroad_proxy::{
+    AuthCredentials, OwnAuth, PeerIdentity, ProxyContext, ProxySettings, TlsConnector,
+};
+use xroad_serverconf::ServerConfSnapshot;
+use xroad_signer::ocsp::{OcspManager, OcspSettings};
+use xroad_signer::{KeySigner, KeyUsage, ServiceConfig, Signer, SignerConfig, SignerHandle};
+
+use super::http::HttpMessage;
+use crate::demo::{Network, NodeLayout};
+
+/// What to do to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forgery {
+    /// Signed as the client proxy would (a control).
+    None,
+    /// No signature part.
+    Unsigned,
+    /// Signed, then one byte of the SOAP part changed.
+    Tampered,
+}
+
+/// The consumer's identity, usable from a test.
+pub(crate) struct Forger {
+    ctx: Arc<ProxyContext>,
+    connector: TlsConnector,
+    _gc: watch::Sender<Option<Arc<GlobalConf>>>,
+    _sc: watch::Sender<Arc<ServerConfSnapshot>>,
+}
+
+impl Forger {
+    /// Opens the keys and configuration of `consumer` (a running node; files are only read).
+    pub async fn of(net: &Network, consumer: &str, provider: &str) -> Forger {
+        let layout: &NodeLayout = net.node(consumer).expect("consumer");
+        let config = &layout.config;
+        let signer =
+            Arc::new(Signer::open(SignerConfig::new(config.signer_dir())).expect("signer"));
+        let pins =
+            xroad_signer::autologin::collect_pins(&[], config.pin_file.as_ref().expect("pin file"))
+                .expect("pins");
+        signer.login(&pins[0].0, &pins[0].1).expect("login");
+        let settings = OcspSettings::from_directory(
+            &config.globalconf_dir(),
+            PrioritizationStrategy::default(),
+        )
+        .expect("OCSP settings");
+        let ocsp = Arc::new(OcspManager::new(
+            config.signer_dir().join("ocsp-cache"),
+            settings,
+        ));
+        let handle = SignerHandle::spawn(signer.clone(), ServiceConfig::default()).with_ocsp(ocsp);
+
+        let gc =
+            Arc::new(GlobalConf::load(&config.globalconf_dir()).expect("global configuration"));
+        let store = xroad_serverconf::Store::open(&config.database_url())
+            .await
+            .expect("store");
+        let snapshot = xroad_serverconf::load_snapshot(&store, gc.own())
+            .await
+            .expect("snapshot");
+        store.close().await;
+        let (gc_tx, gc_rx) = watch::channel(Some(gc));
+        let (sc_tx, sc_rx) = watch::channel(Arc::new(snapshot));
+
+        let info = signer
+            .certs()
+            .expect("certs")
+            .into_iter()
+            .find(|c| c.usage == Some(KeyUsage::Authentication) && c.active)
+            .expect("auth cert");
+        let Ok(KeySigner::Soft(key)) = signer.key_signer(&info.key_id) else {
+            panic!("the auth key is not on the software token");
+        };
+        let x509 = openssl::x509::X509::from_der(info.cert.der()).expect("x509");
+        let credentials = AuthCredentials::new((*key).clone(), vec![x509]).expect("credentials");
+        let chain: Vec<Arc<Certificate>> = vec![info.cert.clone()];
+        let auth = OwnAuth {
+            server_id: layout.server_id.clone(),
+            credentials: credentials.clone(),
+            chain,
+        };
+        let proxy_settings = ProxySettings::default();
+        let provider_id = net.node(provider).expect("provider").server_id.clone();
+        let connector = TlsConnector::new(
+            &proxy_settings.tls,
+            &credentials,
+            Arc::new(move |_: &[Vec<u8>]| {
+                Ok::<_, XRoadError>(PeerIdentity::new(provider_id.clone()))
+            }),
+        )
+        .expect("connector");
+        let ctx = ProxyContext::new(proxy_settings, gc_rx, sc_rx, handle, auth).expect("context");
+        Forger {
+            ctx,
+            connector,
+            _gc: gc_tx,
+            _sc: sc_tx,
+        }
+    }
+
+    /// Sends `soap` from `client` to the server proxy at `address` as a transport message,
+    /// forged as asked; the server proxy's answer.
+    pub async fn send(
+        &self,
+        address: &str,
+        client: &ClientId,
+        soap: &str,
+        forgery: Forgery,
+    ) -> HttpMessage {
+        let signed_bytes = soap.as_bytes().to_vec();
+        let mut sent_bytes = signed_bytes.clone();
+        if forgery == Forgery::Tampered {
+            let i = soap.find("</data>").expect("a data element") - 1;
+            sent_bytes[i] ^= 0x01;
+        }
+        let digest = DigestAlgorithm::Sha512.digest(&signed_bytes);
+        let signing = self.ctx.signing_context(client).expect("signing context");
+        let signed = self
+            .ctx
+            .signer()
+            .sign_message(
+                &signing.key_id,
+                signing.builder.clone(),
+                vec![("/message.xml".to_owned(), digest)],
+            )
+            .await
+            .expect("signature");
+        let ocsp = self.ctx.own_auth_ocsp().expect("own OCSP");
+
+        let (tx, body) = transport::channel_body(8);
+        let (mut w, content_type) = TransportWriter::new(tx).expect("writer");
+        tokio::spawn(async move {
+            let r = async {
+                for o in ocsp {
+                    w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
+                        .await?;
+                }
+                w.part("text/xml; charset=UTF-8", &[], Bytes::from(sent_bytes))
+                    .await?;
+                if forgery != Forgery::Unsigned {
+                    if let Some(hc) = &signed.hash_chain {
+                        w.part(
+                            transport::HASH_CHAIN_RESULT,
+                            &[],
+                            Bytes::from(hc.result.to_vec()),
+                        )
+                        .await?;
+                        w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
+                            .await?;
+                    }
+                    w.part(
+                        transport::SIGNATURE,
+                        &[],
+                        Bytes::from(signed.signature.to_vec()),
+                    )
+                    .await?;
+                }
+                w.finish().await
+            }
+            .await;
+            if let Err(e) = r {
+                eprintln!("forged request not sent whole: {e}");
+            }
+        });
+
+        let conn = self
+            .connector
+            .connect(address)
+            .await
+            .expect("TLS to the provider");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(conn.into_stream()))
+                .await
+                .expect("HTTP handshake");
+        tokio::spawn(connection);
+        let request = hyper::Request::post("/")
+            .header("host", address)
+            .header("content-type", content_type)
+            .header("x-hash-algorithm", "SHA-512")
+            .header("x-proxy-version", xroad_proxy::PROXY_VERSION)
+            .header("x-original-content-type", "text/xml; charset=utf-8")
+            .header("x-original-soapaction", "")
+            .header("x-road-request-id", "e2e-forged-request")
+            .body(body)
+            .expect("request");
+        let response = sender.send_request(request).await.expect("response");
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        HttpMessage {
+            start: format!(
+                "HTTP/1.1 {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+            headers,
+            body: body.to_vec(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_and_tampered_transport_messages() {
+    use super::*;
+    with_env(|env| async move {
+        let forger = Forger::of(&env.net, "consumer", "provider").await;
+        let provider = env.net.node("provider").expect("provider").address.clone();
+        let envelope = crate::demo::network::soap_envelope(
+            &id(CLIENT),
+            &service(PROVIDER, "echo"),
+            "<ns1:echo><data>forged</data></ns1:echo>",
+        );
+        // The control: signed as a client proxy signs, it is served.
+        let r = forger
+            .send(&provider, &id(CLIENT), &envelope, Forgery::None)
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        assert!(
+            r.header("content-type")
+                .unwrap_or("")
+                .starts_with("multipart/mixed"),
+            "{:?} {}",
+            r.headers,
+            r.text()
+        );
+        assert!(
+            r.text().contains("<ns1:echoResponse><data>forged</data>"),
+            "{}",
+            r.text()
+        );
+
+        let r = forger
+            .send(&provider, &id(CLIENT), &envelope, Forgery::Unsigned)
+            .await;
+        assert_soap_fault(&r, "server.serverproxy.missing_signature");
+
+        let r = forger
+            .send(&provider, &id(CLIENT), &envelope, Forgery::Tampered)
+            .await;
+        assert_soap_fault(
+            &r,
+            "server.serverproxy.signature_verification.invalid_signature_value",
+        );
+    })
+    .await;
+}
