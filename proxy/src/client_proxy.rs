@@ -273,6 +273,25 @@ pub(crate) fn timed_out(ctx: &ProxyContext, address: &str) -> XRoadError {
     )
 }
 
+/// Runs `exchange` (send the request, read the answer) with the client timeout counted from
+/// when the request body has been sent whole (`sent` fires or is dropped by the body writer),
+/// as Java's read timeout does: sending a large body takes as long as the peer reads it.
+pub(crate) async fn with_client_timeout<T>(
+    ctx: &ProxyContext,
+    address: &str,
+    sent: tokio::sync::oneshot::Receiver<()>,
+    exchange: impl std::future::Future<Output = Result<T, XRoadError>>,
+) -> Result<T, XRoadError> {
+    let timeout = ctx.settings().client_timeout;
+    tokio::select! {
+        r = exchange => r,
+        () = async {
+            let _ = sent.await;
+            tokio::time::sleep(timeout).await;
+        } => Err(timed_out(ctx, address)),
+    }
+}
+
 pub(crate) struct PeerResponse {
     pub message: transport::TransportMessage,
     pub original_content_type: Option<String>,

@@ -124,7 +124,9 @@ async fn process(
     let (tx, out) = transport::channel_body(8);
     let (mut w, content_type) = TransportWriter::new(tx)?;
     let sent_header_part = header_part.clone();
+    let (sent, sent_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
+        let _sent = sent;
         let result = async {
             for o in ocsp {
                 w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
@@ -180,9 +182,7 @@ async fn process(
             .map_err(super::network)?;
         read_response(ctx, response).await
     };
-    let response = tokio::time::timeout(ctx.settings().client_timeout, exchange)
-        .await
-        .map_err(|_| super::timed_out(ctx, &conn.address))??;
+    let response = super::with_client_timeout(ctx, &conn.address, sent_rx, exchange).await?;
     ctx.peer_pool().put_back(conn);
     let message = response.message;
     if let Some(fault) = message.fault {

@@ -116,7 +116,9 @@ pub(super) async fn process(
     let soap_part = parts.first().cloned().unwrap_or_default();
     let soap_ct = request.soap_content_type.clone();
     let soap_headers = request.soap_part_headers.clone();
+    let (sent, sent_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
+        let _sent = sent;
         let result = async {
             for o in ocsp {
                 writer
@@ -176,9 +178,7 @@ pub(super) async fn process(
             .map_err(super::network)?;
         super::read_response(ctx, response).await
     };
-    let response = tokio::time::timeout(ctx.settings().client_timeout, exchange)
-        .await
-        .map_err(|_| super::timed_out(ctx, &conn.address))??;
+    let response = super::with_client_timeout(ctx, &conn.address, sent_rx, exchange).await?;
     ctx.peer_pool().put_back(conn);
     let message = response.message;
     if let Some(fault) = message.fault {
