@@ -516,33 +516,39 @@ fn client_proxy_reaches_an_openssl_s_server_as_the_provider() {
 <SOAP-ENV:Body><ns1:helloService xmlns:ns1=\"http://example.org/\"><name>openssl</name></ns1:helloService></SOAP-ENV:Body></SOAP-ENV:Envelope>"
     );
     let client_http = consumer.client_http.clone();
-    let is_request = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(&client_http).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let head = format!(
-            "POST / HTTP/1.1\r\nHost: {client_http}\r\nContent-Type: text/xml; charset=UTF-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body.as_bytes()).unwrap();
-        let mut answer = Vec::new();
-        let _ = s.read_to_end(&mut answer);
-        String::from_utf8_lossy(&answer).into_owned()
-    });
-
+    let send = move |body: String| {
+        let client_http = client_http.clone();
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(&client_http).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+            let head = format!(
+                "POST / HTTP/1.1\r\nHost: {client_http}\r\nContent-Type: text/xml; charset=UTF-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(body.as_bytes()).unwrap();
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer);
+            String::from_utf8_lossy(&answer).into_owned()
+        })
+    };
     // s_server shows what our client proxy sent; the whole chunked body ends with `0\r\n\r\n`.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = seen.lock().unwrap().clone();
-        if text.contains("POST ") && text.contains("\r\n0\r\n\r\n") {
-            break;
+    let wait_for_request = |seen: &Mutex<String>| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = seen.lock().unwrap().clone();
+            if text.contains("POST ") && text.contains("\r\n0\r\n\r\n") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no complete X-Road request reached s_server in 60 s: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(
-            Instant::now() < deadline,
-            "no complete X-Road request reached s_server in 60 s: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let is_request = send(body.clone());
+    wait_for_request(&seen);
     let answer = format!(
         "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/xml;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{FAKE_FAULT}",
         FAKE_FAULT.len()
@@ -551,26 +557,41 @@ fn client_proxy_reaches_an_openssl_s_server_as_the_provider() {
     server_stdin.flush().unwrap();
     let is_answer = is_request.join().unwrap();
 
-    let seen = seen.lock().unwrap().clone();
-    let lower = seen.to_ascii_lowercase();
+    let log = seen.lock().unwrap().clone();
+    let lower = log.to_ascii_lowercase();
     assert!(
-        seen.contains(&format!("CIPHER is {cipher}")),
-        "s_server: {seen}"
+        log.contains(&format!("CIPHER is {cipher}")),
+        "s_server: {log}"
     );
     assert!(
-        seen.contains("CN=consumer") || seen.contains("CN = consumer"),
-        "s_server did not get the consumer's auth certificate: {seen}"
+        log.contains("CN=consumer") || log.contains("CN = consumer"),
+        "s_server did not get the consumer's auth certificate: {log}"
     );
-    assert!(lower.contains("x-hash-algorithm: sha-512"), "{seen}");
-    assert!(lower.contains("content-type: multipart/mixed"), "{seen}");
-    assert!(lower.contains("x-original-soapaction"), "{seen}");
-    assert!(
-        seen.contains("<id:memberCode>2222</id:memberCode>"),
-        "{seen}"
-    );
+    assert!(lower.contains("x-hash-algorithm: sha-512"), "{log}");
+    assert!(lower.contains("content-type: multipart/mixed"), "{log}");
+    assert!(lower.contains("x-original-soapaction"), "{log}");
+    assert!(log.contains("<id:memberCode>2222</id:memberCode>"), "{log}");
     assert!(
         is_answer.contains("FakeProvider") && is_answer.contains("answered by openssl s_server"),
         "the information system did not get the fake provider's fault: {is_answer}"
+    );
+
+    // A provider that reads the whole request and never answers: the client timeout (30 s,
+    // counted from the end of the request body) ends the wait with Java's read time-out.
+    seen.lock().unwrap().clear();
+    let is_request = send(body);
+    wait_for_request(&seen);
+    let sent = Instant::now();
+    let is_answer = is_request.join().unwrap();
+    let waited = sent.elapsed();
+    assert!(
+        is_answer.contains("server.clientproxy.network_error")
+            && is_answer.contains("Read timed out"),
+        "no read time-out from a silent provider: {is_answer}"
+    );
+    assert!(
+        waited >= Duration::from_secs(28) && waited < Duration::from_secs(60),
+        "the client timeout ended the wait after {waited:?}"
     );
     drop(server_stdin);
     consumer_node.stop(Duration::from_secs(10));
