@@ -113,6 +113,94 @@ fn service_xml(code: &str) -> String {
     )
 }
 
+/// The WSDL attachment of a `getWsdl` answer: after the part headers with the
+/// `Content-ID: <wsdl=…>`, up to the closing delimiter.
+fn wsdl_attachment(body: &str) -> String {
+    let at = body.find("Content-ID: <wsdl=").expect("a WSDL part");
+    let start = at + body[at..].find("\r\n\r\n").expect("part headers end") + 4;
+    let end = start + body[start..].find("\r\n--").expect("closing delimiter");
+    body[start..end].to_owned()
+}
+
+/// A Python with zeep: `XROAD_PYTHON`, else `/opt/xroad-venv/bin/python` or `python3` if
+/// they can import it.
+fn zeep_python() -> Option<String> {
+    let ok = |p: &str| {
+        std::process::Command::new(p)
+            .args(["-c", "import zeep"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let env = std::env::var("XROAD_PYTHON").ok();
+    env.into_iter()
+        .chain([
+            "/opt/xroad-venv/bin/python".to_owned(),
+            "python3".to_owned(),
+        ])
+        .find(|p| ok(p))
+}
+
+/// `tests/zeep/call.py` with the WSDL from getWsdl: zeep calls helloService through the
+/// consumer's client proxy. Without zeep the step is reported and skipped, unless
+/// `XROAD_REQUIRE_ZEEP=1` (as `.ci/run` sets) makes it a failure.
+async fn zeep_call(wsdl: &std::path::Path, proxy: std::net::SocketAddr) {
+    let Some(python) = zeep_python() else {
+        assert!(
+            std::env::var("XROAD_REQUIRE_ZEEP").as_deref() != Ok("1"),
+            "zeep is required (XROAD_REQUIRE_ZEEP=1) but no python with zeep was found"
+        );
+        eprintln!("note: no python with zeep; the zeep call through getWsdl's WSDL is skipped");
+        return;
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zeep/call.py");
+    let args = [
+        script.display().to_string(),
+        wsdl.display().to_string(),
+        format!("http://{proxy}/"),
+        "DEV/COM/1111/client".to_owned(),
+        "DEV/GOV/2222/services/helloService/v1".to_owned(),
+        "zeep".to_owned(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(python)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                break child.wait_with_output().expect("output");
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the zeep client did not finish in 90 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "zeep failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.first().is_some_and(|l| l.contains("zeep")),
+        "{stdout}"
+    );
+    assert_eq!(lines.get(2).copied(), Some("same-id"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metaservices_through_two_security_servers() {
     let dir = tempfile::Builder::new()
@@ -324,6 +412,11 @@ async fn metaservices_through_two_security_servers() {
             wsdl.body
         );
         assert!(wsdl.body.contains("helloService") && wsdl.body.contains("definitions"));
+        // A real SOAP client builds itself from the WSDL that getWsdl returned.
+        let attachment = wsdl_attachment(&wsdl.body);
+        let wsdl_file = dir.path().join("hello-from-getwsdl.wsdl");
+        std::fs::write(&wsdl_file, attachment).unwrap();
+        zeep_call(&wsdl_file, proxy).await;
 
         let missing = post(soap("DEV/COM/1111/client", "getWsdl", "<xrd:getWsdl/>")).await;
         assert!(
