@@ -84,6 +84,7 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
             let l = &mut layout.listeners;
             let listeners = node::Listeners {
                 client_http: l.client_http.take(),
+                client_https: l.client_https.take(),
                 server: l.server.take(),
                 ocsp_responder: l.ocsp_responder.take(),
                 health_check: l.health_check.take(),
@@ -137,10 +138,11 @@ fn print_network(network: &Network, ready: Duration) {
         let l = &n.config.listen;
         let show = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or("-".into());
         println!(
-            "  {} ({}): client proxy http://{}  server proxy {}  OCSP responses {}  health http://{}",
+            "  {} ({}): client proxy http://{} https://{}  server proxy {}  OCSP responses {}  health http://{}",
             n.name,
             n.server_id,
             show(l.client_http),
+            show(l.client_https),
             show(l.server),
             show(l.ocsp_responder),
             show(l.health_check),
@@ -161,6 +163,7 @@ fn write_summary(network: &Network) {
                 "server_id": n.server_id.to_string(),
                 "address": n.address,
                 "client_http": l.client_http.map(|a| a.to_string()),
+                "client_https": l.client_https.map(|a| a.to_string()),
                 "server": l.server.map(|a| a.to_string()),
                 "ocsp_responder": l.ocsp_responder.map(|a| a.to_string()),
                 "health_check": l.health_check.map(|a| a.to_string()),

@@ -22,8 +22,11 @@ use crate::server_proxy::{header, HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE
 use crate::transport::{self, Body, TransportDecoder};
 use xroad_crypto::DigestAlgorithm;
 
+mod https;
 mod rest;
 mod soap;
+
+pub use https::{internal_tls_config, serve_client_proxy_https};
 
 /// How the information system reached the client proxy.
 #[derive(Debug, Clone, Default)]

@@ -68,6 +68,8 @@ impl Default for ProxySettings {
 pub struct OwnAuth {
     /// The security server.
     pub server_id: SecurityServerId,
+    /// The authentication key in the signer.
+    pub key_id: String,
     /// The TLS key and chain.
     pub credentials: AuthCredentials,
     /// The chain as certificates, end-entity first, without the root.
