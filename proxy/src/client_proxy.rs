@@ -44,9 +44,10 @@ pub async fn serve_client_proxy(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     tokio::pin!(shutdown);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
                 Err(e) => {
@@ -57,6 +58,7 @@ pub async fn serve_client_proxy(
             },
         };
         let _ = tcp.set_nodelay(true);
+        let watcher = graceful.watcher();
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let conn = Arc::new(IsConnection {
@@ -68,13 +70,19 @@ pub async fn serve_client_proxy(
                 let conn = conn.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&ctx, &conn, req).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await
-            {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("client proxy: connection from {addr} ended: {e}");
             }
         });
+    }
+    // Open connections finish what they are doing (keep-alive ones close after it).
+    if tokio::time::timeout(crate::context::SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("client proxy: connections still open after the shutdown grace period");
     }
 }
 

@@ -23,6 +23,9 @@ use crate::{AuthCredentials, TlsSettings};
 /// peers with `server-min-supported-client-version` accept it).
 pub const PROXY_VERSION: &str = "7.8.0";
 
+/// How long open connections may finish their messages after shutdown was asked for.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// How the proxy runs.
 #[derive(Debug, Clone)]
 pub struct ProxySettings {

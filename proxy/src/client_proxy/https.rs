@@ -75,9 +75,10 @@ pub async fn serve_client_proxy_https(
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     tokio::pin!(shutdown);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
                 Err(e) => {
@@ -88,6 +89,7 @@ pub async fn serve_client_proxy_https(
             },
         };
         let _ = tcp.set_nodelay(true);
+        let watcher = graceful.watcher();
         let ctx = ctx.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
@@ -117,13 +119,19 @@ pub async fn serve_client_proxy_https(
                 let conn = conn.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&ctx, &conn, req).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("client proxy (HTTPS): connection from {addr} ended: {e}");
             }
         });
+    }
+    // Open connections finish what they are doing (keep-alive ones close after it).
+    if tokio::time::timeout(crate::context::SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("client proxy (HTTPS): connections still open after the shutdown grace period");
     }
 }
 
