@@ -79,7 +79,9 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let mut nodes = Vec::new();
+        // The nodes start side by side (each logs its token in and downloads the
+        // configuration).
+        let mut starting = Vec::new();
         for layout in &mut network.nodes {
             let l = &mut layout.listeners;
             let listeners = node::Listeners {
@@ -89,10 +91,20 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
                 ocsp_responder: l.ocsp_responder.take(),
                 health_check: l.health_check.take(),
             };
-            match node::start(&layout.config, listeners).await {
+            let config = layout.config.clone();
+            let name = layout.name.clone();
+            starting.push(async move {
+                node::start(&config, listeners)
+                    .await
+                    .map_err(|e| format!("security server {name}: {e}"))
+            });
+        }
+        let mut nodes = Vec::new();
+        for started in futures_util::future::join_all(starting).await {
+            match started {
                 Ok(n) => nodes.push(n),
                 Err(e) => {
-                    eprintln!("error: security server {}: {e}", layout.name);
+                    eprintln!("error: {e}");
                     return ExitCode::FAILURE;
                 }
             }

@@ -131,7 +131,9 @@ pub async fn serve_client_proxy_https(
         .await
         .is_err()
     {
-        tracing::warn!("client proxy (HTTPS): connections still open after the shutdown grace period");
+        tracing::warn!(
+            "client proxy (HTTPS): connections still open after the shutdown grace period"
+        );
     }
 }
 
