@@ -89,6 +89,13 @@ async fn listener(
 
 /// Starts a node on the current runtime.
 pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, String> {
+    let anchor = config.anchor();
+    if !anchor.is_file() {
+        return Err(format!(
+            "no configuration anchor at {} (the anchor file of the X-Road instance to join; set `anchor` or XROAD_ANCHOR)",
+            anchor.display()
+        ));
+    }
     // Signer and autologin.
     let mut signer_config = SignerConfig::new(config.signer_dir());
     signer_config.ocsp_cache_dir = Some(config.signer_dir().join("ocsp-cache"));
