@@ -187,6 +187,20 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     let ctx = ProxyContext::new(settings, gc_rx.clone(), sc_rx, signer_handle.clone(), auth)
         .map_err(|e| format!("TLS: {e}"))?;
 
+    // Peers' OCSP responses are dropped once stale, so that the next connection fetches new
+    // ones from the peer's responder.
+    {
+        let ctx = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Some(gc) = ctx.globalconf_unchecked() {
+                    ctx.peer_ocsp().evict_stale(gc.trust(), SystemTime::now());
+                }
+            }
+        }));
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut addresses = Vec::new();
     let mut bound = |name: &'static str, l: &TcpListener| {
