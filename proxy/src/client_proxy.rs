@@ -92,6 +92,10 @@ pub async fn handle(
     conn: &IsConnection,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    // Metaservices (issue 8): `GET /listClients` is answered from the global configuration.
+    if crate::metaservices::is_list_clients(&req) {
+        return crate::metaservices::list_clients(ctx, &req).unwrap_or_else(|e| soap_fault(ctx, e));
+    }
     let path = req.uri().path().to_owned();
     if xroad_message::rest::is_rest_path(req.uri().path()) {
         return rest::handle(ctx, conn, req).await;

@@ -19,6 +19,7 @@ mod authtrust;
 pub mod client_proxy;
 pub mod context;
 mod health;
+pub mod metaservices;
 mod ocsp_client;
 mod ocsp_responder;
 mod peer;

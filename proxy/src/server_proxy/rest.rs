@@ -48,6 +48,25 @@ pub(super) async fn process(
             "Request does not have signature",
         ));
     }
+    // Metaservices (issue 8): GET listMethods, allowedMethods and getOpenAPI are answered
+    // here, with no access check; the signature is verified and the answer signed like any
+    // response, its request hash over the header part only (digest §7.3).
+    if crate::metaservices::is_rest_metaservice(&rest) {
+        verify_signature(ctx, &message, client, now)?;
+        let request_id = header(headers, HEADER_REQUEST_ID).unwrap_or("").to_owned();
+        let digest = request_digest(&rest.header_part_bytes(), None);
+        let answer =
+            crate::metaservices::rest_handler(ctx, &rest)
+                .await
+                .map(|(content_type, body)| {
+                    let mut h = rest.headers().to_vec();
+                    h.push(("content-type".to_owned(), content_type));
+                    let d = DigestAlgorithm::Sha512.digest(&body);
+                    let body = Some((crate::spool::Spooled::from_bytes(body), d));
+                    (200, "OK".to_owned(), h, body)
+                });
+        return respond(ctx, &signing, &rest, &request_id, &digest, answer).await;
+    }
     let info = sc.service(service).ok_or_else(|| {
         XRoadError::new(
             ErrorCode::UnknownService,
@@ -95,10 +114,23 @@ pub(super) async fn process(
             None
         }
     })
-    .await
-    .map(|(status, reason, headers, body)| {
+    .await;
+    respond(ctx, &signing, &rest, &request_id, &digest, result).await
+}
+
+/// The provider's (or a metaservice's) answer signed and sent to the client proxy; a failure
+/// becomes a fault part.
+async fn respond(
+    ctx: &Arc<ProxyContext>,
+    signing: &crate::context::SigningContext,
+    rest: &RestRequest,
+    request_id: &str,
+    digest: &[u8; 64],
+    result: Result<ProviderAnswer, XRoadError>,
+) -> Result<Response<Body>, XRoadError> {
+    let result = result.map(|(status, reason, headers, body)| {
         let response =
-            RestResponse::from_provider(&rest, status, &reason, headers, &request_id, &digest);
+            RestResponse::from_provider(rest, status, &reason, headers, request_id, digest);
         (response, body)
     });
     let (response, body) = match result {
@@ -194,7 +226,9 @@ async fn call_provider(
     timeout: std::time::Duration,
     pinned: Option<Vec<Vec<u8>>>,
 ) -> Result<ProviderAnswer, XRoadError> {
-    let service_failed = |e: XRoadError| e.with_prefix(ErrorCode::ServiceFailed);
+    // Unlike SOAP, Java does not prefix the provider call's failures with `service_failed`
+    // (`ServerRestMessageProcessor` lets `restClient.execute` throw): an unreachable REST
+    // service is `server.serverproxy.network_error` (digest §4.6).
     let address = url.filter(|u| !u.is_empty()).ok_or_else(|| {
         XRoadError::new(
             ErrorCode::ServiceMissingUrl,
@@ -231,8 +265,7 @@ async fn call_provider(
             timeout,
             pinned,
         )
-        .await
-        .map_err(service_failed)?;
+        .await?;
     let status = response.status().as_u16();
     let reason = response
         .extensions()
@@ -262,8 +295,7 @@ async fn call_provider(
         hasher.update(c);
         spool.write(c)
     })
-    .await
-    .map_err(service_failed)?;
+    .await?;
     let body = if has_entity || !spool.is_empty() {
         Some((spool.finish()?, hasher.finish()))
     } else {

@@ -64,6 +64,13 @@ pub(super) async fn process(
             "Request does not have signature",
         ));
     }
+    // Metaservices (issue 8): listMethods, allowedMethods and getWsdl are answered here, with
+    // no access check; the signature is verified and the answer signed like any response.
+    if crate::metaservices::is_soap_metaservice(service) {
+        verify_signature(ctx, &message, &request.header.client, now)?;
+        let answer = crate::metaservices::soap_handler(ctx, request, part).await?;
+        return respond(ctx, &signing, part, answer).await;
+    }
     let info = sc.service(service).ok_or_else(|| {
         XRoadError::new(
             ErrorCode::UnknownService,
@@ -114,7 +121,21 @@ pub(super) async fn process(
         .post(&url, call_headers, body, info.timeout, pinned)
         .await
         .map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
+    respond(ctx, &signing, part, response).await
+}
 
+/// The provider's (or a metaservice's) response re-serialized with `requestHash`, signed and
+/// sent to the client proxy.
+async fn respond<B>(
+    ctx: &Arc<ProxyContext>,
+    signing: &crate::context::SigningContext,
+    part: &transport::SoapPart,
+    response: hyper::Response<B>,
+) -> Result<Response<Body>, XRoadError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     // From here on Java has started its response multipart: failures become a fault part.
     let mut request_digest = [0u8; 64];
     if part.digest.as_bytes().len() == 64 {
@@ -230,11 +251,15 @@ fn provider_signed_parts(p: &ProviderResponse) -> Vec<(String, xroad_crypto::Dig
 
 /// Reads the provider's response: the SOAP part re-serialized with `requestHash` (digest
 /// §3.7), attachments spooled; a SOAP fault is relayed as it came.
-async fn read_provider_response(
+async fn read_provider_response<B>(
     ctx: &ProxyContext,
-    response: crate::provider::ServiceResponse,
+    response: hyper::Response<B>,
     request_digest: &[u8; 64],
-) -> Result<ProviderResponse, XRoadError> {
+) -> Result<ProviderResponse, XRoadError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let service_failed = |e: XRoadError| e.with_prefix(ErrorCode::ServiceFailed);
     let content_type = header(response.headers(), "content-type")
         .map(str::to_owned)

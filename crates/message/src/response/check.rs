@@ -16,7 +16,8 @@ use crate::soap::SoapMessage;
 /// 2. the response must carry a `requestHash` whose base64 value decodes to
 ///    `request_soap_digest` (SHA-512 of the request SOAP bytes as sent); its `algorithmId` is
 ///    not looked at. Decoding is as lenient as Java's (`DatatypeConverter`): characters outside
-///    the base64 alphabet, whitespace and line breaks included, are skipped. A missing hash
+///    the base64 alphabet, whitespace and line breaks included, are skipped (Java fails with an
+///    internal error on a non-ASCII character; here it is skipped too). A missing hash
 ///    fails with `server.clientproxy.inconsistent_response` "Response from server proxy is
 ///    missing request message hash", another hash with "Request message hash does not match
 ///    request message".

@@ -616,7 +616,8 @@ impl Lexer {
     }
 
     /// CDATA content, cut where Xerces cuts it: at newlines after other characters, around
-    /// runs of two or more `]`, and around characters outside the BMP.
+    /// runs of two or more `]` (the last two of a run being a piece of their own), and around
+    /// characters outside the BMP.
     fn cdata(
         &mut self,
         data: &[u8],
@@ -652,24 +653,20 @@ impl Lexer {
             }
             if brackets > 0 {
                 let closing = b == b'>' && brackets >= 2;
-                let run = if closing { brackets - 2 } else { brackets };
-                if run == 1 && !closing {
+                if brackets == 1 {
                     // A lone `]` is content.
                     self.text_bytes(b"]", Piece::Content, sink)?;
-                } else if run > 0 {
-                    if split {
-                        self.end_piece(sink);
-                    }
-                    let kind = if split {
-                        Piece::Brackets
-                    } else {
-                        Piece::Content
-                    };
-                    for _ in 0..run / 64 {
-                        self.text_bytes(&[b']'; 64], kind, sink)?;
-                    }
-                    self.text_bytes(&[b']'; 64][..run % 64], kind, sink)?;
-                    if split {
+                } else if !split {
+                    let run = if closing { brackets - 2 } else { brackets };
+                    self.write_brackets(run, Piece::Content, sink)?;
+                } else {
+                    // Xerces reports all but the last two of a run as one piece, and the last
+                    // two as another unless they close the section.
+                    self.end_piece(sink);
+                    self.write_brackets(brackets - 2, Piece::Brackets, sink)?;
+                    self.end_piece(sink);
+                    if !closing {
+                        self.write_brackets(2, Piece::Brackets, sink)?;
                         self.end_piece(sink);
                     }
                 }
@@ -713,6 +710,23 @@ impl Lexer {
         }
         self.state = State::CData { brackets };
         Ok(i)
+    }
+
+    /// Writes `n` brackets as (part of) a piece of kind `kind`; nothing when `n` is 0.
+    fn write_brackets(
+        &mut self,
+        n: usize,
+        kind: Piece,
+        sink: &mut impl Sink,
+    ) -> Result<(), XRoadError> {
+        const BRACKETS: [u8; 64] = [b']'; 64];
+        let mut left = n;
+        while left > 0 {
+            let take = left.min(BRACKETS.len());
+            self.text_bytes(&BRACKETS[..take], kind, sink)?;
+            left -= take;
+        }
+        Ok(())
     }
 
     /// Skips a processing instruction up to its `?>`.

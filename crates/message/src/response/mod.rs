@@ -30,6 +30,17 @@
 //!   is kept when nothing was pending before it (a Java quirk: `<xrd:requestHash>abc</…>`
 //!   right after an element leaves `abc` behind).
 //!
+//! Where this knowingly differs from Java:
+//!
+//! - Xerces also cuts character data where its 8 KiB input buffer ends, which depends on how
+//!   the bytes arrived from the network; this affects the indent and what is left of a
+//!   provider's `requestHash` only when such a cut falls into the header's whitespace. Cuts
+//!   are made only where Xerces makes them whatever the buffer, and the indent is at most
+//!   8 KiB.
+//! - Output charsets: UTF-8, ISO-8859-1, US-ASCII, the UTF-16 forms and every encoding
+//!   `encoding_rs` can write; a charset Java knows beyond those (UTF-32, CESU-8, IBM code
+//!   pages) fails with `service_failed.internal_error` instead of being written.
+//!
 //! The response is checked as a request is ([`crate::soap::SoapParser`]: envelope, all
 //! mandatory headers, body); a SOAP `Fault` body makes it a fault, which the caller relays with
 //! its original bytes (the rewritten bytes of a fault are of no use).
