@@ -32,6 +32,11 @@ pub(crate) struct DemoArgs {
     /// Do not send the demo requests.
     #[arg(long)]
     no_requests: bool,
+    /// Build the network and run its central parts (global configuration, OCSP responder,
+    /// sample services), but not the security servers: print the `xroad-sidecar run`
+    /// command of each, to run them as processes of their own.
+    #[arg(long, conflicts_with = "once")]
+    external_nodes: bool,
 }
 
 pub(crate) fn run(args: &DemoArgs) -> ExitCode {
@@ -79,6 +84,33 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if args.external_nodes {
+            // Free the ports the nodes' own processes will bind.
+            for layout in &mut network.nodes {
+                let l = &mut layout.listeners;
+                for slot in [
+                    &mut l.client_http,
+                    &mut l.client_https,
+                    &mut l.server,
+                    &mut l.ocsp_responder,
+                    &mut l.health_check,
+                ] {
+                    slot.take();
+                }
+            }
+            print_network(&network, started.elapsed());
+            write_summary(&network);
+            println!("Start each security server in a process of its own:");
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "xroad-sidecar".into());
+            for n in &network.nodes {
+                println!("  {exe} run -c {}", n.config_path.display());
+            }
+            println!("\nRunning the central parts until Ctrl-C.");
+            crate::run_cmd::wait_for_stop().await;
+            return ExitCode::SUCCESS;
+        }
         // The nodes start side by side (each logs its token in and downloads the
         // configuration).
         let mut starting = Vec::new();
