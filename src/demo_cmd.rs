@@ -32,6 +32,11 @@ pub(crate) struct DemoArgs {
     /// Do not send the demo requests.
     #[arg(long)]
     no_requests: bool,
+    /// Build the network and run its central parts (global configuration, OCSP responder,
+    /// sample services), but not the security servers: print the `xroad-sidecar run`
+    /// command of each, to run them as processes of their own.
+    #[arg(long, conflicts_with = "once")]
+    external_nodes: bool,
 }
 
 pub(crate) fn run(args: &DemoArgs) -> ExitCode {
@@ -79,19 +84,59 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let mut nodes = Vec::new();
+        if args.external_nodes {
+            // Free the ports the nodes' own processes will bind.
+            for layout in &mut network.nodes {
+                let l = &mut layout.listeners;
+                for slot in [
+                    &mut l.client_http,
+                    &mut l.client_https,
+                    &mut l.server,
+                    &mut l.ocsp_responder,
+                    &mut l.health_check,
+                ] {
+                    slot.take();
+                }
+            }
+            print_network(&network, started.elapsed());
+            write_summary(&network);
+            println!("Start each security server in a process of its own:");
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "xroad-sidecar".into());
+            for n in &network.nodes {
+                println!("  {exe} run -c {}", n.config_path.display());
+            }
+            println!("\nRunning the central parts until Ctrl-C.");
+            crate::run_cmd::wait_for_stop().await;
+            return ExitCode::SUCCESS;
+        }
+        // The nodes start side by side (each logs its token in and downloads the
+        // configuration).
+        let mut starting = Vec::new();
         for layout in &mut network.nodes {
             let l = &mut layout.listeners;
             let listeners = node::Listeners {
                 client_http: l.client_http.take(),
+                client_https: l.client_https.take(),
                 server: l.server.take(),
                 ocsp_responder: l.ocsp_responder.take(),
                 health_check: l.health_check.take(),
             };
-            match node::start(&layout.config, listeners).await {
+            let config = layout.config.clone();
+            let name = layout.name.clone();
+            starting.push(async move {
+                node::start(&config, listeners)
+                    .await
+                    .map_err(|e| format!("security server {name}: {e}"))
+            });
+        }
+        let mut nodes = Vec::new();
+        for started in futures_util::future::join_all(starting).await {
+            match started {
                 Ok(n) => nodes.push(n),
                 Err(e) => {
-                    eprintln!("error: security server {}: {e}", layout.name);
+                    eprintln!("error: {e}");
                     return ExitCode::FAILURE;
                 }
             }
@@ -137,10 +182,11 @@ fn print_network(network: &Network, ready: Duration) {
         let l = &n.config.listen;
         let show = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or("-".into());
         println!(
-            "  {} ({}): client proxy http://{}  server proxy {}  OCSP responses {}  health http://{}",
+            "  {} ({}): client proxy http://{} https://{}  server proxy {}  OCSP responses {}  health http://{}",
             n.name,
             n.server_id,
             show(l.client_http),
+            show(l.client_https),
             show(l.server),
             show(l.ocsp_responder),
             show(l.health_check),
@@ -161,6 +207,7 @@ fn write_summary(network: &Network) {
                 "server_id": n.server_id.to_string(),
                 "address": n.address,
                 "client_http": l.client_http.map(|a| a.to_string()),
+                "client_https": l.client_https.map(|a| a.to_string()),
                 "server": l.server.map(|a| a.to_string()),
                 "ocsp_responder": l.ocsp_responder.map(|a| a.to_string()),
                 "health_check": l.health_check.map(|a| a.to_string()),

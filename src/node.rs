@@ -24,6 +24,7 @@ use crate::config::NodeConfig;
 #[derive(Debug, Default)]
 pub(crate) struct Listeners {
     pub client_http: Option<std::net::TcpListener>,
+    pub client_https: Option<std::net::TcpListener>,
     pub server: Option<std::net::TcpListener>,
     pub ocsp_responder: Option<std::net::TcpListener>,
     pub health_check: Option<std::net::TcpListener>,
@@ -88,6 +89,13 @@ async fn listener(
 
 /// Starts a node on the current runtime.
 pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, String> {
+    let anchor = config.anchor();
+    if !anchor.is_file() {
+        return Err(format!(
+            "no configuration anchor at {} (the anchor file of the X-Road instance to join; set `anchor` or XROAD_ANCHOR)",
+            anchor.display()
+        ));
+    }
     // Signer and autologin.
     let mut signer_config = SignerConfig::new(config.signer_dir());
     signer_config.ocsp_cache_dir = Some(config.signer_dir().join("ocsp-cache"));
@@ -179,6 +187,20 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     let ctx = ProxyContext::new(settings, gc_rx.clone(), sc_rx, signer_handle.clone(), auth)
         .map_err(|e| format!("TLS: {e}"))?;
 
+    // Peers' OCSP responses are dropped once stale, so that the next connection fetches new
+    // ones from the peer's responder.
+    {
+        let ctx = ctx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Some(gc) = ctx.globalconf_unchecked() {
+                    ctx.peer_ocsp().evict_stale(gc.trust(), SystemTime::now());
+                }
+            }
+        }));
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut addresses = Vec::new();
     let mut bound = |name: &'static str, l: &TcpListener| {
@@ -191,6 +213,22 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
         tasks.push(tokio::spawn(xroad_proxy::serve_client_proxy(
             l,
             ctx.clone(),
+            shutdown_signal(&shutdown_rx),
+        )));
+    }
+    if let Some(l) = listener(
+        pre.client_https,
+        config.listen.client_https,
+        "client proxy (HTTPS)",
+    )
+    .await?
+    {
+        bound("client-https", &l);
+        let tls = internal_tls(&config.state_dir.join("internal-tls"))?;
+        tasks.push(tokio::spawn(xroad_proxy::serve_client_proxy_https(
+            l,
+            ctx.clone(),
+            tls,
             shutdown_signal(&shutdown_rx),
         )));
     }
@@ -242,6 +280,79 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
         shutdown,
         tasks,
     })
+}
+
+/// The internal TLS certificate and key of the HTTPS client proxy, generated on first start
+/// (EC P-256, self-signed, 20 years, CN = the host name) and kept in `dir`.
+fn internal_tls(dir: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    if !cert_path.exists() || !key_path.exists() {
+        let (cert, key) =
+            generate_internal_cert().map_err(|e| format!("internal TLS certificate: {e}"))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        write_private(&key_path, &key)?;
+        std::fs::write(&cert_path, cert).map_err(|e| format!("{}: {e}", cert_path.display()))?;
+        tracing::info!(
+            "generated the internal TLS certificate in {}",
+            dir.display()
+        );
+    }
+    let cert = std::fs::read(&cert_path).map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    let key = std::fs::read(&key_path).map_err(|e| format!("{}: {e}", key_path.display()))?;
+    xroad_proxy::internal_tls_config(&cert, &key).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn generate_internal_cert() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_nid(Nid::COMMONNAME, &host)?;
+    let name = name.build();
+    let mut b = X509Builder::new()?;
+    b.set_version(2)?;
+    let mut serial = BigNum::new()?;
+    serial.rand(63, MsbOption::MAYBE_ZERO, false)?;
+    let serial = serial.to_asn1_integer()?;
+    b.set_serial_number(&serial)?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(&name)?;
+    b.set_pubkey(&key)?;
+    let (from, until) = (
+        Asn1Time::days_from_now(0)?,
+        Asn1Time::days_from_now(20 * 365)?,
+    );
+    b.set_not_before(&from)?;
+    b.set_not_after(&until)?;
+    b.sign(&key, MessageDigest::sha256())?;
+    Ok((b.build().to_pem()?, key.private_key_to_pem_pkcs8()?))
 }
 
 fn proxy_settings(config: &NodeConfig) -> Result<ProxySettings, String> {
@@ -300,6 +411,7 @@ fn own_auth(
     let chain: Vec<Arc<Certificate>> = vec![info.cert.clone()];
     Ok(OwnAuth {
         server_id,
+        key_id: info.key_id.clone(),
         credentials,
         chain,
     })
@@ -317,6 +429,11 @@ fn health_checks(ctx: Arc<ProxyContext>) -> HealthChecks {
                 .map_err(|_| hc::GLOBAL_CONF_EXPIRED.to_owned())
         })
         .check(hc::AUTH_KEY_OCSP, move || {
+            // A logged-out token makes the authentication key unavailable.
+            let key = &ocsp_ctx.auth().key_id;
+            if ocsp_ctx.signer().signer().key_signer(key).is_err() {
+                return Err(hc::NO_AUTH_KEY.to_owned());
+            }
             ocsp_ctx
                 .own_auth_ocsp()
                 .map(|_| ())

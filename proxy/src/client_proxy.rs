@@ -22,8 +22,11 @@ use crate::server_proxy::{header, HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE
 use crate::transport::{self, Body, TransportDecoder};
 use xroad_crypto::DigestAlgorithm;
 
+mod https;
 mod rest;
 mod soap;
+
+pub use https::{internal_tls_config, serve_client_proxy_https};
 
 /// How the information system reached the client proxy.
 #[derive(Debug, Clone, Default)]
@@ -41,9 +44,10 @@ pub async fn serve_client_proxy(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     tokio::pin!(shutdown);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
                 Err(e) => {
@@ -54,6 +58,7 @@ pub async fn serve_client_proxy(
             },
         };
         let _ = tcp.set_nodelay(true);
+        let watcher = graceful.watcher();
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let conn = Arc::new(IsConnection {
@@ -65,13 +70,19 @@ pub async fn serve_client_proxy(
                 let conn = conn.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&ctx, &conn, req).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await
-            {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("client proxy: connection from {addr} ended: {e}");
             }
         });
+    }
+    // Open connections finish what they are doing (keep-alive ones close after it).
+    if tokio::time::timeout(crate::context::SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("client proxy: connections still open after the shutdown grace period");
     }
 }
 
@@ -175,8 +186,20 @@ pub(crate) fn provider_addresses(
     now: SystemTime,
 ) -> Result<Vec<String>, XRoadError> {
     let gc = ctx.globalconf(now)?;
+    addresses_for(
+        gc.directory().shared(service.provider().instance()),
+        service,
+        target,
+    )
+}
+
+/// [`provider_addresses`] over the provider instance's shared parameters.
+fn addresses_for(
+    params: Option<&xroad_globalconf::SharedParameters>,
+    service: &ServiceId,
+    target: Option<&SecurityServerId>,
+) -> Result<Vec<String>, XRoadError> {
     let provider = service.provider();
-    let params = gc.directory().shared(provider.instance());
     let servers: Vec<_> = params
         .map(|p| p.servers_hosting(provider).collect())
         .unwrap_or_default();
@@ -354,4 +377,117 @@ pub(crate) async fn read_response(
         message: decoder.finish()?,
         original_content_type: header(&headers, HEADER_ORIGINAL_CONTENT_TYPE).map(str::to_owned),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use xroad_globalconf::{SecurityServer, SharedParameters};
+    use xroad_identifiers::{ClientId, SecurityServerId, ServiceId};
+
+    use super::addresses_for;
+
+    fn member(code: &str) -> ClientId {
+        ClientId::member("DEV", "GOV", code).unwrap()
+    }
+
+    fn server(
+        code: &str,
+        address: Option<&str>,
+        clients: Vec<ClientId>,
+        maintenance: Option<&str>,
+    ) -> SecurityServer {
+        SecurityServer {
+            owner: member("1"),
+            server_code: code.into(),
+            address: address.map(Into::into),
+            auth_cert_hashes: Vec::new(),
+            clients,
+            in_maintenance: maintenance.map(Into::into),
+        }
+    }
+
+    fn params(servers: Vec<SecurityServer>) -> SharedParameters {
+        SharedParameters {
+            instance: "DEV".into(),
+            security_servers: servers,
+            ..SharedParameters::default()
+        }
+    }
+
+    fn service() -> ServiceId {
+        let provider = ClientId::subsystem("DEV", "GOV", "2", "sub").unwrap();
+        ServiceId::new(provider, "getPerson", None).unwrap()
+    }
+
+    fn provider() -> ClientId {
+        ClientId::subsystem("DEV", "GOV", "2", "sub").unwrap()
+    }
+
+    #[test]
+    fn every_hosting_server_not_in_maintenance_is_a_candidate() {
+        let p = params(vec![
+            server("SS1", Some("ss1.example.org"), vec![provider()], None),
+            server("SS2", Some("ss2.example.org"), vec![provider()], Some("")),
+            server("SS3", Some("ss3.example.org"), vec![], None),
+            server("SS4", Some("ss4.example.org"), vec![provider()], None),
+        ]);
+        assert_eq!(
+            addresses_for(Some(&p), &service(), None).unwrap(),
+            ["ss1.example.org", "ss4.example.org"]
+        );
+    }
+
+    #[test]
+    fn no_server_is_unknown_member_and_all_in_maintenance_says_so() {
+        let e = addresses_for(Some(&params(vec![])), &service(), None).unwrap_err();
+        assert_eq!(e.error_code(), Some(xroad_fault::ErrorCode::UnknownMember));
+        assert_eq!(
+            e.message(),
+            "Could not find addresses for service provider \"SERVICE:DEV/GOV/2/sub/getPerson\""
+        );
+        let p = params(vec![server(
+            "SS1",
+            Some("ss1"),
+            vec![provider()],
+            Some("upgrade"),
+        )]);
+        let e = addresses_for(Some(&p), &service(), None).unwrap_err();
+        assert_eq!(
+            e.error_code(),
+            Some(xroad_fault::ErrorCode::MaintenanceMode)
+        );
+        assert_eq!(
+            e.message(),
+            "Security server with address \"ss1\" is in maintenance mode. Message from \"ss1\" administrator: upgrade"
+        );
+    }
+
+    #[test]
+    fn a_targeted_server_must_host_the_provider() {
+        let p = params(vec![
+            server("SS1", Some("ss1"), vec![provider()], None),
+            server("SS2", Some("ss2"), vec![], None),
+        ]);
+        let ss1 = SecurityServerId::new(member("1"), "SS1").unwrap();
+        assert_eq!(
+            addresses_for(Some(&p), &service(), Some(&ss1)).unwrap(),
+            ["ss1"]
+        );
+        let ss2 = SecurityServerId::new(member("1"), "SS2").unwrap();
+        let e = addresses_for(Some(&p), &service(), Some(&ss2)).unwrap_err();
+        assert_eq!(
+            e.error_code(),
+            Some(xroad_fault::ErrorCode::InvalidSecurityServer)
+        );
+        assert_eq!(
+            e.message(),
+            "Invalid security server \"SERVER:DEV/GOV/1/SS2\""
+        );
+        let ss9 = SecurityServerId::new(member("1"), "SS9").unwrap();
+        let e = addresses_for(Some(&p), &service(), Some(&ss9)).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Could not find security server \"SERVER:DEV/GOV/1/SS9\""
+        );
+    }
 }

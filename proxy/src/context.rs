@@ -23,6 +23,9 @@ use crate::{AuthCredentials, TlsSettings};
 /// peers with `server-min-supported-client-version` accept it).
 pub const PROXY_VERSION: &str = "7.8.0";
 
+/// How long open connections may finish their messages after shutdown was asked for.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// How the proxy runs.
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
@@ -68,6 +71,8 @@ impl Default for ProxySettings {
 pub struct OwnAuth {
     /// The security server.
     pub server_id: SecurityServerId,
+    /// The authentication key in the signer.
+    pub key_id: String,
     /// The TLS key and chain.
     pub credentials: AuthCredentials,
     /// The chain as certificates, end-entity first, without the root.

@@ -33,7 +33,9 @@ pub mod transport;
 mod verify;
 
 pub use authtrust::{verify_auth_cert, OCSP_MISSING};
-pub use client_proxy::{serve_client_proxy, IsConnection};
+pub use client_proxy::{
+    internal_tls_config, serve_client_proxy, serve_client_proxy_https, IsConnection,
+};
 pub use context::{OwnAuth, ProxyContext, ProxySettings, PROXY_VERSION};
 pub use health::{
     java as health_checks, serve_health, CheckResult, HealthChecks, MAINTENANCE_MESSAGE,

@@ -52,9 +52,10 @@ pub async fn serve_server_proxy(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     tokio::pin!(shutdown);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => return,
+            () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
                 Err(e) => {
@@ -65,6 +66,7 @@ pub async fn serve_server_proxy(
             },
         };
         let _ = tcp.set_nodelay(true);
+        let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -87,14 +89,20 @@ pub async fn serve_server_proxy(
                 let peer = peer.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(ctx, peer, req).await) }
             });
-            let result = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .keep_alive(keep_alive)
-                .serve_connection(TokioIo::new(conn), service)
-                .await;
-            if let Err(e) = result {
+                .serve_connection(TokioIo::new(conn), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("server proxy: connection from {addr} ended: {e}");
             }
         });
+    }
+    // Open connections finish what they are doing (keep-alive ones close after it).
+    if tokio::time::timeout(crate::context::SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("server proxy: connections still open after the shutdown grace period");
     }
 }
 
