@@ -93,6 +93,7 @@ impl Forger {
         let chain: Vec<Arc<Certificate>> = vec![info.cert.clone()];
         let auth = OwnAuth {
             server_id: layout.server_id.clone(),
+            key_id: info.key_id.clone(),
             credentials: credentials.clone(),
             chain,
         };

@@ -168,6 +168,7 @@ pub(crate) async fn start_nodes(net: &mut Network, skip: &[&str]) -> Vec<node::N
         let l = &mut layout.listeners;
         let listeners = node::Listeners {
             client_http: l.client_http.take(),
+            client_https: l.client_https.take(),
             server: l.server.take(),
             ocsp_responder: l.ocsp_responder.take(),
             health_check: l.health_check.take(),
