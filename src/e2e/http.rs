@@ -83,7 +83,7 @@ impl Reader<'_> {
         Ok(self.buf.drain(..n).collect())
     }
 
-    async fn to_end(&mut self) -> std::io::Result<Vec<u8>> {
+    async fn rest_of_stream(&mut self) -> std::io::Result<Vec<u8>> {
         while self.fill().await? > 0 {}
         Ok(std::mem::take(&mut self.buf))
     }
@@ -125,7 +125,7 @@ impl Reader<'_> {
         } else if let Some(n) = m.header("content-length").and_then(|v| v.parse().ok()) {
             m.body = self.exactly(n).await?;
         } else if response && m.status() != 204 && m.status() != 304 {
-            m.body = self.to_end().await?;
+            m.body = self.rest_of_stream().await?;
         }
         Ok(m)
     }

@@ -110,6 +110,7 @@ fn shared_topology(mock: &str, closed: u16) -> Topology {
         ("slow", "/soap/slow"),
         ("abort", "/soap/abort"),
         ("noAnswer", "/soap/closed"),
+        ("inconsistent", "/soap/inconsistent"),
     ] {
         services.push_str(&soap(code, path));
     }
@@ -311,6 +312,12 @@ fn mock_handler(req: &HttpMessage) -> Action {
     }
     match target.as_str() {
         "/soap/echo" | "/soap/disabled" | "/soap/echo-unversioned" => Action::Respond(soap_echo(req)),
+        // The response names another message id than the request.
+        "/soap/inconsistent" => {
+            let mut other = req.clone();
+            other.body = req.text().replace("</xrd:id>", "-other</xrd:id>").into_bytes();
+            Action::Respond(soap_echo(&other))
+        }
         "/soap/slow" => Action::Sleep(Duration::from_secs(u64::from(SLOW_TIMEOUT) + 2), soap_echo(req)),
         "/soap/fault" => Action::Respond(response(
             "500 Internal Server Error",

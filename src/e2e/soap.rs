@@ -47,7 +47,17 @@ async fn soap_simple_request_to_the_sample_service() {
 async fn soap_simple_request_to_an_echo_service() {
     with_env(|env| async move {
         let envelope = echo_envelope(CLIENT, "echo", "plain &amp; simple");
-        let r = post_soap(env, &envelope).await;
+        let r = http::send(
+            env.proxy,
+            "POST",
+            "/",
+            &[
+                ("Content-Type", "text/xml; charset=utf-8"),
+                ("SOAPAction", "\"urn:e2e#echo\""),
+            ],
+            envelope.as_bytes(),
+        )
+        .await;
         let body = r.text();
         assert_eq!(r.status(), 200, "{body}");
         assert!(
@@ -64,6 +74,8 @@ async fn soap_simple_request_to_an_echo_service() {
             .header("content-type")
             .unwrap_or("")
             .starts_with("text/xml"));
+        // The SOAPAction reaches the provider IS as the consumer IS sent it.
+        assert_eq!(got.header("soapaction"), Some("\"urn:e2e#echo\""));
     })
     .await;
 }
@@ -217,12 +229,15 @@ async fn mtom_single_part_and_package() {
     .await;
 }
 
+/// What is wrong, the method, the headers, the body, the expected fault code.
+type MalformedCase<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, String, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_client_codes() {
     with_env(|env| async move {
         let good = echo_envelope(CLIENT, "echo", "x");
         let xml = [("Content-Type", "text/xml; charset=utf-8")];
-        let cases: Vec<(&str, &str, Vec<(&str, &str)>, String, &str)> = vec![
+        let cases: Vec<MalformedCase> = vec![
             (
                 "not XML",
                 "POST",
@@ -466,6 +481,11 @@ async fn provider_information_system_failures() {
             ),
             ("abort", "server.serverproxy.service_failed.io_error"),
             ("noAnswer", "server.serverproxy.service_failed.io_error"),
+            // Checked by the consumer: the response does not match the request.
+            (
+                "inconsistent",
+                "server.clientproxy.service_failed.inconsistent_response",
+            ),
         ];
         let handles: Vec<_> = cases
             .iter()
@@ -511,6 +531,26 @@ async fn a_provider_security_server_that_drops_the_connection() {
         );
         let r = post_soap(env, &envelope).await;
         assert_soap_fault(&r, "server.clientproxy.network_error");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_attachment_is_spooled_and_round_trips() {
+    with_env(|env| async move {
+        let envelope = echo_envelope(CLIENT, "echo", "big attachment");
+        let big: Vec<u8> = (0..4u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let boundary = "e2eBigBoundary";
+        let mut package = format!("--{boundary}\r\nContent-Type: text/xml; charset=UTF-8\r\n\r\n{envelope}\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes();
+        package.extend_from_slice(&big);
+        package.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let ct = format!("multipart/related; type=\"text/xml\"; boundary={boundary}");
+        let r = http::send(env.proxy, "POST", "/", &[("Content-Type", ct.as_str())], &package).await;
+        assert_eq!(r.status(), 200);
+        assert!(faultcode(&r.text()).is_none(), "{}", r.text().chars().take(2000).collect::<String>());
+        let atts = attachments(&r);
+        assert_eq!(atts.len(), 1);
+        assert!(atts[0] == big, "the attachment came back changed ({} bytes)", atts[0].len());
     })
     .await;
 }
