@@ -238,7 +238,7 @@ pub(crate) async fn read_small(body: Incoming, limit: usize) -> Result<Bytes, XR
         .map(|c| c.to_bytes())
         .map_err(|e| {
             XRoadError::new(
-                ErrorCode::NetworkError,
+                ErrorCode::IoError,
                 format!("Error reading a response: {e}"),
             )
         })
