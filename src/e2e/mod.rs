@@ -9,6 +9,24 @@
 //! is served by a test socket that drops connections. Tests that change what every node
 //! would see (revoked or stale OCSP responses, an expiring global configuration) build a
 //! private network of their own. Every test is bounded by a tokio timeout.
+//!
+//! Scenarios (Java test case → what the information system gets):
+//!
+//! | Scenario | Code |
+//! |---|---|
+//! | NormalMessage, attachments (SwA, base64 CTE, 4 MiB), MTOM, SoapActionHeader, REST verbs | success, bytes unchanged |
+//! | not XML / missing content type / other type / GET | `client.invalid_soap` / `server.clientproxy.internal_error` / `client.invalid_content_type` / `client.invalid_http_method` |
+//! | MissingHeader, missing fields, protocol version, MissingBody, MalformedBody, body name, SOAPAction | `client.missing_header`, `client.missing_header_field`, `client.invalid_protocol_version`, `client.missing_body`, `client.invalid_body`, `client.inconsistent_headers`, `client.invalid_soap_action` |
+//! | unknown / unregistered client, unhosted provider | `server.clientproxy.unknown_member` |
+//! | NotAllowed, UnknownService, service type, ServiceDisabled | `server.serverproxy.access_denied`, `…unknown_service`, `…service_type`, `…service_disabled` |
+//! | provider IS unreachable / slow / cut / silent / 404 / wrong type / not XML / empty | `server.serverproxy.service_failed.` `network_error` / `io_error` / `io_error` / `io_error` / `http_error` / `invalid_content_type` / `invalid_soap` / `invalid_soap` |
+//! | ServiceReturnsFault | the provider's fault, byte for byte |
+//! | ServerClientInconsistency | `server.clientproxy.service_failed.inconsistent_response` |
+//! | ServerProxyConnectionAborted (reset) / 2, 3 (cut) / InvalidContentTypeFromServerProxy | `server.clientproxy.network_error` / `…service_failed.io_error` / `…service_failed.invalid_content_type` |
+//! | UnsignedMessageFromClientProxy, tampered part ([`forge`]) | `server.serverproxy.missing_signature`, `…signature_verification.invalid_signature_value` |
+//! | own auth OCSP revoked or stale, client's / provider's signing OCSP revoked, provider's auth OCSP revoked | `server.clientproxy.ssl_authentication_failed`, `server.clientproxy.cannot_create_signature` / `server.serverproxy.cannot_create_signature`, `server.clientproxy.ssl_authentication_failed.invalid_cert_path.cert_validation` |
+//! | expired global configuration | `server.clientproxy.global_conf_outdated` (SOAP and REST) |
+//! | REST: no client header, unknown service, SOAP service, unreachable | `server.clientproxy.invalid_client_identifier`, `server.serverproxy.unknown_service`, `…service_type`, `server.serverproxy.network_error` (500, `X-Road-Error`, JSON or XML) |
 
 mod forge;
 mod http;
