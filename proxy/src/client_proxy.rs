@@ -331,6 +331,17 @@ pub(crate) async fn read_response(
             format!("Server responded with status {status}"),
         ));
     }
+    decode_response(ctx, response)
+        .await
+        .map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))
+}
+
+/// Java's `ProxyMessageDecoder#parse` of the response: its failures (content type, a body cut
+/// short, malformed parts) are `service_failed`, e.g. `service_failed.io_error`.
+async fn decode_response(
+    ctx: &ProxyContext,
+    response: hyper::Response<Incoming>,
+) -> Result<PeerResponse, XRoadError> {
     let headers = response.headers().clone();
     let content_type = header(&headers, "content-type")
         .map(str::to_owned)
@@ -363,14 +374,31 @@ pub(crate) async fn read_response(
             original_content_type: None,
         });
     }
-    let hash = header(&headers, HEADER_HASH_ALGO)
-        .and_then(DigestAlgorithm::from_name)
-        .ok_or_else(|| {
-            XRoadError::new(
-                ErrorCode::InternalError,
-                "Could not get hash algorithm identifier from message",
-            )
-        })?;
+    let missing = || {
+        XRoadError::new(
+            ErrorCode::InternalError,
+            "Could not get hash algorithm identifier from message",
+        )
+    };
+    let Some(hash) = header(&headers, HEADER_HASH_ALGO).and_then(DigestAlgorithm::from_name) else {
+        // Java notices the missing algorithm only when it hashes the first part: the content
+        // type is checked first, and a body that breaks off before any data fails as the I/O
+        // error it is.
+        TransportDecoder::new(
+            &content_type,
+            DigestAlgorithm::Sha512,
+            ctx.settings().spool.clone(),
+        )?;
+        transport::read_body(response.into_body(), |c| {
+            if c.is_empty() {
+                Ok(())
+            } else {
+                Err(missing())
+            }
+        })
+        .await?;
+        return Err(missing());
+    };
     let mut decoder = TransportDecoder::new(&content_type, hash, ctx.settings().spool.clone())?;
     transport::read_body(response.into_body(), |c| decoder.feed(c)).await?;
     Ok(PeerResponse {

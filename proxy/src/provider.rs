@@ -236,10 +236,5 @@ pub(crate) async fn read_small(body: Incoming, limit: usize) -> Result<Bytes, XR
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| {
-            XRoadError::new(
-                ErrorCode::NetworkError,
-                format!("Error reading a response: {e}"),
-            )
-        })
+        .map_err(|e| XRoadError::new(ErrorCode::IoError, format!("Error reading a response: {e}")))
 }

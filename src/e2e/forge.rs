@@ -48,27 +48,39 @@ pub(crate) struct Forger {
 impl Forger {
     /// Opens the keys and configuration of `consumer` (a running node; files are only read).
     pub async fn of(net: &Network, consumer: &str, provider: &str) -> Forger {
+        Self::with_conf_of(net, consumer, provider, consumer).await
+    }
+
+    /// As [`Forger::of`], with the global configuration `conf_node` downloaded (for a node
+    /// that is not running).
+    pub async fn with_conf_of(
+        net: &Network,
+        consumer: &str,
+        provider: &str,
+        conf_node: &str,
+    ) -> Forger {
         let layout: &NodeLayout = net.node(consumer).expect("consumer");
         let config = &layout.config;
+        let conf_dir = net
+            .node(conf_node)
+            .expect("conf node")
+            .config
+            .globalconf_dir();
         let signer =
             Arc::new(Signer::open(SignerConfig::new(config.signer_dir())).expect("signer"));
         let pins =
             xroad_signer::autologin::collect_pins(&[], config.pin_file.as_ref().expect("pin file"))
                 .expect("pins");
         signer.login(&pins[0].0, &pins[0].1).expect("login");
-        let settings = OcspSettings::from_directory(
-            &config.globalconf_dir(),
-            PrioritizationStrategy::default(),
-        )
-        .expect("OCSP settings");
+        let settings = OcspSettings::from_directory(&conf_dir, PrioritizationStrategy::default())
+            .expect("OCSP settings");
         let ocsp = Arc::new(OcspManager::new(
             config.signer_dir().join("ocsp-cache"),
             settings,
         ));
         let handle = SignerHandle::spawn(signer.clone(), ServiceConfig::default()).with_ocsp(ocsp);
 
-        let gc =
-            Arc::new(GlobalConf::load(&config.globalconf_dir()).expect("global configuration"));
+        let gc = Arc::new(GlobalConf::load(&conf_dir).expect("global configuration"));
         let store = xroad_serverconf::Store::open(&config.database_url())
             .await
             .expect("store");
@@ -114,6 +126,16 @@ impl Forger {
             _gc: gc_tx,
             _sc: sc_tx,
         }
+    }
+
+    /// The node's TLS credentials.
+    pub fn credentials(&self) -> AuthCredentials {
+        self.ctx.auth().credentials.clone()
+    }
+
+    /// The node's signer (its OCSP responses).
+    pub fn signer(&self) -> SignerHandle {
+        self.ctx.signer().clone()
     }
 
     /// Sends `soap` from `client` to the server proxy at `address` as a transport message,

@@ -48,12 +48,12 @@ impl HttpMessage {
 }
 
 /// Reads HTTP messages from a stream, keeping what was read beyond the current one.
-struct Reader<'a> {
-    stream: &'a mut TcpStream,
+pub(crate) struct Reader<'a> {
+    stream: &'a mut (dyn tokio::io::AsyncRead + Unpin + Send),
     buf: Vec<u8>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     async fn fill(&mut self) -> std::io::Result<usize> {
         let mut chunk = [0u8; 16 * 1024];
         let n = self.stream.read(&mut chunk).await?;
@@ -89,7 +89,14 @@ impl Reader<'_> {
     }
 
     /// One message; `response`: a body without length runs to the end of the stream.
-    async fn message(&mut self, response: bool) -> std::io::Result<HttpMessage> {
+    pub(crate) fn new(stream: &'a mut (dyn tokio::io::AsyncRead + Unpin + Send)) -> Self {
+        Reader {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn message(&mut self, response: bool) -> std::io::Result<HttpMessage> {
         let head = self.until(b"\r\n\r\n").await?;
         let head = String::from_utf8_lossy(&head).into_owned();
         let mut lines = head.split("\r\n");

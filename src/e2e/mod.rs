@@ -9,6 +9,24 @@
 //! is served by a test socket that drops connections. Tests that change what every node
 //! would see (revoked or stale OCSP responses, an expiring global configuration) build a
 //! private network of their own. Every test is bounded by a tokio timeout.
+//!
+//! Scenarios (Java test case → what the information system gets):
+//!
+//! | Scenario | Code |
+//! |---|---|
+//! | NormalMessage, attachments (SwA, base64 CTE, 4 MiB), MTOM, SoapActionHeader, REST verbs | success, bytes unchanged |
+//! | not XML / missing content type / other type / GET | `client.invalid_soap` / `server.clientproxy.internal_error` / `client.invalid_content_type` / `client.invalid_http_method` |
+//! | MissingHeader, missing fields, protocol version, MissingBody, MalformedBody, body name, SOAPAction | `client.missing_header`, `client.missing_header_field`, `client.invalid_protocol_version`, `client.missing_body`, `client.invalid_body`, `client.inconsistent_headers`, `client.invalid_soap_action` |
+//! | unknown / unregistered client, unhosted provider | `server.clientproxy.unknown_member` |
+//! | NotAllowed, UnknownService, service type, ServiceDisabled | `server.serverproxy.access_denied`, `…unknown_service`, `…service_type`, `…service_disabled` |
+//! | provider IS unreachable / slow / cut / silent / 404 / wrong type / not XML / empty | `server.serverproxy.service_failed.` `network_error` / `io_error` / `io_error` / `io_error` / `http_error` / `invalid_content_type` / `invalid_soap` / `invalid_soap` |
+//! | ServiceReturnsFault | the provider's fault, byte for byte |
+//! | ServerClientInconsistency | `server.clientproxy.service_failed.inconsistent_response` |
+//! | ServerProxyConnectionAborted (reset) / 2, 3 (cut) / InvalidContentTypeFromServerProxy | `server.clientproxy.network_error` / `…service_failed.io_error` / `…service_failed.invalid_content_type` |
+//! | UnsignedMessageFromClientProxy, tampered part ([`forge`]) | `server.serverproxy.missing_signature`, `…signature_verification.invalid_signature_value` |
+//! | own auth OCSP revoked or stale, client's / provider's signing OCSP revoked, provider's auth OCSP revoked | `server.clientproxy.ssl_authentication_failed`, `server.clientproxy.cannot_create_signature` / `server.serverproxy.cannot_create_signature`, `server.clientproxy.ssl_authentication_failed.invalid_cert_path.cert_validation` |
+//! | expired global configuration | `server.clientproxy.global_conf_outdated` (SOAP and REST) |
+//! | REST: no client header, unknown service, SOAP service, unreachable | `server.clientproxy.invalid_client_identifier`, `server.serverproxy.unknown_service`, `…service_type`, `server.serverproxy.network_error` (500, `X-Road-Error`, JSON or XML) |
 
 mod forge;
 mod http;
@@ -118,7 +136,7 @@ fn shared_topology(mock: &str, closed: u16) -> Topology {
         "  - provider: GOV/2222/services\n    code: unreachable\n    type: soap\n    version: v1\n    url: http://127.0.0.1:{closed}/service\n    allowed: [COM/1111/client]\n"
     ));
     services.push_str(&format!(
-        "  - provider: GOV/2222/services\n    code: restEcho\n    type: rest\n    url: {mock}/rest\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: restUnreachable\n    type: rest\n    url: http://127.0.0.1:{closed}/api\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: soapNoVersion\n    type: soap\n    version: v1\n    url: {mock}/soap/echo-unversioned\n    allowed: [COM/1111/client]\n  - provider: GOV/3333/dead\n    code: echo\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n"
+        "  - provider: GOV/2222/services\n    code: restEcho\n    type: rest\n    url: {mock}/rest\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: restUnreachable\n    type: rest\n    url: http://127.0.0.1:{closed}/api\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: soapNoVersion\n    type: soap\n    version: v1\n    url: {mock}/soap/echo-unversioned\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cut\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cutMultipart\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: oddType\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/3333/dead\n    code: echo\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n"
     ));
     let yaml = format!(
         r#"instance: DEV
@@ -132,6 +150,9 @@ members:
   - class: GOV
     code: "3333"
     subsystems: [dead]
+  - class: GOV
+    code: "4444"
+    subsystems: [dummy]
 security-servers:
   - code: consumer
     owner: COM/1111
@@ -142,6 +163,9 @@ security-servers:
   - code: aborter
     owner: GOV/3333
     clients: [GOV/3333/dead]
+  - code: dummy
+    owner: GOV/4444
+    clients: [GOV/4444/dummy]
 services:
   - provider: GOV/2222/services
     code: helloService
@@ -272,7 +296,8 @@ fn build_env() -> Env {
             }
         });
 
-        let nodes = start_nodes(&mut net, &["aborter"]).await;
+        let nodes = start_nodes(&mut net, &["aborter", "dummy"]).await;
+        dummy_server_proxy(&mut net).await;
         (net, mock, nodes)
     });
     let proxy = net
@@ -286,6 +311,78 @@ fn build_env() -> Env {
         _nodes: nodes,
         _runtime: runtime,
     }
+}
+
+/// The "dummy" security server: its registered auth certificate and OCSP responses (so the
+/// consumer trusts it), but a server proxy that reads the request and answers as Java's
+/// `UsingDummyServerProxy` test cases do, by the service code in the request: `cut` promises
+/// 1000 bytes of `text/xml` and closes, `cutMultipart` the same as `multipart/mixed`,
+/// `oddType` answers with the content type `oih`.
+async fn dummy_server_proxy(net: &mut Network) {
+    let forger = forge::Forger::with_conf_of(net, "dummy", "dummy", "consumer").await;
+    let credentials = forger.credentials();
+    let handle = forger.signer();
+    let dummy = net
+        .nodes
+        .iter_mut()
+        .find(|n| n.name == "dummy")
+        .expect("dummy");
+    let ocsp = dummy
+        .listeners
+        .ocsp_responder
+        .take()
+        .expect("ocsp listener");
+    ocsp.set_nonblocking(true).expect("nonblocking");
+    let source: std::sync::Arc<dyn xroad_proxy::OcspSource> =
+        std::sync::Arc::new(move |hashes: &[&str]| handle.ocsp_responses(hashes));
+    let ocsp = tokio::net::TcpListener::from_std(ocsp).expect("listener");
+    tokio::spawn(async move {
+        let _ = xroad_proxy::serve_ocsp_responses(ocsp, source, std::future::pending()).await;
+    });
+    let server = dummy.listeners.server.take().expect("server listener");
+    server.set_nonblocking(true).expect("nonblocking");
+    let server = tokio::net::TcpListener::from_std(server).expect("listener");
+    let acceptor = xroad_proxy::TlsAcceptor::new(
+        &xroad_proxy::ProxySettings::default().tls,
+        &credentials,
+        std::sync::Arc::new(|_: &[Vec<u8>]| {
+            Ok::<_, xroad_fault::XRoadError>(xroad_proxy::PeerIdentity::new(
+                xroad_identifiers::SecurityServerId::new(id("DEV/COM/1111"), "consumer")
+                    .expect("id"),
+            ))
+        }),
+    )
+    .expect("acceptor");
+    tokio::spawn(async move {
+        let _keep = forger;
+        loop {
+            let Ok((tcp, _)) = server.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let Ok(conn) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut tls = conn.into_stream();
+                let Ok(request) = http::Reader::new(&mut tls).message(false).await else {
+                    return;
+                };
+                let text = request.text();
+                let head: &[u8] = if text.contains("serviceCode>cutMultipart<") {
+                    b"HTTP/1.1 200 OK\r\nContent-Type: multipart/mixed; boundary=foobar\r\nContent-Length: 1000\r\n\r\n"
+                } else if text.contains("serviceCode>cut<") {
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n"
+                } else {
+                    b"HTTP/1.1 200 OK\r\nContent-Type: oih\r\nContent-Length: 4\r\nConnection: close\r\n\r\n<x/>"
+                };
+                let _ = tls.write_all(head).await;
+                let _ = tls.flush().await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
 }
 
 /// What the mock information system behind the provider does, by path.

@@ -554,3 +554,26 @@ async fn a_big_attachment_is_spooled_and_round_trips() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_security_server_that_answers_badly() {
+    with_env(|env| async move {
+        for (code, fault) in [
+            ("cut", "server.clientproxy.service_failed.io_error"),
+            ("cutMultipart", "server.clientproxy.service_failed.io_error"),
+            (
+                "oddType",
+                "server.clientproxy.service_failed.invalid_content_type",
+            ),
+        ] {
+            let envelope = soap_envelope(
+                &id(CLIENT),
+                &service("DEV/GOV/4444/dummy", code),
+                &format!("<ns1:{code}/>"),
+            );
+            let r = post_soap(env, &envelope).await;
+            assert_soap_fault(&r, fault);
+        }
+    })
+    .await;
+}
