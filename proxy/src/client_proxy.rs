@@ -43,46 +43,41 @@ pub async fn serve_client_proxy(
     ctx: Arc<ProxyContext>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    tokio::pin!(shutdown);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("client proxy: accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let conn = Arc::new(IsConnection {
+    crate::listener::accept_loop(
+        listener,
+        "client proxy",
+        shutdown,
+        move |tcp, addr, watcher| {
+            let conn = IsConnection {
                 plaintext: true,
                 cert: None,
-            });
-            let service = service_fn(move |req| {
-                let ctx = ctx.clone();
-                let conn = conn.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&ctx, &conn, req).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!("client proxy: connection from {addr} ended: {e}");
-            }
-        });
-    }
-    // Open connections finish what they are doing (keep-alive ones close after it).
-    if tokio::time::timeout(crate::context::SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("client proxy: connections still open after the shutdown grace period");
+            };
+            serve_is_connection(ctx.clone(), conn, tcp, addr, watcher)
+        },
+    )
+    .await;
+}
+
+/// Serves the requests an information system sends over one connection.
+pub(crate) async fn serve_is_connection<I>(
+    ctx: Arc<ProxyContext>,
+    conn: IsConnection,
+    io: I,
+    addr: std::net::SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = Arc::new(conn);
+    let service = service_fn(move |req| {
+        let ctx = ctx.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&ctx, &conn, req).await) }
+    });
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!("client proxy: connection from {addr} ended: {e}");
     }
 }
 

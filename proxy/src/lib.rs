@@ -18,7 +18,9 @@
 mod authtrust;
 pub mod client_proxy;
 pub mod context;
+mod handshake;
 mod health;
+mod listener;
 pub mod metaservices;
 mod ocsp_client;
 mod ocsp_responder;

@@ -15,7 +15,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use xroad_crypto::ocsp::OcspResponse;
-use xroad_crypto::signature::{self, HashChainParts, Part};
 use xroad_crypto::{Certificate, DigestAlgorithm};
 use xroad_fault::{ErrorCode, Origin, XRoadError};
 use xroad_identifiers::ClientId;
@@ -51,59 +50,43 @@ pub async fn serve_server_proxy(
     ctx: Arc<ProxyContext>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    tokio::pin!(shutdown);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("server proxy: accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
+    crate::listener::accept_loop(
+        listener,
+        "server proxy",
+        shutdown,
+        move |tcp, addr, watcher| {
+            let acceptor = acceptor.clone();
+            let ctx = ctx.clone();
+            async move {
+                let conn = match acceptor.accept(tcp).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::info!("server proxy: TLS from {addr} refused: {e}");
+                        return;
+                    }
+                };
+                let chain = conn
+                    .peer_chain()
+                    .iter()
+                    .filter_map(|der| Certificate::from_der(der).ok().map(Arc::new))
+                    .collect();
+                let peer = Arc::new(Peer { chain });
+                let keep_alive = ctx.settings().pooled_connections;
+                let service = service_fn(move |req| {
+                    let ctx = ctx.clone();
+                    let peer = peer.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(ctx, peer, req).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(keep_alive)
+                    .serve_connection(TokioIo::new(conn), service);
+                if let Err(e) = watcher.watch(connection).await {
+                    tracing::debug!("server proxy: connection from {addr} ended: {e}");
                 }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let acceptor = acceptor.clone();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let conn = match acceptor.accept(tcp).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::info!("server proxy: TLS from {addr} refused: {e}");
-                    return;
-                }
-            };
-            let chain = conn
-                .peer_chain()
-                .iter()
-                .filter_map(|der| Certificate::from_der(der).ok().map(Arc::new))
-                .collect();
-            let peer = Arc::new(Peer { chain });
-            let keep_alive = ctx.settings().pooled_connections;
-            let service = service_fn(move |req| {
-                let ctx = ctx.clone();
-                let peer = peer.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(ctx, peer, req).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .keep_alive(keep_alive)
-                .serve_connection(TokioIo::new(conn), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!("server proxy: connection from {addr} ended: {e}");
             }
-        });
-    }
-    // Open connections finish what they are doing (keep-alive ones close after it).
-    if tokio::time::timeout(crate::context::SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("server proxy: connections still open after the shutdown grace period");
-    }
+        },
+    )
+    .await;
 }
 
 async fn handle(ctx: Arc<ProxyContext>, peer: Arc<Peer>, req: Request<Incoming>) -> Response<Body> {
@@ -112,8 +95,10 @@ async fn handle(ctx: Arc<ProxyContext>, peer: Arc<Peer>, req: Request<Incoming>)
     match process(&ctx, &peer, req).await {
         Ok(mut r) => {
             if close {
-                r.headers_mut()
-                    .insert(hyper::header::CONNECTION, "close".parse().expect("static"));
+                r.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
             }
             r
         }
@@ -225,15 +210,7 @@ pub(crate) fn verify_signature(
         )
     })?;
     let gc = ctx.globalconf(now)?;
-    let parts = message.signed_parts();
-    let parts: Vec<Part<'_>> = parts.iter().map(|(u, d)| Part::new(u, *d)).collect();
-    let chain = match (&message.hash_chain_result, &message.hash_chain) {
-        (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
-        _ => None,
-    };
-    signature::verify(sig, client, &parts, chain, gc.trust(), now)
-        .map(|_| ())
-        .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))
+    message.verify_signature(sig, client, gc.trust(), now)
 }
 
 /// Whether a parsed SOAP part is a message (a fault as a request counts as none).

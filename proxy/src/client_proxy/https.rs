@@ -6,14 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::net::TcpListener;
 
-use super::{handle, IsConnection};
+use super::IsConnection;
 use crate::context::ProxyContext;
 
 /// How long an information system may take to finish the TLS handshake.
@@ -74,67 +72,41 @@ pub async fn serve_client_proxy_https(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::pin!(shutdown);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("client proxy (HTTPS): accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let watcher = graceful.watcher();
-        let ctx = ctx.clone();
-        let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::info!("client proxy (HTTPS): TLS with {addr} failed: {e}");
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!("client proxy (HTTPS): TLS with {addr} timed out");
-                    return;
-                }
-            };
-            let cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| c.as_ref().to_vec());
-            let conn = Arc::new(IsConnection {
-                plaintext: false,
-                cert,
-            });
-            let service = service_fn(move |req| {
-                let ctx = ctx.clone();
-                let conn = conn.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&ctx, &conn, req).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!("client proxy (HTTPS): connection from {addr} ended: {e}");
+    crate::listener::accept_loop(
+        listener,
+        "client proxy (HTTPS)",
+        shutdown,
+        move |tcp, addr, watcher| {
+            let ctx = ctx.clone();
+            let acceptor = acceptor.clone();
+            async move {
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::info!("client proxy (HTTPS): TLS with {addr} failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!("client proxy (HTTPS): TLS with {addr} timed out");
+                        return;
+                    }
+                };
+                let cert = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.as_ref().to_vec());
+                let conn = IsConnection {
+                    plaintext: false,
+                    cert,
+                };
+                super::serve_is_connection(ctx, conn, tls, addr, watcher).await;
             }
-        });
-    }
-    // Open connections finish what they are doing (keep-alive ones close after it).
-    if tokio::time::timeout(crate::context::SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "client proxy (HTTPS): connections still open after the shutdown grace period"
-        );
-    }
+        },
+    )
+    .await;
 }
 
 /// Asks for a client certificate and takes any (the IS certificates of the client named in
@@ -170,12 +142,7 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        )
+        crate::handshake::verify_tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -184,18 +151,11 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        )
+        crate::handshake::verify_tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        crate::handshake::schemes()
     }
 }
 

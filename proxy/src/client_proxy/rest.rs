@@ -6,7 +6,6 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use xroad_crypto::signature::{self, HashChainParts, Part};
 use xroad_crypto::DigestAlgorithm;
 use xroad_fault::{ErrorCode, Origin, XRoadError};
 use xroad_message::rest::{request_digest, RestRequest, RestResponse};
@@ -137,23 +136,7 @@ async fn process(
             if let Some((data, _)) = &body {
                 w.spooled_part(transport::REST_BODY, &[], data).await?;
             }
-            if let Some(hc) = &signed.hash_chain {
-                w.part(
-                    transport::HASH_CHAIN_RESULT,
-                    &[],
-                    Bytes::from(hc.result.to_vec()),
-                )
-                .await?;
-                w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
-                    .await?;
-            }
-            w.part(
-                transport::SIGNATURE,
-                &[],
-                Bytes::from(signed.signature.to_vec()),
-            )
-            .await?;
-            w.finish().await
+            w.finish_signed(&signed).await
         }
         .await;
         if let Err(e) = result {
@@ -202,21 +185,7 @@ async fn process(
     };
     let now = SystemTime::now();
     let gc = ctx.globalconf(now)?;
-    let digests = message.signed_parts();
-    let verify_parts: Vec<Part<'_>> = digests.iter().map(|(u, d)| Part::new(u, *d)).collect();
-    let chain = match (&message.hash_chain_result, &message.hash_chain) {
-        (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
-        _ => None,
-    };
-    signature::verify(
-        sig,
-        rest.service().provider(),
-        &verify_parts,
-        chain,
-        gc.trust(),
-        now,
-    )
-    .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
+    message.verify_signature(sig, rest.service().provider(), gc.trust(), now)?;
     let response =
         RestResponse::parse(&part.bytes).map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
     response.check_consistency(&rest, &digest)?;

@@ -6,7 +6,6 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use xroad_crypto::signature::{self, HashChainParts, Part};
 use xroad_crypto::{Digest, DigestAlgorithm};
 use xroad_fault::{ErrorCode, XRoadError};
 use xroad_message::request::{SoapRequest, SoapRequestDecoder};
@@ -129,26 +128,7 @@ pub(super) async fn process(
                 .spooled_part(&soap_ct, &soap_headers, &soap_part)
                 .await?;
             writer.attachments(&attachments).await?;
-            if let Some(hc) = &signed.hash_chain {
-                writer
-                    .part(
-                        transport::HASH_CHAIN_RESULT,
-                        &[],
-                        Bytes::from(hc.result.to_vec()),
-                    )
-                    .await?;
-                writer
-                    .part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
-                    .await?;
-            }
-            writer
-                .part(
-                    transport::SIGNATURE,
-                    &[],
-                    Bytes::from(signed.signature.to_vec()),
-                )
-                .await?;
-            writer.finish().await
+            writer.finish_signed(&signed).await
         }
         .await;
         if let Err(e) = result {
@@ -207,21 +187,7 @@ pub(super) async fn process(
     };
     let now = SystemTime::now();
     let gc = ctx.globalconf(now)?;
-    let digests = message.signed_parts();
-    let verify_parts: Vec<Part<'_>> = digests.iter().map(|(u, d)| Part::new(u, *d)).collect();
-    let chain = match (&message.hash_chain_result, &message.hash_chain) {
-        (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
-        _ => None,
-    };
-    signature::verify(
-        sig,
-        service.provider(),
-        &verify_parts,
-        chain,
-        gc.trust(),
-        now,
-    )
-    .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))?;
+    message.verify_signature(sig, service.provider(), gc.trust(), now)?;
     xroad_message::response::check_response(&request.message, response_soap, &request.soap_digest)?;
     deliver(part, &message.attachments, response.original_content_type)
 }

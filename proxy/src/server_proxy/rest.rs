@@ -166,23 +166,7 @@ async fn respond(
             if let Some((data, _)) = &body {
                 w.spooled_part(transport::REST_BODY, &[], data).await?;
             }
-            if let Some(hc) = &signed.hash_chain {
-                w.part(
-                    transport::HASH_CHAIN_RESULT,
-                    &[],
-                    Bytes::from(hc.result.to_vec()),
-                )
-                .await?;
-                w.part(transport::HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
-                    .await?;
-            }
-            w.part(
-                transport::SIGNATURE,
-                &[],
-                Bytes::from(signed.signature.to_vec()),
-            )
-            .await?;
-            w.finish().await
+            w.finish_signed(&signed).await
         }
         .await;
         if let Err(e) = result {

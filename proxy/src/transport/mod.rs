@@ -132,6 +132,30 @@ impl TransportMessage {
     }
 }
 
+impl TransportMessage {
+    /// Verifies the signature document `sig` over this message's parts (and its hash chain,
+    /// if it came with one), signed by `signer`; errors carry the `signature_verification`
+    /// prefix.
+    pub fn verify_signature(
+        &self,
+        sig: &[u8],
+        signer: &xroad_identifiers::ClientId,
+        trust: &xroad_crypto::TrustContext,
+        at: std::time::SystemTime,
+    ) -> Result<(), XRoadError> {
+        use xroad_crypto::signature::{HashChainParts, Part};
+        let digests = self.signed_parts();
+        let parts: Vec<Part<'_>> = digests.iter().map(|(u, d)| Part::new(u, *d)).collect();
+        let chain = match (&self.hash_chain_result, &self.hash_chain) {
+            (Some(result), Some(chain)) => Some(HashChainParts { result, chain }),
+            _ => None,
+        };
+        xroad_crypto::signature::verify(sig, signer, &parts, chain, trust, at)
+            .map(|_| ())
+            .map_err(|e| e.with_prefix(ErrorCode::SignatureVerification))
+    }
+}
+
 /// Parses a SOAP fault document, keeping its bytes for relaying; `None` if it is not a fault.
 pub(crate) fn fault_of(bytes: &[u8]) -> Result<Option<XRoadError>, XRoadError> {
     match xroad_message::soap::parse_soap(bytes)? {
@@ -307,6 +331,20 @@ impl TransportWriter {
         }
         nested.finish(&mut self.buf);
         self.flush().await
+    }
+
+    /// Writes the hash chain parts (for a batch signature) and the signature of `signed`,
+    /// then closes the multipart and the body.
+    pub async fn finish_signed(mut self, signed: &xroad_signer::SignedMessage) -> io::Result<()> {
+        if let Some(hc) = &signed.hash_chain {
+            self.part(HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
+                .await?;
+            self.part(HASH_CHAIN, &[], Bytes::from(hc.chain.clone()))
+                .await?;
+        }
+        self.part(SIGNATURE, &[], Bytes::from(signed.signature.to_vec()))
+            .await?;
+        self.finish().await
     }
 
     /// Closes the multipart and the body.
