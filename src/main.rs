@@ -11,6 +11,7 @@ mod globalconf_cmd;
 mod message_check;
 #[cfg(test)]
 mod metaservices_e2e;
+mod metrics;
 mod node;
 mod run_cmd;
 mod serverconf_cmd;

@@ -421,7 +421,9 @@ fn own_auth(
 fn health_checks(ctx: Arc<ProxyContext>) -> HealthChecks {
     let gc_ctx = ctx.clone();
     let ocsp_ctx = ctx.clone();
+    let signer = ctx.signer().clone();
     HealthChecks::new()
+        .with_metrics(move || crate::metrics::render_signer(&signer.stats()))
         .check(hc::GLOBAL_CONF, move || {
             gc_ctx
                 .globalconf(SystemTime::now())

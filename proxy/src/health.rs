@@ -8,6 +8,9 @@
 //! Each check runs with a timeout (5 s; "Fetching health check response timed out for:
 //! {name}"), and its result, timeouts included, is cached: a pass for 2 s, a failure for 30 s.
 //! Checks after the first failure are not run.
+//!
+//! Not in Java: when the node gives a metrics renderer, `GET /metrics` answers the node's
+//! counters in the Prometheus text format instead of running the checks.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -92,7 +95,11 @@ pub struct HealthChecks {
     ok_ttl: Duration,
     error_ttl: Duration,
     maintenance: AtomicBool,
+    metrics: Option<MetricsRenderer>,
 }
+
+/// Renders the node's counters in the Prometheus text format (`GET /metrics`).
+pub type MetricsRenderer = Box<dyn Fn() -> String + Send + Sync>;
 
 impl Default for HealthChecks {
     fn default() -> Self {
@@ -122,7 +129,14 @@ impl HealthChecks {
             ok_ttl: Duration::from_secs(2),
             error_ttl: Duration::from_secs(30),
             maintenance: AtomicBool::new(false),
+            metrics: None,
         }
+    }
+
+    /// Serves `GET /metrics` with what `render` returns.
+    pub fn with_metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.metrics = Some(Box::new(render));
+        self
     }
 
     /// Replaces the timeout per check and how long passes and failures are cached.
@@ -237,13 +251,28 @@ pub async fn serve_health(
 ) -> std::io::Result<()> {
     serve::serve(
         listener,
-        move |_req| {
+        move |req: hyper::Request<hyper::body::Incoming>| {
             let checks = checks.clone();
-            async move { respond(&checks).await }
+            let metrics = req.method() == hyper::Method::GET && req.uri().path() == "/metrics";
+            async move {
+                match (&checks.metrics, metrics) {
+                    (Some(render), true) => metrics_response(render()),
+                    _ => respond(&checks).await,
+                }
+            }
         },
         shutdown,
     )
     .await
+}
+
+fn metrics_response(text: String) -> hyper::Response<serve::Body> {
+    let mut r = serve::text(StatusCode::OK, text);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
 }
 
 async fn respond(checks: &HealthChecks) -> hyper::Response<serve::Body> {

@@ -117,3 +117,30 @@ async fn a_hanging_check_times_out_and_the_failure_is_cached() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     let _ = stop.send(());
 }
+
+/// `GET /metrics` answers the renderer's text even while a check fails; other requests to
+/// that path, and every path without a renderer, still run the checks.
+#[tokio::test]
+async fn metrics_are_served_beside_the_checks() {
+    let checks = Arc::new(
+        HealthChecks::new()
+            .with_timing(Duration::from_secs(5), Duration::ZERO, Duration::ZERO)
+            .check(health_checks::GLOBAL_CONF, || {
+                Err(health_checks::GLOBAL_CONF_EXPIRED.into())
+            })
+            .with_metrics(|| "xroad_signer_batches_total 3\n".to_owned()),
+    );
+    let (port, stop) = start(checks).await;
+    assert_eq!(
+        ask(port, "GET", "/metrics").await,
+        (200, "xroad_signer_batches_total 3\n".to_owned())
+    );
+    assert_eq!(ask(port, "POST", "/metrics").await.0, 500);
+    assert_eq!(ask(port, "GET", "/").await.0, 500);
+    let _ = stop.send(());
+
+    let plain = Arc::new(HealthChecks::new().check(health_checks::GLOBAL_CONF, || Ok(())));
+    let (port, stop) = start(plain).await;
+    assert_eq!(ask(port, "GET", "/metrics").await, (200, String::new()));
+    let _ = stop.send(());
+}

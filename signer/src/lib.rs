@@ -23,6 +23,8 @@ pub use error::{Result, SignerError};
 pub use keyconf::{KeyConf, KeyUsage};
 pub use keys::KeyAlgorithm;
 pub use pin::{Pin, PinPolicy};
-pub use service::{HashChain, ServiceConfig, SignedMessage, SignerHandle};
+pub use service::{
+    HashChain, ServiceConfig, SignedMessage, SignerHandle, SigningStats, BATCH_SIZE_BUCKETS,
+};
 pub use signer::{KeyInfo, KeySigner, Signer, SignerConfig, TokenInfo, TokenKind};
 pub use softtoken::SOFT_TOKEN_ID;

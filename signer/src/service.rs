@@ -10,6 +10,7 @@
 //! The key operation runs on the blocking pool, so requests keep queueing meanwhile.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,56 @@ struct MessageJob {
     reply: oneshot::Sender<Result<SignedMessage>>,
 }
 
+/// Upper bounds of the batch size buckets in [`SigningStats::batch_sizes`].
+pub const BATCH_SIZE_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+/// What the service has signed since it started: how well batching amortises the
+/// private-key operation under load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SigningStats {
+    /// Private-key operations for messages (one per batch).
+    pub signatures: u64,
+    /// Messages signed (the sum of the batch sizes).
+    pub messages: u64,
+    /// The largest batch.
+    pub max_batch: u64,
+    /// Batches per size bucket: `batch_sizes[i]` counts batches of at most
+    /// `BATCH_SIZE_BUCKETS[i]` messages and more than the bucket before; the last entry counts
+    /// the larger ones.
+    pub batch_sizes: [u64; BATCH_SIZE_BUCKETS.len() + 1],
+}
+
+#[derive(Debug, Default)]
+struct StatCounters {
+    signatures: AtomicU64,
+    messages: AtomicU64,
+    max_batch: AtomicU64,
+    batch_sizes: [AtomicU64; BATCH_SIZE_BUCKETS.len() + 1],
+}
+
+impl StatCounters {
+    fn record(&self, batch: usize) {
+        let n = batch as u64;
+        self.signatures.fetch_add(1, Ordering::Relaxed);
+        self.messages.fetch_add(n, Ordering::Relaxed);
+        self.max_batch.fetch_max(n, Ordering::Relaxed);
+        let bucket = BATCH_SIZE_BUCKETS
+            .iter()
+            .position(|&le| n <= le)
+            .unwrap_or(BATCH_SIZE_BUCKETS.len());
+        self.batch_sizes[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> SigningStats {
+        SigningStats {
+            signatures: self.signatures.load(Ordering::Relaxed),
+            messages: self.messages.load(Ordering::Relaxed),
+            max_batch: self.max_batch.load(Ordering::Relaxed),
+            batch_sizes: std::array::from_fn(|i| self.batch_sizes[i].load(Ordering::Relaxed)),
+        }
+    }
+}
+
 /// A cheap handle to the signing service.
 #[derive(Clone, Debug)]
 pub struct SignerHandle {
@@ -80,6 +131,7 @@ pub struct SignerHandle {
     signer: Arc<Signer>,
     slots: Arc<Semaphore>,
     ocsp: Option<Arc<crate::ocsp::OcspManager>>,
+    stats: Arc<StatCounters>,
 }
 
 impl SignerHandle {
@@ -91,12 +143,20 @@ impl SignerHandle {
     pub fn spawn(signer: Arc<Signer>, config: ServiceConfig) -> SignerHandle {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let slots = Arc::new(Semaphore::new(config.parallelism.max(1)));
-        tokio::spawn(run(rx, signer.clone(), slots.clone(), config));
+        let stats = Arc::new(StatCounters::default());
+        tokio::spawn(run(
+            rx,
+            signer.clone(),
+            slots.clone(),
+            stats.clone(),
+            config,
+        ));
         SignerHandle {
             tx,
             signer,
             slots,
             ocsp: None,
+            stats,
         }
     }
 
@@ -114,6 +174,11 @@ impl SignerHandle {
             Some(m) => m.responses(cert_hashes),
             None => vec![None; cert_hashes.len()],
         }
+    }
+
+    /// Message signatures and batch sizes since the service started.
+    pub fn stats(&self) -> SigningStats {
+        self.stats.snapshot()
     }
 
     /// The signer behind the service.
@@ -175,6 +240,7 @@ async fn run(
     mut rx: mpsc::Receiver<MessageJob>,
     signer: Arc<Signer>,
     slots: Arc<Semaphore>,
+    stats: Arc<StatCounters>,
     config: ServiceConfig,
 ) {
     while let Some(first) = rx.recv().await {
@@ -189,16 +255,17 @@ async fn run(
             }
         }
         let signer = signer.clone();
+        let stats = stats.clone();
         let timeout = config.client_timeout;
         tokio::task::spawn_blocking(move || {
-            process(&signer, batch, timeout);
+            process(&signer, &stats, batch, timeout);
             drop(permit);
         });
     }
 }
 
 /// Signs a drained batch: grouped by key and builder, each group with one key operation.
-fn process(signer: &Signer, batch: Vec<MessageJob>, timeout: Duration) {
+fn process(signer: &Signer, stats: &StatCounters, batch: Vec<MessageJob>, timeout: Duration) {
     let mut groups: Vec<((String, usize), Vec<MessageJob>)> = Vec::new();
     let mut index: HashMap<(String, usize), usize> = HashMap::new();
     for job in batch {
@@ -227,9 +294,11 @@ fn process(signer: &Signer, batch: Vec<MessageJob>, timeout: Duration) {
         };
         let batching = signer.batch_signing_enabled(&key_id).unwrap_or(true);
         if batching {
+            stats.record(jobs.len());
             sign_group(&key, jobs);
         } else {
             for j in jobs {
+                stats.record(1);
                 sign_group(&key, vec![j]);
             }
         }
@@ -355,7 +424,8 @@ mod tests {
                 reply,
             });
         }
-        process(&signer, jobs, Duration::from_secs(50));
+        let stats = StatCounters::default();
+        process(&signer, &stats, jobs, Duration::from_secs(50));
         let mut signatures = std::collections::HashSet::new();
         for (d, mut rx) in receivers {
             let signed = rx.try_recv().unwrap().unwrap();
@@ -369,5 +439,26 @@ mod tests {
             hashchain::verify(&hc.result, &resolver, &input).unwrap();
         }
         assert_eq!(signatures.len(), 1);
+        let stats = stats.snapshot();
+        assert_eq!(
+            (stats.signatures, stats.messages, stats.max_batch),
+            (1, 7, 7)
+        );
+        // 7 messages: the bucket "more than 4, at most 8".
+        assert_eq!(stats.batch_sizes[3], 1);
+        assert_eq!(stats.batch_sizes.iter().sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn batch_sizes_fall_into_their_buckets() {
+        let c = StatCounters::default();
+        for n in [1, 1, 2, 3, 512, 513, 10_000] {
+            c.record(n);
+        }
+        let s = c.snapshot();
+        assert_eq!(s.signatures, 7);
+        assert_eq!(s.messages, 1 + 1 + 2 + 3 + 512 + 513 + 10_000);
+        assert_eq!(s.max_batch, 10_000);
+        assert_eq!(s.batch_sizes, [2, 1, 1, 0, 0, 0, 0, 0, 0, 1, 2]);
     }
 }

@@ -2,8 +2,13 @@
 //! (`SHA-512`, `SHA512withRSA`), XML-DSig URIs and ASN.1 object identifiers.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use base64::Engine;
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
 use ring::signature as rs;
 
 /// Object identifiers as DER content octets.
@@ -573,34 +578,40 @@ impl PublicKey {
         signature: &[u8],
         encoding: EcdsaEncoding,
     ) -> Result<(), VerifyError> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let field = if self.key_type == KeyType::EcP256 {
-            32
-        } else {
-            48
+        let (group, field) = match self.key_type {
+            KeyType::EcP256 => (ec_group(&P256, Nid::X9_62_PRIME256V1)?, 32),
+            _ => (ec_group(&P384, Nid::SECP384R1)?, 48),
         };
         let fixed = match encoding {
             EcdsaEncoding::Raw => raw_to_fixed(signature, field)?,
             EcdsaEncoding::Der => der_to_fixed(signature, field)?,
         };
-        let ok = match self.key_type {
-            KeyType::EcP256 => {
-                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&self.bytes)
-                    .map_err(|_| VerifyError::Invalid)?;
-                let sig =
-                    p256::ecdsa::Signature::from_slice(&fixed).map_err(|_| VerifyError::Invalid)?;
-                key.verify_prehash(digest, &sig).is_ok()
-            }
-            _ => {
-                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&self.bytes)
-                    .map_err(|_| VerifyError::Invalid)?;
-                let sig =
-                    p384::ecdsa::Signature::from_slice(&fixed).map_err(|_| VerifyError::Invalid)?;
-                key.verify_prehash(digest, &sig).is_ok()
-            }
-        };
-        ok.then_some(()).ok_or(VerifyError::Invalid)
+        // OpenSSL truncates the digest to the order's length, as FIPS 186 (and Java) do.
+        let invalid = |_| VerifyError::Invalid;
+        let mut ctx = BigNumContext::new().map_err(invalid)?;
+        let point = EcPoint::from_bytes(group, &self.bytes, &mut ctx).map_err(invalid)?;
+        let key = EcKey::from_public_key(group, &point).map_err(invalid)?;
+        let r = BigNum::from_slice(&fixed[..field]).map_err(invalid)?;
+        let s = BigNum::from_slice(&fixed[field..]).map_err(invalid)?;
+        let sig = EcdsaSig::from_private_components(r, s).map_err(invalid)?;
+        match sig.verify(digest, &key) {
+            Ok(true) => Ok(()),
+            _ => Err(VerifyError::Invalid),
+        }
     }
+}
+
+static P256: OnceLock<EcGroup> = OnceLock::new();
+static P384: OnceLock<EcGroup> = OnceLock::new();
+
+/// The curve's group, built once (OpenSSL's groups are immutable and shareable).
+fn ec_group(cell: &'static OnceLock<EcGroup>, nid: Nid) -> Result<&'static EcGroup, VerifyError> {
+    if let Some(g) = cell.get() {
+        return Ok(g);
+    }
+    let group = EcGroup::from_curve_name(nid)
+        .map_err(|e| VerifyError::Unsupported(format!("curve {nid:?}: {e}")))?;
+    Ok(cell.get_or_init(|| group))
 }
 
 /// Pads the two halves of a raw `r‖s` to the field size.
