@@ -126,7 +126,8 @@ def write_report(rows, nginx, meta, out):
         f"date:     {meta.get('date')}   commit {meta.get('commit')}",
         f"machine:  {meta.get('cpu')}, kernel {meta.get('kernel')}",
         f"settings: {meta.get('duration')} s per run, {meta.get('repeats')} repeat(s) (medians), "
-        f"{meta.get('keys')} keys, binary {int(meta.get('binary', 0)) / 1e6:.1f} MB",
+        f"{meta.get('keys')} keys, TLS {meta.get('tls')}, "
+        f"binary {int(meta.get('binary', 0)) / 1e6:.1f} MB",
         "topology: wrk -HTTP-> consumer (client proxy) -mTLS 1.2-> provider (server proxy) "
         "-HTTP-> nginx service; each server its own `xroad-sidecar run` process",
         "columns:  cpu µs/msg = each server's CPU time (all threads) per message; peak = VmHWM "

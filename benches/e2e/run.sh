@@ -21,12 +21,14 @@
 # Environment:
 #   DURATION=10     seconds per wrk run
 #   REPEATS=1       repeats of every case (the report shows medians)
-#   KEYS=rsa2048    key algorithm of the network (rsa2048, as X-Road deploys; or ec-p256)
+#   KEYS=ec-p256    key algorithm of the network: ec-p256 (X-Road 7.6+ EC keys) or rsa2048
 #   BIN=PATH        the binary (default: target/release/xroad-sidecar, built if missing)
 #   OUT=DIR         where results go (default: benches/results)
 #   NGINX=1         also run ../shared/bench/nginx-baseline.sh (NGINX_REPEATS=1)
 #   ONLY=REGEX      run only our cases whose label matches
 #   BASE_PORT=18600 the service's port (nginx-baseline uses 18400-18403)
+#   XROAD_TLS_CIPHERS=…  passed on to the servers (default: Java's CBC suites), e.g.
+#                   TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 #   KEEP_TMP=1      keep the temp dir
 #   PROFILE=1       also sample both servers with `perf record` during every case and write
 #                   the hottest functions to OUT/profile-<node>-<case>.txt
@@ -37,7 +39,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared}
 DURATION=${DURATION:-10}
 REPEATS=${REPEATS:-1}
-KEYS=${KEYS:-rsa2048}
+KEYS=${KEYS:-ec-p256}
 BIN=${BIN:-$ROOT/target/release/xroad-sidecar}
 OUT=${OUT:-$ROOT/benches/results}
 NGINX=${NGINX:-1}
@@ -295,6 +297,7 @@ META=$W/meta.txt
     echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes')"
     echo "binary=$(stat -c %s "$BIN")"
     echo "keys=$KEYS"
+    echo "tls=${XROAD_TLS_CIPHERS:-Java's default CBC suites}"
     echo "duration=$DURATION"
     echo "repeats=$REPEATS"
     for n in provider consumer; do

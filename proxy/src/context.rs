@@ -4,7 +4,7 @@
 //! signing-context cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
@@ -86,7 +86,9 @@ pub struct ProxyContext {
     serverconf: watch::Receiver<Arc<ServerConfSnapshot>>,
     signer: SignerHandle,
     auth: OwnAuth,
-    signing: Mutex<HashMap<ClientId, Arc<SigningContext>>>,
+    /// SHA-1 hex of each certificate of `auth.chain` (how the signer files OCSP responses).
+    auth_chain_hashes: Vec<String>,
+    signing: RwLock<HashMap<ClientId, Arc<SigningContext>>>,
     peer_ocsp: crate::ocsp_client::PeerOcspCache,
     service: crate::provider::ServiceClient,
     connector: crate::TlsConnector,
@@ -109,7 +111,11 @@ pub struct SigningContext {
     pub key_id: String,
     /// The builder with the certificate and its OCSP response.
     pub builder: Arc<SignatureBuilder>,
-    ocsp: Vec<u8>,
+    /// The signer's generation this was read under.
+    generation: u64,
+    cert: Arc<xroad_crypto::cert::Certificate>,
+    cert_hash: String,
+    ocsp: Arc<xroad_crypto::ocsp::OcspResponse>,
 }
 
 impl ProxyContext {
@@ -135,8 +141,9 @@ impl ProxyContext {
             globalconf,
             serverconf,
             signer,
+            auth_chain_hashes: auth.chain.iter().map(|c| c.sha1_hex()).collect(),
             auth,
-            signing: Mutex::new(HashMap::new()),
+            signing: RwLock::new(HashMap::new()),
             peer_ocsp: crate::ocsp_client::PeerOcspCache::default(),
             service: crate::provider::ServiceClient::default(),
             connector,
@@ -220,21 +227,36 @@ impl ProxyContext {
     }
 
     /// The signing context of `member`'s member (a subsystem signs with its member's key):
-    /// Java's `SigningCtxProvider`. Rebuilt when the certificate's OCSP response changes.
+    /// Java's `SigningCtxProvider`. Kept while the signer's state and the certificate's OCSP
+    /// response stay the same, so a message costs no certificate parsing; the certificate's
+    /// validity and the response's status and freshness are checked every time.
     pub fn signing_context(&self, client: &ClientId) -> Result<Arc<SigningContext>, XRoadError> {
         let member = client.member_id();
-        let info = self
-            .signer
-            .signer()
-            .member_signing_info(&member)
-            .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
-        let hash = info.cert.sha1_hex();
+        let now = SystemTime::now();
+        // Loaded before the signer's state is read (see `Signer::generation`).
+        let generation = self.signer.signer().generation();
+        let cached = self
+            .signing
+            .read()
+            .map_err(|_| XRoadError::new(ErrorCode::InternalError, "signing cache poisoned"))?
+            .get(&member)
+            .cloned()
+            .filter(|c| c.generation == generation && c.cert.is_valid_at(now));
+        let (key_id, cert, cert_hash) = match &cached {
+            Some(c) => (c.key_id.clone(), c.cert.clone(), c.cert_hash.clone()),
+            None => {
+                let info = self
+                    .signer
+                    .signer()
+                    .member_signing_info(&member)
+                    .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
+                let hash = info.cert.sha1_hex();
+                (info.key_id, info.cert, hash)
+            }
+        };
         let ocsp = self
             .signer
-            .ocsp_responses(&[hash.as_str()])
-            .into_iter()
-            .next()
-            .flatten()
+            .fresh_ocsp_response(&cert_hash, now)
             .ok_or_else(|| {
                 XRoadError::new(
                     ErrorCode::CannotCreateSignature,
@@ -245,41 +267,41 @@ impl ProxyContext {
             })?;
         // Java's signer offers a signing certificate only while its OCSP response is good and
         // fresh (`GetMemberSigningInfoReqHandler#checkValidity`).
-        let usable = xroad_crypto::ocsp::OcspResponse::from_der(&ocsp).is_ok_and(|r| {
-            matches!(r.status(), xroad_crypto::ocsp::CertStatus::Good)
-                && self.globalconf_unchecked().is_some_and(|gc| {
-                    crate::ocsp_client::is_fresh(&r, gc.trust(), SystemTime::now())
-                })
-        });
+        let usable = matches!(ocsp.status(), xroad_crypto::ocsp::CertStatus::Good)
+            && self
+                .globalconf_unchecked()
+                .is_some_and(|gc| crate::ocsp_client::is_fresh(&ocsp, gc.trust(), now));
         if !usable {
             return Err(XRoadError::new(
                 ErrorCode::CannotCreateSignature,
                 format!("Member '{member}' has no suitable certificates"),
             ));
         }
-        let mut cache = self
-            .signing
-            .lock()
-            .map_err(|_| XRoadError::new(ErrorCode::InternalError, "signing cache poisoned"))?;
-        if let Some(ctx) = cache.get(&member) {
-            if ctx.key_id == info.key_id && ctx.ocsp == ocsp {
-                return Ok(ctx.clone());
+        if let Some(c) = cached {
+            if c.key_id == key_id && Arc::ptr_eq(&c.ocsp, &ocsp) {
+                return Ok(c);
             }
         }
         let mechanism = self
             .signer
             .signer()
-            .sign_mechanism(&info.key_id)
+            .sign_mechanism(&key_id)
             .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
         let algorithm = SignatureAlgorithm::new(DigestAlgorithm::Sha512, mechanism);
-        let builder = SignatureBuilder::new(algorithm, info.cert.clone())
-            .with_ocsp_responses(vec![ocsp.clone()]);
+        let builder = SignatureBuilder::new(algorithm, cert.clone())
+            .with_ocsp_responses(vec![ocsp.der().to_vec()]);
         let ctx = Arc::new(SigningContext {
-            key_id: info.key_id,
+            key_id,
             builder: Arc::new(builder),
+            generation,
+            cert,
+            cert_hash,
             ocsp,
         });
-        cache.insert(member, ctx.clone());
+        self.signing
+            .write()
+            .map_err(|_| XRoadError::new(ErrorCode::InternalError, "signing cache poisoned"))?
+            .insert(member, ctx.clone());
         Ok(ctx)
     }
 
@@ -295,28 +317,35 @@ impl ProxyContext {
             )
         };
         let gc = self.globalconf(now)?;
-        let responses = self.own_auth_ocsp().map_err(|_| invalid())?;
-        for der in &responses {
-            let r = xroad_crypto::ocsp::OcspResponse::from_der(der).map_err(|_| invalid())?;
+        let responses = self.own_auth_ocsp_at(now).map_err(|_| invalid())?;
+        let mut ders = Vec::with_capacity(responses.len());
+        for r in responses {
             if !matches!(r.status(), xroad_crypto::ocsp::CertStatus::Good)
                 || !crate::ocsp_client::is_fresh(&r, gc.trust(), now)
             {
                 return Err(invalid());
             }
+            ders.push(r.der().to_vec());
         }
-        Ok(responses)
+        Ok(ders)
     }
 
     /// The OCSP responses of this server's auth certificate chain (sent with every request).
     pub fn own_auth_ocsp(&self) -> Result<Vec<Vec<u8>>, XRoadError> {
-        let hashes: Vec<String> = self.auth.chain.iter().map(|c| c.sha1_hex()).collect();
-        let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
-        self.signer
-            .ocsp_responses(&refs)
-            .into_iter()
+        let responses = self.own_auth_ocsp_at(SystemTime::now())?;
+        Ok(responses.iter().map(|r| r.der().to_vec()).collect())
+    }
+
+    /// The signer's fresh, parsed responses for the auth chain (no parsing per message).
+    fn own_auth_ocsp_at(
+        &self,
+        now: SystemTime,
+    ) -> Result<Vec<Arc<xroad_crypto::ocsp::OcspResponse>>, XRoadError> {
+        self.auth_chain_hashes
+            .iter()
             .zip(&self.auth.chain)
-            .map(|(r, c)| {
-                r.ok_or_else(|| {
+            .map(|(hash, c)| {
+                self.signer.fresh_ocsp_response(hash, now).ok_or_else(|| {
                     XRoadError::new(
                         ErrorCode::SslAuthenticationFailed,
                         format!(

@@ -419,6 +419,13 @@ impl OcspManager {
             .collect()
     }
 
+    /// The parsed response for one certificate (lower-case hex SHA-1) if it is fresh at
+    /// `at`: the same `Arc` until the response is replaced.
+    pub fn fresh_response(&self, hash: &str, at: SystemTime) -> Option<Arc<OcspResponse>> {
+        let cache = self.cache.read().ok()?;
+        cache.get(hash).filter(|r| self.is_fresh(r, at)).cloned()
+    }
+
     /// [`responses_at`](Self::responses_at) now: what the proxy embeds and 5577 serves.
     pub fn responses(&self, hashes: &[&str]) -> Vec<Option<Vec<u8>>> {
         self.responses_at(hashes, SystemTime::now())

@@ -176,6 +176,16 @@ impl SignerHandle {
         }
     }
 
+    /// The parsed OCSP response of a certificate (lower-case hex SHA-1) if it is fresh at
+    /// `at`; the same `Arc` until the response is refreshed.
+    pub fn fresh_ocsp_response(
+        &self,
+        cert_hash: &str,
+        at: std::time::SystemTime,
+    ) -> Option<Arc<xroad_crypto::ocsp::OcspResponse>> {
+        self.ocsp.as_ref()?.fresh_response(cert_hash, at)
+    }
+
     /// Message signatures and batch sizes since the service started.
     pub fn stats(&self) -> SigningStats {
         self.stats.snapshot()

@@ -2,6 +2,7 @@
 //! ([`crate::service`]) takes a [`KeySigner`] out of it and signs without holding the lock.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use openssl::pkey::{PKey, Private};
@@ -138,6 +139,8 @@ pub(crate) struct State {
 pub struct Signer {
     config: SignerConfig,
     state: RwLock<State>,
+    /// Bumped whenever the state may change: callers cache what they read with it.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Signer {
@@ -170,6 +173,7 @@ impl Signer {
         Ok(Signer {
             config,
             state: RwLock::new(State { keyconf, soft, p11 }),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -183,7 +187,17 @@ impl Signer {
     }
 
     pub(crate) fn write(&self) -> Result<RwLockWriteGuard<'_, State>> {
-        self.state.write().map_err(|_| poisoned())
+        let guard = self.state.write().map_err(|_| poisoned())?;
+        // Bumped while the lock is held, so a reader that loads the generation first and
+        // then reads the state never caches old state under the new generation.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(guard)
+    }
+
+    /// Changes whenever keys, certificates or tokens may have changed: what was read from
+    /// the signer under one generation is still true while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub(crate) fn save(&self, state: &State) -> Result<()> {

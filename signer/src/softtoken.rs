@@ -31,6 +31,16 @@ const PIN_FILE: &str = ".softtoken";
 /// HMACs. (Java's own default is 10,000.)
 pub const KDF_ITERATIONS: u32 = 100_000;
 
+/// Threads that open key files at login.
+const LOGIN_THREADS: usize = 8;
+
+/// One key file opened with `pin` (`Ok(None)`: the PIN does not open it).
+fn open_key_file(dir: &Path, id: &str, pin: &Pin) -> Result<Option<PKey<Private>>> {
+    let path = p12_path(dir, id);
+    let bytes = std::fs::read(&path).map_err(|e| SignerError::io(&path, e))?;
+    open_p12(&bytes, pin, &format!("key file {id}.p12"))
+}
+
 /// The software token.
 pub struct SoftToken {
     dir: PathBuf,
@@ -192,22 +202,51 @@ impl SoftToken {
 
     /// Logs in: checks the PIN and decrypts every key on disk into memory.
     pub fn login(&mut self, pin: &Pin) -> Result<()> {
-        self.check_pin(pin)?;
+        let ids = self.key_ids_on_disk()?;
+        // Every file costs a few hundred thousand HMACs (its PBKDF2 runs): the key files are
+        // opened on threads of their own while this one checks the PIN, which takes start-up
+        // from the sum of the files to about the slowest.
+        let workers = ids.len().min(LOGIN_THREADS);
+        let (checked, opened) = std::thread::scope(|scope| {
+            let dir = &self.dir;
+            let ids = &ids;
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    scope.spawn(move || {
+                        ids.iter()
+                            .skip(w)
+                            .step_by(workers)
+                            .map(|id| (id.clone(), open_key_file(dir, id, pin)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let checked = self.check_pin(pin);
+            let opened: Vec<_> = handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect();
+            (checked, opened)
+        });
+        checked?;
         let mut keys = HashMap::new();
         let mut unreadable = Vec::new();
-        for id in self.key_ids_on_disk()? {
-            let path = p12_path(&self.dir, &id);
-            let bytes = std::fs::read(&path).map_err(|e| SignerError::io(&path, e))?;
-            match open_p12(&bytes, pin, &format!("key file {id}.p12")) {
+        for (id, result) in opened {
+            match result {
                 Ok(Some(k)) => {
                     keys.insert(id, Arc::new(k));
                 }
-                Ok(None) | Err(_) => {
+                Ok(None) => {
                     tracing::warn!(key = %id, "the token PIN does not open this key file; skipped");
+                    unreadable.push(id);
+                }
+                Err(e) => {
+                    tracing::warn!(key = %id, "unreadable key file; skipped: {e}");
                     unreadable.push(id);
                 }
             }
         }
+        unreadable.sort();
         self.keys = keys;
         self.unreadable = unreadable;
         self.pin = Some(pin.clone());

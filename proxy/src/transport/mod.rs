@@ -232,6 +232,9 @@ impl BodySender {
     }
 }
 
+/// Part bodies up to this size are copied into one frame with the framing around them.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
 /// Writes a transport message part by part with Java's framing.
 pub struct TransportWriter {
     tx: BodySender,
@@ -268,6 +271,28 @@ impl TransportWriter {
         self.tx.send(b).await
     }
 
+    /// Appends a part body: small ones join the pending framing, so that a small message
+    /// leaves as one frame (one TLS record and one write instead of one per header and
+    /// part); large ones are sent as they are, after what is pending.
+    async fn body(&mut self, body: Bytes) -> io::Result<()> {
+        if self.buf.len() + body.len() <= COALESCE_LIMIT {
+            self.buf.extend_from_slice(&body);
+            return Ok(());
+        }
+        self.flush().await?;
+        self.tx.send(body).await
+    }
+
+    async fn spooled_body(&mut self, body: &Spooled) -> io::Result<()> {
+        match body.as_memory() {
+            Some(b) => self.body(b.clone()).await,
+            None => {
+                self.flush().await?;
+                self.tx.send_spooled(body).await
+            }
+        }
+    }
+
     /// Writes a part whose body is in memory.
     pub async fn part(
         &mut self,
@@ -282,8 +307,7 @@ impl TransportWriter {
                 headers.iter().map(|(n, v)| (n, v)),
             )
             .map_err(mime_io)?;
-        self.flush().await?;
-        self.tx.send(body).await
+        self.body(body).await
     }
 
     /// Writes a spooled part.
@@ -300,8 +324,7 @@ impl TransportWriter {
                 headers.iter().map(|(n, v)| (n, v)),
             )
             .map_err(mime_io)?;
-        self.flush().await?;
-        self.tx.send_spooled(body).await
+        self.spooled_body(body).await
     }
 
     /// Writes SOAP attachments as the nested `multipart/mixed` part.
@@ -326,11 +349,10 @@ impl TransportWriter {
                     a.headers.iter().map(|(n, v)| (n, v)),
                 )
                 .map_err(mime_io)?;
-            self.flush().await?;
-            self.tx.send_spooled(&a.data).await?;
+            self.spooled_body(&a.data).await?;
         }
         nested.finish(&mut self.buf);
-        self.flush().await
+        Ok(())
     }
 
     /// Writes the hash chain parts (for a batch signature) and the signature of `signed`,
