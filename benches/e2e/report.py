@@ -7,6 +7,7 @@
 Standard library only. The nginx figures are read from nginx-baseline.sh's results table.
 """
 import argparse
+import math
 import statistics
 import sys
 from html import escape
@@ -215,17 +216,29 @@ def svg_plot(rows, nginx, meta, path):
            f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14">xroad-sidecar end to end '
            f'vs the nginx chain: {escape(meta.get("cpu", ""))}, {escape(meta.get("date", ""))}</text>']
 
-    def panel(x0, title, ylabel, values, lines_for):
-        ymax = max(values + [1]) * 1.1
+    def panel(x0, title, ylabel, values, lines_for, log=False):
         y0 = PAD + ph
+        if log:
+            lo = math.floor(math.log10(max(min(v for v in values if v > 0), 1e-3)))
+            hi = math.ceil(math.log10(max(values + [1e-3])))
+            hi = max(hi, lo + 1)
+            ticks = [10.0 ** e for e in range(lo, hi + 1)]
+
+            def ypos(v):
+                return y0 - ph * (math.log10(max(v, 10.0 ** lo)) - lo) / (hi - lo)
+        else:
+            ymax = max(values + [1]) * 1.1
+            ticks = [ymax * i / 5 for i in range(6)]
+
+            def ypos(v):
+                return y0 - ph * v / ymax
         out.append(f'<text x="{x0 + pw / 2}" y="{PAD - 10}" text-anchor="middle">{title}</text>')
         out.append(f'<line x1="{x0}" y1="{y0}" x2="{x0 + pw}" y2="{y0}" stroke="black"/>')
         out.append(f'<line x1="{x0}" y1="{PAD}" x2="{x0}" y2="{y0}" stroke="black"/>')
-        for i in range(6):
-            v = ymax * i / 5
-            y = y0 - ph * i / 5
+        for v in ticks:
+            y = ypos(v)
             out.append(f'<line x1="{x0}" y1="{y}" x2="{x0 + pw}" y2="{y}" stroke="#eee"/>')
-            txt = f"{v:.0f}" if ymax > 20 else f"{v:.2f}"
+            txt = f"{v:g}" if log else f"{v:.0f}"
             out.append(f'<text x="{x0 - 5}" y="{y + 4}" text-anchor="end">{txt}</text>')
         xs = {c: x0 + pw * (i + 0.5) / len(concs) for i, c in enumerate(concs)}
         for c, x in xs.items():
@@ -235,7 +248,7 @@ def svg_plot(rows, nginx, meta, path):
         out.append(f'<text x="{x0 - 45}" y="{PAD + ph / 2}" text-anchor="middle" '
                    f'transform="rotate(-90 {x0 - 45} {PAD + ph / 2})">{ylabel}</text>')
         for colour, dash, pts in lines_for:
-            coords = [(xs[c], y0 - ph * v / ymax) for c, v in sorted(pts.items())]
+            coords = [(xs[c], ypos(v)) for c, v in sorted(pts.items())]
             d = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
             out.append(f'<polyline points="{d}" fill="none" stroke="{colour}" stroke-width="2" '
                        f'stroke-dasharray="{dash}"/>')
@@ -250,7 +263,8 @@ def svg_plot(rows, nginx, meta, path):
     for _, colour, pts in series:
         lat_lines.append((colour, "", {c: p["p50"] for c, p in pts.items()}))
         lat_lines.append((colour, "5,4", {c: p["p99"] for c, p in pts.items()}))
-    panel(2 * PAD + pw, "latency (p50 solid, p99 dashed)", "milliseconds", lats, lat_lines)
+    panel(2 * PAD + pw, "latency (p50 solid, p99 dashed; log scale)", "milliseconds", lats,
+          lat_lines, log=True)
     lx = PAD
     for name, colour, _ in series:
         out.append(f'<rect x="{lx}" y="{H - 22}" width="12" height="12" fill="{colour}"/>')

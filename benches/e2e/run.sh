@@ -31,7 +31,8 @@
 #                   TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 #   KEEP_TMP=1      keep the temp dir
 #   PROFILE=1       also sample both servers with `perf record` during every case and write
-#                   the hottest functions to OUT/profile-<node>-<case>.txt
+#                   the hottest functions to OUT/profile-<node>-<case>.txt and the CPU time
+#                   per message by stage to OUT/stages-<node>-<case>.txt (stages.py)
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -277,6 +278,16 @@ run_case() { # label lua conc threads body rep
         $((${b1[provider]:-0} - ${b0[provider]:-0})) $((${m1[provider]:-0} - ${m0[provider]:-0})) \
         >>"$RAW"
     log "  $(tail -1 "$RAW" | python3 "$HERE/report.py" --line)"
+    if [ "$PROFILE" = 1 ]; then
+        local requests us
+        requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$res")
+        for n in provider consumer; do
+            us=$(awk -v t=$((c1[$n] - c0[$n])) -v hz="$CLK_TCK" -v r="$requests" \
+                'BEGIN{printf "%.1f", r ? t / hz / r * 1e6 : 0}')
+            python3 "$HERE/stages.py" "$W/perf-$n-$label-c$conc.data" "$requests" "$us" \
+                >"$OUT/stages-$n-$label-c$conc.txt" 2>/dev/null || true
+        done
+    fi
 }
 for rep in $(seq 1 "$REPEATS"); do
     for c in "${CASES[@]}"; do
@@ -297,7 +308,7 @@ META=$W/meta.txt
     echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes')"
     echo "binary=$(stat -c %s "$BIN")"
     echo "keys=$KEYS"
-    echo "tls=${XROAD_TLS_CIPHERS:-Java's default CBC suites}"
+    echo "tls=${XROAD_TLS_CIPHERS:-the Java default CBC suites}"
     echo "duration=$DURATION"
     echo "repeats=$REPEATS"
     for n in provider consumer; do
@@ -316,5 +327,8 @@ fi
 cp "$RAW" "$OUT/e2e-raw.tsv"
 python3 "$HERE/report.py" --raw "$RAW" --meta "$META" --nginx "$NGINX_RESULTS" \
     --out "$OUT/e2e.txt" --svg "$OUT/e2e.svg"
+if command -v rsvg-convert >/dev/null; then
+    rsvg-convert -o "$OUT/e2e.png" "$OUT/e2e.svg" || true
+fi
 cat "$OUT/e2e.txt"
-log "results: $OUT/e2e.txt, plot: $OUT/e2e.svg"
+log "results: $OUT/e2e.txt, plot: $OUT/e2e.svg (and .png with librsvg2-bin installed)"

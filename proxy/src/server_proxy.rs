@@ -4,8 +4,8 @@
 //! `ServerMessageProcessor`, `ServerRestMessageProcessor`; digest §5.8.2).
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -14,6 +14,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use xroad_confclient::GlobalConf;
 use xroad_crypto::ocsp::OcspResponse;
 use xroad_crypto::{Certificate, DigestAlgorithm};
 use xroad_fault::{ErrorCode, Origin, XRoadError};
@@ -40,6 +41,48 @@ pub(crate) const HEADER_MESSAGE_TYPE: &str = "x-road-message-type";
 pub(crate) struct Peer {
     /// Its certificate chain as sent, end-entity first.
     pub chain: Vec<Arc<Certificate>>,
+    /// The last client authentication that passed on this connection.
+    authenticated: Mutex<Option<Authenticated>>,
+}
+
+impl Peer {
+    pub(crate) fn new(chain: Vec<Arc<Certificate>>) -> Peer {
+        Peer {
+            chain,
+            authenticated: Mutex::new(None),
+        }
+    }
+}
+
+/// How long a passed client authentication is reused on a connection for the same client,
+/// OCSP responses and global configuration. Java caches OCSP verification results for 60 s
+/// (`proxy.ocsp-verifier-cache-period`); we reuse the whole check for less.
+const AUTH_REUSE: Duration = Duration::from_secs(10);
+
+/// What a passed client authentication depended on.
+#[derive(Debug)]
+struct Authenticated {
+    client: ClientId,
+    ocsp: Vec<Vec<u8>>,
+    globalconf: Arc<GlobalConf>,
+    at: SystemTime,
+}
+
+impl Authenticated {
+    fn still_holds(
+        &self,
+        client: &ClientId,
+        ocsp: &[Vec<u8>],
+        gc: &Arc<GlobalConf>,
+        now: SystemTime,
+    ) -> bool {
+        self.client == *client
+            && self.ocsp == ocsp
+            && Arc::ptr_eq(&self.globalconf, gc)
+            && now
+                .duration_since(self.at)
+                .is_ok_and(|age| age < AUTH_REUSE)
+    }
 }
 
 /// Accepts connections from other security servers until `shutdown` completes; connections
@@ -70,7 +113,7 @@ pub async fn serve_server_proxy(
                     .iter()
                     .filter_map(|der| Certificate::from_der(der).ok().map(Arc::new))
                     .collect();
-                let peer = Arc::new(Peer { chain });
+                let peer = Arc::new(Peer::new(chain));
                 let keep_alive = ctx.settings().pooled_connections;
                 let service = service_fn(move |req| {
                     let ctx = ctx.clone();
@@ -184,6 +227,13 @@ pub(crate) fn verify_client_auth(
     now: SystemTime,
 ) -> Result<(), XRoadError> {
     let gc = ctx.globalconf(now)?;
+    let reuse = |a: &Option<Authenticated>| {
+        a.as_ref()
+            .is_some_and(|a| a.still_holds(client, &message.ocsp, &gc, now))
+    };
+    if peer.authenticated.lock().is_ok_and(|a| reuse(&a)) {
+        return Ok(());
+    }
     let params = gc.directory().all_shared();
     let ocsp: Vec<Arc<OcspResponse>> = message
         .ocsp
@@ -192,8 +242,16 @@ pub(crate) fn verify_client_auth(
         .collect::<Result<_, _>>()
         .map_err(|e| e.with_prefix(ErrorCode::SslAuthenticationFailed))?;
     crate::authtrust::verify_auth_cert(&peer.chain, &ocsp, client, &params, gc.trust(), now)
-        .map(|_| ())
-        .map_err(|e| XRoadError::new(ErrorCode::SslAuthenticationFailed, e.message()))
+        .map_err(|e| XRoadError::new(ErrorCode::SslAuthenticationFailed, e.message()))?;
+    if let Ok(mut a) = peer.authenticated.lock() {
+        *a = Some(Authenticated {
+            client: client.clone(),
+            ocsp: message.ocsp.clone(),
+            globalconf: gc.clone(),
+            at: now,
+        });
+    }
+    Ok(())
 }
 
 /// Verifies the request's signature: signed by `client`, over the message's parts.

@@ -577,3 +577,40 @@ async fn a_provider_security_server_that_answers_badly() {
     })
     .await;
 }
+
+/// The consumer's health port serves its signer's counters: a signed request raises the
+/// number of signed messages, and every message is in some batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_port_reports_batch_signing() {
+    with_env(|env| async move {
+        let health = env
+            .net
+            .node("consumer")
+            .and_then(|n| n.config.listen.health_check)
+            .expect("the consumer's health check address");
+        let counter = |text: &str, name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+        };
+        let before = http::send(health, "GET", "/metrics", &[], b"").await;
+        assert_eq!(before.status(), 200);
+        assert!(before
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("text/plain"));
+        let messages = counter(&before.text(), "xroad_signer_batched_messages_total");
+
+        let r = call(env, "echo").await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+
+        let after = http::send(health, "GET", "/metrics", &[], b"").await.text();
+        assert!(counter(&after, "xroad_signer_batched_messages_total") > messages);
+        assert_eq!(
+            counter(&after, "xroad_signer_batch_size_count"),
+            counter(&after, "xroad_signer_batches_total")
+        );
+        assert!(after.contains("xroad_signer_batch_size_bucket{le=\"+Inf\"}"));
+    })
+    .await;
+}
