@@ -242,8 +242,10 @@ impl ProxyContext {
             .get(&member)
             .cloned()
             .filter(|c| c.generation == generation && c.cert.is_valid_at(now));
+        // A cache hit borrows; only a miss reads the signer (and parses its certificates).
+        let read;
         let (key_id, cert, cert_hash) = match &cached {
-            Some(c) => (c.key_id.clone(), c.cert.clone(), c.cert_hash.clone()),
+            Some(c) => (&c.key_id, &c.cert, &c.cert_hash),
             None => {
                 let info = self
                     .signer
@@ -251,12 +253,13 @@ impl ProxyContext {
                     .member_signing_info(&member)
                     .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
                 let hash = info.cert.sha1_hex();
-                (info.key_id, info.cert, hash)
+                read = (info.key_id, info.cert, hash);
+                (&read.0, &read.1, &read.2)
             }
         };
         let ocsp = self
             .signer
-            .fresh_ocsp_response(&cert_hash, now)
+            .fresh_ocsp_response(cert_hash, now)
             .ok_or_else(|| {
                 XRoadError::new(
                     ErrorCode::CannotCreateSignature,
@@ -277,25 +280,25 @@ impl ProxyContext {
                 format!("Member '{member}' has no suitable certificates"),
             ));
         }
-        if let Some(c) = cached {
-            if c.key_id == key_id && Arc::ptr_eq(&c.ocsp, &ocsp) {
-                return Ok(c);
+        if let Some(c) = &cached {
+            if c.key_id == *key_id && Arc::ptr_eq(&c.ocsp, &ocsp) {
+                return Ok(c.clone());
             }
         }
         let mechanism = self
             .signer
             .signer()
-            .sign_mechanism(&key_id)
+            .sign_mechanism(key_id)
             .map_err(|e| signer_error(ErrorCode::CannotCreateSignature, e))?;
         let algorithm = SignatureAlgorithm::new(DigestAlgorithm::Sha512, mechanism);
         let builder = SignatureBuilder::new(algorithm, cert.clone())
             .with_ocsp_responses(vec![ocsp.der().to_vec()]);
         let ctx = Arc::new(SigningContext {
-            key_id,
+            key_id: key_id.clone(),
             builder: Arc::new(builder),
             generation,
-            cert,
-            cert_hash,
+            cert: cert.clone(),
+            cert_hash: cert_hash.clone(),
             ocsp,
         });
         self.signing

@@ -405,15 +405,10 @@ impl OcspManager {
     /// Fresh DER responses for certificates by lower-case hex SHA-1 (`None`: none or stale),
     /// at `at`.
     pub fn responses_at(&self, hashes: &[&str], at: SystemTime) -> Vec<Option<Vec<u8>>> {
-        let Ok(cache) = self.cache.read() else {
-            return vec![None; hashes.len()];
-        };
         hashes
             .iter()
             .map(|h| {
-                cache
-                    .get(&h.to_ascii_lowercase())
-                    .filter(|r| self.is_fresh(r, at))
+                self.fresh_response(&h.to_ascii_lowercase(), at)
                     .map(|r| r.der().to_vec())
             })
             .collect()

@@ -224,7 +224,20 @@ impl SoftToken {
             let checked = self.check_pin(pin);
             let opened: Vec<_> = handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
+                .enumerate()
+                .flat_map(|(w, h)| {
+                    // A thread that died leaves its files unread, not forgotten.
+                    h.join().unwrap_or_else(|_| {
+                        ids.iter()
+                            .skip(w)
+                            .step_by(workers)
+                            .map(|id| {
+                                let e = SignerError::Config(format!("opening {id}.p12 failed"));
+                                (id.clone(), Err(e))
+                            })
+                            .collect()
+                    })
+                })
                 .collect();
             (checked, opened)
         });
