@@ -42,6 +42,22 @@ pub struct NodeConfig {
     /// How often the global configuration is downloaded.
     #[serde(with = "secs")]
     pub globalconf_interval: Duration,
+    /// Log level: `error`, `warn`, `info`, `debug`, `trace`, `all` or `off` (any case, as
+    /// Java's `XROAD_LOG_LEVEL`). Changed by a reload (SIGHUP) without a restart.
+    pub log_level: String,
+    /// Log lines as `text` (default) or `json` (one object per line, for log collectors).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Listening addresses; `null` turns a listener off.
@@ -106,6 +122,8 @@ impl Default for NodeConfig {
             tls_ciphers: None,
             tls_protocols: None,
             globalconf_interval: Duration::from_secs(60),
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -147,6 +165,39 @@ impl Default for Limits {
     }
 }
 
+/// The store URL the Java sidecar's variables describe: user `postgres` unless
+/// `XROAD_DB_USER` says otherwise, database `serverconf` or `<XROAD_DATABASE_NAME>_serverconf`
+/// (Java's naming), created on first start when the user may.
+fn postgres_url(
+    host: &str,
+    port: Option<&str>,
+    user: Option<&str>,
+    password: Option<&str>,
+    name: Option<&str>,
+) -> Result<String, String> {
+    let port: u16 = match port.filter(|p| !p.is_empty()) {
+        None => 5432,
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("XROAD_DB_PORT: not a port number: {p}"))?,
+    };
+    let database = match name.filter(|n| !n.is_empty()) {
+        Some(n) => format!("{n}_serverconf"),
+        None => "serverconf".to_owned(),
+    };
+    let mut url =
+        url::Url::parse("postgres://localhost/").map_err(|e| format!("XROAD_DB_HOST: {e}"))?;
+    url.set_host(Some(host))
+        .map_err(|e| format!("XROAD_DB_HOST: not a host name: {host} ({e})"))?;
+    let _ = url.set_port(Some(port));
+    let _ = url.set_username(user.filter(|u| !u.is_empty()).unwrap_or("postgres"));
+    if let Some(p) = password.filter(|p| !p.is_empty()) {
+        let _ = url.set_password(Some(p));
+    }
+    url.set_path(&database);
+    Ok(url.to_string())
+}
+
 /// Durations as whole seconds in the file.
 mod secs {
     use std::time::Duration;
@@ -175,7 +226,13 @@ impl NodeConfig {
             None => NodeConfig::default(),
         };
         config.apply_env(env)?;
+        config.check()?;
         Ok(config)
+    }
+
+    /// Refuses values that parse but mean nothing.
+    fn check(&self) -> Result<(), String> {
+        crate::logging::parse_level(&self.log_level).map(|_| ())
     }
 
     /// Parses the YAML text of a node configuration.
@@ -192,6 +249,17 @@ impl NodeConfig {
     }
 
     fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), String> {
+        let var = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        // The Java sidecar's database variables; XROAD_DATABASE_URL, applied below, wins.
+        if let Some(host) = var("XROAD_DB_HOST").filter(|h| !h.is_empty()) {
+            self.database_url = Some(postgres_url(
+                host,
+                var("XROAD_DB_PORT"),
+                var("XROAD_DB_USER"),
+                var("XROAD_DB_PWD"),
+                var("XROAD_DATABASE_NAME"),
+            )?);
+        }
         for (name, value) in env {
             let path = || Some(PathBuf::from(value));
             let addr = || -> Result<Option<SocketAddr>, String> {
@@ -212,6 +280,14 @@ impl NodeConfig {
                 "XROAD_TEMP_DIR" => self.temp_dir = path(),
                 "XROAD_PIN_FILE" => self.pin_file = path(),
                 "XROAD_FAULT_CODE_SPELLING" => self.fault_code_spelling = value.clone(),
+                "XROAD_LOG_LEVEL" | "XROAD_LOG" => self.log_level = value.clone(),
+                "XROAD_LOG_FORMAT" => {
+                    self.log_format = match value.to_ascii_lowercase().as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => return Err(format!("{name}: expected text or json, found {value}")),
+                    }
+                }
                 "XROAD_TLS_CIPHERS" => self.tls_ciphers = Some(value.clone()),
                 "XROAD_TLS_PROTOCOLS" => self.tls_protocols = Some(value.clone()),
                 "XROAD_CLIENT_HTTP" => self.listen.client_http = addr()?,
@@ -301,6 +377,62 @@ mod tests {
         assert_eq!(c2.listen.client_http, None);
         assert_eq!(c2.signer_dir(), PathBuf::from("/s"));
         assert_eq!(NodeConfig::parse(&c2.to_yaml()).unwrap(), c2);
+    }
+
+    #[test]
+    fn the_java_sidecar_database_variables_make_a_postgres_url() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut c = NodeConfig::default();
+        c.apply_env(&env(&[
+            ("XROAD_DB_HOST", "db.example"),
+            ("XROAD_DB_PWD", "p@ss/w:rd"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.database_url(),
+            "postgres://postgres:p%40ss%2Fw%3Ard@db.example:5432/serverconf"
+        );
+        let mut c = NodeConfig::default();
+        c.apply_env(&env(&[
+            ("XROAD_DB_HOST", "10.0.0.5"),
+            ("XROAD_DB_PORT", "6543"),
+            ("XROAD_DB_USER", "ss"),
+            ("XROAD_DATABASE_NAME", "node1"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.database_url(),
+            "postgres://ss@10.0.0.5:6543/node1_serverconf"
+        );
+        let mut c = NodeConfig::default();
+        c.apply_env(&env(&[
+            ("XROAD_DB_HOST", "db"),
+            ("XROAD_DATABASE_URL", "sqlite:///x.db"),
+        ]))
+        .unwrap();
+        assert_eq!(c.database_url(), "sqlite:///x.db");
+        let e = NodeConfig::default()
+            .apply_env(&env(&[("XROAD_DB_HOST", "db"), ("XROAD_DB_PORT", "x")]))
+            .unwrap_err();
+        assert!(e.contains("XROAD_DB_PORT"), "{e}");
+    }
+
+    #[test]
+    fn log_settings_from_variables() {
+        let env = |n: &str, v: &str| vec![(n.to_owned(), v.to_owned())];
+        let c = NodeConfig::load(None, &env("XROAD_LOG_LEVEL", "DEBUG")).unwrap();
+        assert_eq!(c.log_level, "DEBUG");
+        let c = NodeConfig::load(None, &env("XROAD_LOG_FORMAT", "json")).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        let e = NodeConfig::load(None, &env("XROAD_LOG_FORMAT", "xml")).unwrap_err();
+        assert!(e.contains("XROAD_LOG_FORMAT"), "{e}");
+        let e = NodeConfig::load(None, &env("XROAD_LOG_LEVEL", "loud")).unwrap_err();
+        assert!(e.contains("loud"), "{e}");
     }
 
     #[test]

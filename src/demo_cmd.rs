@@ -51,7 +51,7 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::run_cmd::init_logging_default("error");
+    crate::logging::init_from_env(tracing_subscriber::filter::LevelFilter::ERROR);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@ mod demo_cmd;
 #[cfg(test)]
 mod e2e;
 mod globalconf_cmd;
+mod logging;
 mod message_check;
 #[cfg(test)]
 mod metaservices_e2e;

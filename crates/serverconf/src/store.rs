@@ -171,18 +171,54 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+async fn pg_pool(url: &str) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+}
+
+/// Connects to the PostgreSQL store, creating its database first when it does not exist yet
+/// and the user may (as the Java sidecar's first start does with `XROAD_DB_PWD`).
+async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
+    let missing = match pg_pool(url).await {
+        Ok(pool) => return Ok(pool),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => e,
+        Err(e) => return Err(e.into()),
+    };
+    let bad_url = |reason: &str| StoreError::Url {
+        url: redact_url(url),
+        reason: reason.to_owned(),
+    };
+    let mut admin = url::Url::parse(url).map_err(|e| bad_url(&e.to_string()))?;
+    let name = admin.path().trim_start_matches('/').to_owned();
+    if name.is_empty() || name.contains('"') {
+        return Err(sqlx::Error::Database(missing).into());
+    }
+    admin.set_path("postgres");
+    let pool = pg_pool(admin.as_str()).await?;
+    let created = sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    match created {
+        Ok(_) => tracing::info!("created the server configuration database {name}"),
+        // Another node created it meanwhile (42P04), or is creating it right now (23505).
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(pg_pool(url).await?)
+}
+
 impl Store {
     /// Opens the store at `url` and migrates it: `postgres://…` for PostgreSQL; anything
     /// else is an SQLite file (`sqlite://path`, `sqlite:path` or a plain path), created when
     /// missing.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let db = if is_postgres_url(url) {
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
-            Db::Postgres(pool)
+            Db::Postgres(connect_postgres(url).await?)
         } else {
             let path = url
                 .strip_prefix("sqlite://")

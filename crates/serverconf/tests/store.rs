@@ -625,3 +625,18 @@ both_backends!(
     snapshot_follows_global_configuration,
     concurrent_updates_do_not_lose_changes,
 );
+
+/// The Java sidecar's first start creates its database; so does ours, also when two nodes
+/// start at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_postgres_database_is_created_on_first_open() {
+    let db = common::postgres().await;
+    let url = format!("{}_node", db.url);
+    let (a, b) = tokio::join!(Store::open(&url), Store::open(&url));
+    let (a, b) = (a.expect("first node"), b.expect("second node"));
+    assert!(a.is_postgres() && b.is_postgres());
+    a.close().await;
+    b.close().await;
+    let again = Store::open(&url).await.expect("reopened");
+    again.close().await;
+}
