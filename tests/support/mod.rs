@@ -80,6 +80,16 @@ pub struct NodeInfo {
     pub config: PathBuf,
 }
 
+impl NodeInfo {
+    /// The first subsystem the node hosts (`INSTANCE/CLASS/CODE/SUBSYSTEM`).
+    pub fn subsystem(&self) -> &str {
+        self.clients
+            .iter()
+            .find(|c| c.matches('/').count() == 3)
+            .unwrap_or_else(|| panic!("{} hosts no subsystem", self.name))
+    }
+}
+
 /// A running `xroad-sidecar demo --no-requests` in a temporary state folder; stopped and the
 /// folder removed when dropped.
 pub struct Demo {
@@ -94,13 +104,20 @@ impl Demo {
     /// Starts the default network, or the one `topology` (YAML text) describes, with `env`
     /// added to the process's environment; waits (at most 180 s) for `network.json`.
     pub fn start(topology: Option<&str>, env: &[(&str, &str)]) -> Demo {
+        Self::start_with(&["--no-requests"], topology, env)
+    }
+
+    /// [`Demo::start`] with other `demo` options, e.g. `--external-nodes`.
+    pub fn start_with(args: &[&str], topology: Option<&str>, env: &[(&str, &str)]) -> Demo {
         let dir = tempfile::Builder::new()
             .prefix("xroad-blackbox-")
             .tempdir()
             .unwrap();
         let state = dir.path().join("state");
         let mut cmd = Command::new(BIN);
-        cmd.args(["demo", "--no-requests", "--state-dir"])
+        cmd.arg("demo")
+            .args(args)
+            .arg("--state-dir")
             .arg(&state)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
