@@ -27,6 +27,9 @@ pub struct NodeConfig {
     pub temp_dir: Option<PathBuf>,
     /// A file of `XROAD_TOKEN_<id>_PIN=…` lines for autologin (environment variables win).
     pub pin_file: Option<PathBuf>,
+    /// `devices.ini` of PKCS#11 modules (default: `devices.ini` in the signer folder, when
+    /// it exists).
+    pub devices_ini: Option<PathBuf>,
     /// Listening addresses.
     pub listen: Listen,
     /// How other security servers are reached.
@@ -115,6 +118,7 @@ impl Default for NodeConfig {
             database_url: None,
             temp_dir: None,
             pin_file: None,
+            devices_ini: None,
             listen: Listen::default(),
             peers: Peers::default(),
             limits: Limits::default(),
@@ -279,6 +283,7 @@ impl NodeConfig {
                 "XROAD_DATABASE_URL" => self.database_url = Some(value.clone()),
                 "XROAD_TEMP_DIR" => self.temp_dir = path(),
                 "XROAD_PIN_FILE" => self.pin_file = path(),
+                "XROAD_DEVICES_INI" => self.devices_ini = path(),
                 "XROAD_FAULT_CODE_SPELLING" => self.fault_code_spelling = value.clone(),
                 "XROAD_LOG_LEVEL" | "XROAD_LOG" => self.log_level = value.clone(),
                 "XROAD_LOG_FORMAT" => {
@@ -311,6 +316,14 @@ impl NodeConfig {
         self.signer_dir
             .clone()
             .unwrap_or_else(|| self.state_dir.join("signer"))
+    }
+
+    /// The PKCS#11 modules to use, if any.
+    pub fn devices_ini(&self) -> Option<PathBuf> {
+        self.devices_ini.clone().or_else(|| {
+            let default = self.signer_dir().join("devices.ini");
+            default.is_file().then_some(default)
+        })
     }
 
     /// The global configuration folder.
@@ -420,6 +433,22 @@ mod tests {
             .apply_env(&env(&[("XROAD_DB_HOST", "db"), ("XROAD_DB_PORT", "x")]))
             .unwrap_err();
         assert!(e.contains("XROAD_DB_PORT"), "{e}");
+    }
+
+    #[test]
+    fn devices_ini_defaults_to_the_signer_folder_when_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = NodeConfig {
+            state_dir: dir.path().to_path_buf(),
+            ..NodeConfig::default()
+        };
+        assert_eq!(c.devices_ini(), None);
+        std::fs::create_dir_all(dir.path().join("signer")).unwrap();
+        std::fs::write(dir.path().join("signer/devices.ini"), "").unwrap();
+        assert_eq!(c.devices_ini(), Some(dir.path().join("signer/devices.ini")));
+        c.apply_env(&[("XROAD_DEVICES_INI".into(), "/etc/xroad/devices.ini".into())])
+            .unwrap();
+        assert_eq!(c.devices_ini(), Some(PathBuf::from("/etc/xroad/devices.ini")));
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     // Signer and autologin.
     let mut signer_config = SignerConfig::new(config.signer_dir());
     signer_config.ocsp_cache_dir = Some(config.signer_dir().join("ocsp-cache"));
+    signer_config.devices_ini = config.devices_ini();
     let signer =
         Arc::new(Signer::open(signer_config).map_err(|e| format!("cannot open the signer: {e}"))?);
     let pin_file = config
