@@ -448,7 +448,10 @@ mod tests {
         assert_eq!(c.devices_ini(), Some(dir.path().join("signer/devices.ini")));
         c.apply_env(&[("XROAD_DEVICES_INI".into(), "/etc/xroad/devices.ini".into())])
             .unwrap();
-        assert_eq!(c.devices_ini(), Some(PathBuf::from("/etc/xroad/devices.ini")));
+        assert_eq!(
+            c.devices_ini(),
+            Some(PathBuf::from("/etc/xroad/devices.ini"))
+        );
     }
 
     #[test]

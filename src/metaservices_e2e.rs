@@ -503,6 +503,27 @@ async fn metaservices_through_two_security_servers() {
             listed.body
         );
 
+        // The service lists are JSON whatever Accept asks (PR-MREST, Java's handler); only
+        // listClients answers XML.
+        let as_xml = send(
+            proxy,
+            "GET",
+            "/r1/DEV/GOV/2222/services/listMethods",
+            vec![
+                ("X-Road-Client", "DEV/COM/1111/client"),
+                ("Accept", "application/xml"),
+            ],
+            String::new(),
+        )
+        .await;
+        assert_eq!(as_xml.status, 200, "{}", as_xml.body);
+        assert!(
+            as_xml.content_type.starts_with("application/json"),
+            "{}",
+            as_xml.content_type
+        );
+        assert_eq!(as_xml.body, listed.body);
+
         let allowed = rest(
             "DEV/COM/1111/client",
             "/r1/DEV/GOV/2222/services/allowedMethods",

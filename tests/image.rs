@@ -47,9 +47,14 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The image under test, or `None` (with the reason printed) when this machine cannot or
-/// should not build one.
+/// The image under test (built at most once per run), or `None` (with the reason printed)
+/// when this machine cannot or should not build one.
 fn image() -> Option<String> {
+    static IMAGE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    IMAGE.get_or_init(find_or_build_image).clone()
+}
+
+fn find_or_build_image() -> Option<String> {
     if let Ok(name) = std::env::var("XROAD_IMAGE") {
         return Some(name);
     }
@@ -290,4 +295,112 @@ fn the_image_runs_a_security_server_that_exchanges_signed_messages() {
     podman_ok(&["stop", "-t", "30", &name]);
     drop(container);
     consumer_process.stop(Duration::from_secs(10));
+}
+
+/// The libraries `module` needs beyond those the image has (glibc and libgcc), as ldd
+/// resolves them here.
+fn module_dependencies(module: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(module).output().expect("ldd");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split("=>")
+                .nth(1)?
+                .split_whitespace()
+                .next()
+                .map(PathBuf::from)
+        })
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !["libc.so", "libm.so", "libgcc_s.so", "ld-linux"]
+                .iter()
+                .any(|base| name.starts_with(base))
+        })
+        .collect()
+}
+
+#[test]
+fn a_pkcs11_module_mounted_into_the_image_is_loaded() {
+    let Some(image) = image() else { return };
+    let module = PathBuf::from("/usr/lib/softhsm/libsofthsm2.so");
+    if !module.is_file() {
+        assert!(
+            !env_is("XROAD_REQUIRE_IMAGE", "1"),
+            "SoftHSM2 (package softhsm2) is needed"
+        );
+        eprintln!("skipped: SoftHSM2 is not installed");
+        return;
+    }
+    // The module and what it links to (OpenSSL, libstdc++) go to /opt/pkcs11, the image's
+    // library path; a SoftHSM token is initialised here and handed to the image's user.
+    let dir = tempfile::tempdir().unwrap();
+    let libs = dir.path().join("pkcs11");
+    let hsm = dir.path().join("hsm");
+    std::fs::create_dir_all(&libs).unwrap();
+    std::fs::create_dir_all(hsm.join("tokens")).unwrap();
+    std::fs::create_dir_all(hsm.join("signer")).unwrap();
+    for lib in std::iter::once(module.clone()).chain(module_dependencies(&module)) {
+        std::fs::copy(&lib, libs.join(lib.file_name().unwrap())).unwrap();
+    }
+    let conf = hsm.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        "directories.tokendir = /hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+    )
+    .unwrap();
+    let host_conf = hsm.join("host-softhsm2.conf");
+    std::fs::write(
+        &host_conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            hsm.join("tokens").display()
+        ),
+    )
+    .unwrap();
+    let init = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "image-test"])
+        .args(["--pin", "1234", "--so-pin", "5678"])
+        .env("SOFTHSM2_CONF", &host_conf)
+        .output()
+        .expect("softhsm2-util");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    std::fs::write(
+        hsm.join("devices.ini"),
+        "[softhsm]\nlibrary = /opt/pkcs11/libsofthsm2.so\n",
+    )
+    .unwrap();
+    give_to_image_user(&hsm);
+
+    let libs_mount = format!("{}:/opt/pkcs11:ro", libs.display());
+    let hsm_mount = format!("{}:/hsm", hsm.display());
+    let status = podman_ok(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--network",
+        "none",
+        "-v",
+        &libs_mount,
+        "-v",
+        &hsm_mount,
+        "-e",
+        "SOFTHSM2_CONF=/hsm/softhsm2.conf",
+        &image,
+        "token",
+        "status",
+        "--signer-dir",
+        "/hsm/signer",
+        "--devices-ini",
+        "/hsm/devices.ini",
+    ]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.contains("image-test") && l.contains("initialized")),
+        "the SoftHSM token seen from the image: {status}"
+    );
 }

@@ -25,6 +25,23 @@ fn validates_files() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert_eq!(out, "valid\n");
 
+    // Warnings only: accepted (exit 0), the warnings shown.
+    let dir = tempfile::tempdir().unwrap();
+    let wsdl = std::fs::read_to_string(fixture("population.wsdl")).unwrap();
+    let warned = wsdl.replace(
+        r#"<wsdl:output name="listPersonsResponse" message="tns:listPersonsResponse"/>"#,
+        "<wsdl:output/>",
+    );
+    assert_ne!(warned, wsdl, "the fixture has the output to change");
+    let path = dir.path().join("population.wsdl");
+    std::fs::write(&path, warned).unwrap();
+    std::fs::copy(fixture("xroad.xsd"), dir.path().join("xroad.xsd")).unwrap();
+    let o = run(path.to_str().unwrap());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("warning: "), "{out}");
+    assert!(out.contains("has no message"), "{out}");
+
     let o = run(&fixture("xroad.xsd"));
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
