@@ -93,19 +93,31 @@ fn find_or_build_image() -> Option<String> {
     Some(name.to_owned())
 }
 
-/// Polls an HTTP health endpoint every 5 ms until it answers 200; the time it took.
-fn wait_healthy(addr: &str, limit: Duration, what: &str) -> Duration {
+/// Polls an HTTP health endpoint every 5 ms until it answers 200; the time it took, or
+/// `None` after `limit`.
+fn wait_healthy(addr: &str, limit: Duration) -> Option<Duration> {
     let started = Instant::now();
     loop {
         if http_status(addr, "/").is_some_and(|s| s == 200) {
-            return started.elapsed();
+            return Some(started.elapsed());
         }
-        assert!(
-            started.elapsed() < limit,
-            "{what} not ready within {limit:?}"
-        );
+        if started.elapsed() > limit {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// [`wait_healthy`] for the container `name`, failing with its log.
+fn wait_container(addr: &str, name: &str) -> Duration {
+    wait_healthy(addr, Duration::from_secs(60)).unwrap_or_else(|| {
+        let logs = podman(&["logs", name]);
+        panic!(
+            "the container {name} was not ready within 60 s; its log:\n{}{}",
+            String::from_utf8_lossy(&logs.stdout),
+            String::from_utf8_lossy(&logs.stderr)
+        )
+    })
 }
 
 /// The status code of a `GET path` to `addr`, or `None` when nothing answers.
@@ -213,11 +225,7 @@ fn the_image_runs_a_security_server_that_exchanges_signed_messages() {
     let container = Container(name.clone());
     let started = Instant::now();
     podman_ok(&["start", &name]);
-    let ready = wait_healthy(
-        &provider.health_check,
-        Duration::from_secs(60),
-        "the provider in the container",
-    );
+    let ready = wait_container(&provider.health_check, &name);
     eprintln!(
         "provider in the container ready {} ms after `podman start` (the first start downloads the global configuration; {} ms in all)",
         ready.as_millis(),
@@ -235,10 +243,9 @@ fn the_image_runs_a_security_server_that_exchanges_signed_messages() {
             .env("XROAD_LOG_LEVEL", "warn")
             .stdout(Stdio::null()),
     );
-    wait_healthy(
-        &consumer.health_check,
-        Duration::from_secs(60),
-        "the consumer",
+    assert!(
+        wait_healthy(&consumer.health_check, Duration::from_secs(60)).is_some(),
+        "the consumer was not ready within 60 s"
     );
 
     // A REST call and a SOAP call from the consumer's information system to the provider's
@@ -282,11 +289,7 @@ fn the_image_runs_a_security_server_that_exchanges_signed_messages() {
     // A restart finds the global configuration it stored in the volume.
     let restarted = Instant::now();
     podman_ok(&["start", &name]);
-    let ready = wait_healthy(
-        &provider.health_check,
-        Duration::from_secs(60),
-        "the restarted provider",
-    );
+    let ready = wait_container(&provider.health_check, &name);
     eprintln!(
         "restarted provider ready {} ms after `podman start` with its stored global configuration ({} ms in all)",
         ready.as_millis(),
