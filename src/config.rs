@@ -77,6 +77,8 @@ pub struct Listen {
     pub ocsp_responder: Option<SocketAddr>,
     /// Health check (5588).
     pub health_check: Option<SocketAddr>,
+    /// Readiness, liveness and Prometheus metrics (9090).
+    pub admin: Option<SocketAddr>,
 }
 
 /// Ports of other security servers.
@@ -144,6 +146,7 @@ impl Default for Listen {
             server: any(5500),
             ocsp_responder: any(5577),
             health_check: any(5588),
+            admin: any(9090),
         }
     }
 }
@@ -300,6 +303,7 @@ impl NodeConfig {
                 "XROAD_SERVER_LISTEN" => self.listen.server = addr()?,
                 "XROAD_OCSP_RESPONDER_LISTEN" => self.listen.ocsp_responder = addr()?,
                 "XROAD_HEALTH_CHECK_LISTEN" => self.listen.health_check = addr()?,
+                "XROAD_ADMIN_LISTEN" => self.listen.admin = addr()?,
                 "XROAD_MAX_MESSAGE_SIZE" => {
                     self.limits.max_message_size = value
                         .parse()

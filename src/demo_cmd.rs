@@ -94,6 +94,7 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
                     &mut l.server,
                     &mut l.ocsp_responder,
                     &mut l.health_check,
+                    &mut l.admin,
                 ] {
                     slot.take();
                 }
@@ -122,6 +123,7 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
                 server: l.server.take(),
                 ocsp_responder: l.ocsp_responder.take(),
                 health_check: l.health_check.take(),
+                admin: l.admin.take(),
             };
             let config = layout.config.clone();
             let name = layout.name.clone();
@@ -182,7 +184,7 @@ fn print_network(network: &Network, ready: Duration) {
         let l = &n.config.listen;
         let show = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or("-".into());
         println!(
-            "  {} ({}): client proxy http://{} https://{}  server proxy {}  OCSP responses {}  health http://{}",
+            "  {} ({}): client proxy http://{} https://{}  server proxy {}  OCSP responses {}  health http://{}  admin http://{}",
             n.name,
             n.server_id,
             show(l.client_http),
@@ -190,6 +192,7 @@ fn print_network(network: &Network, ready: Duration) {
             show(l.server),
             show(l.ocsp_responder),
             show(l.health_check),
+            show(l.admin),
         );
     }
     println!();
@@ -211,6 +214,7 @@ fn write_summary(network: &Network) {
                 "server": l.server.map(|a| a.to_string()),
                 "ocsp_responder": l.ocsp_responder.map(|a| a.to_string()),
                 "health_check": l.health_check.map(|a| a.to_string()),
+                "admin": l.admin.map(|a| a.to_string()),
                 "clients": n.clients.iter().map(|c| c.to_rest()).collect::<Vec<_>>(),
                 "config": n.config_path,
             })

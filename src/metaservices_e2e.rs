@@ -256,6 +256,7 @@ async fn metaservices_through_two_security_servers() {
             server: l.server.take(),
             ocsp_responder: l.ocsp_responder.take(),
             health_check: l.health_check.take(),
+            admin: l.admin.take(),
         };
         nodes.push(node::start(&layout.config, listeners).await.unwrap());
     }

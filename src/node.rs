@@ -28,6 +28,7 @@ pub(crate) struct Listeners {
     pub server: Option<std::net::TcpListener>,
     pub ocsp_responder: Option<std::net::TcpListener>,
     pub health_check: Option<std::net::TcpListener>,
+    pub admin: Option<std::net::TcpListener>,
 }
 
 /// A running node.
@@ -162,7 +163,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
         }));
     }
     let signer_handle =
-        SignerHandle::spawn(signer.clone(), ServiceConfig::default()).with_ocsp(ocsp);
+        SignerHandle::spawn(signer.clone(), ServiceConfig::default()).with_ocsp(ocsp.clone());
 
     // Server configuration.
     let store = Store::open(&config.database_url())
@@ -261,13 +262,29 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
             }
         }));
     }
+    // One set of checks behind both ports, so that they share the cached results.
+    let node_metrics = crate::metrics::NodeMetrics {
+        ctx: ctx.clone(),
+        globalconf_status: confclient.status(),
+        ocsp,
+    };
+    let checks = Arc::new(health_checks(ctx.clone()).with_metrics(move || node_metrics.render()));
     if let Some(l) = listener(pre.health_check, config.listen.health_check, "health check").await? {
         bound("health-check", &l);
-        let checks = Arc::new(health_checks(ctx.clone()));
+        let checks = checks.clone();
         let stop = shutdown_signal(&shutdown_rx);
         tasks.push(tokio::spawn(async move {
             if let Err(e) = xroad_proxy::serve_health(l, checks, stop).await {
                 tracing::error!("health check: {e}");
+            }
+        }));
+    }
+    if let Some(l) = listener(pre.admin, config.listen.admin, "admin").await? {
+        bound("admin", &l);
+        let stop = shutdown_signal(&shutdown_rx);
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = xroad_proxy::serve_admin(l, checks, stop).await {
+                tracing::error!("admin: {e}");
             }
         }));
     }
@@ -422,9 +439,7 @@ fn own_auth(
 fn health_checks(ctx: Arc<ProxyContext>) -> HealthChecks {
     let gc_ctx = ctx.clone();
     let ocsp_ctx = ctx.clone();
-    let signer = ctx.signer().clone();
     HealthChecks::new()
-        .with_metrics(move || crate::metrics::render_signer(&signer.stats()))
         .check(hc::GLOBAL_CONF, move || {
             gc_ctx
                 .globalconf(SystemTime::now())

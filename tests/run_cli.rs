@@ -83,6 +83,7 @@ fn a_node_without_an_identity_says_what_is_missing() {
         .env("XROAD_SERVER_LISTEN", "127.0.0.1:0")
         .env("XROAD_OCSP_RESPONDER_LISTEN", "127.0.0.1:0")
         .env("XROAD_HEALTH_CHECK_LISTEN", "off")
+        .env("XROAD_ADMIN_LISTEN", "off")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

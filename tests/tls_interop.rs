@@ -321,6 +321,7 @@ fn rsa_node_accepts_java_cbc_suites_and_gcm_only_when_configured() {
         .env("XROAD_CLIENT_HTTPS", "off")
         .env("XROAD_OCSP_RESPONDER_LISTEN", "off")
         .env("XROAD_HEALTH_CHECK_LISTEN", "off")
+        .env("XROAD_ADMIN_LISTEN", "off")
         .env("XROAD_GLOBALCONF_DIR", out.join("globalconf"))
         .env("XROAD_TEMP_DIR", out.join("tmp"))
         .stdin(Stdio::null())
@@ -426,6 +427,7 @@ fn client_proxy_reaches_an_openssl_s_server_as_the_provider() {
             .arg(cfg)
             .env("XROAD_CLIENT_HTTPS", "off")
             .env("XROAD_HEALTH_CHECK_LISTEN", "off")
+            .env("XROAD_ADMIN_LISTEN", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

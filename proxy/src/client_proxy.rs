@@ -18,6 +18,7 @@ use xroad_identifiers::{ClientId, SecurityServerId, ServiceId};
 use xroad_serverconf::IsAuthentication;
 
 use crate::context::ProxyContext;
+use crate::metrics::{Direction, Protocol, Way};
 use crate::server_proxy::{header, HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE};
 use crate::transport::{self, Body, TransportDecoder};
 use xroad_crypto::DigestAlgorithm;
@@ -91,15 +92,19 @@ pub async fn handle(
     if crate::metaservices::is_list_clients(&req) {
         return crate::metaservices::list_clients(ctx, &req).unwrap_or_else(|e| soap_fault(ctx, e));
     }
-    let path = req.uri().path().to_owned();
-    if xroad_message::rest::is_rest_path(req.uri().path()) {
-        return rest::handle(ctx, conn, req).await;
-    }
-    let _ = path;
-    match soap::process(ctx, conn, req).await {
-        Ok(r) => r,
-        Err(e) => soap_fault(ctx, e),
-    }
+    let rest = xroad_message::rest::is_rest_path(req.uri().path());
+    let protocol = if rest { Protocol::Rest } else { Protocol::Soap };
+    let mut exchange = ctx.metrics().exchange(Direction::Client, protocol);
+    let response = if rest {
+        rest::handle(ctx, conn, req, &mut exchange).await
+    } else {
+        match soap::process(ctx, conn, req, &mut exchange).await {
+            Ok(r) => r,
+            Err(e) => soap_fault(ctx, e),
+        }
+    };
+    exchange.finish(&response);
+    response
 }
 
 /// A SOAP fault for the information system: HTTP 200, `text/xml;charset=utf-8` (relayed
@@ -107,12 +112,15 @@ pub async fn handle(
 pub(crate) fn soap_fault(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
     let spelling = ctx.settings().spelling;
     let e = e.with_origin(Origin::ClientProxy);
-    tracing::info!("client proxy: {}: {}", e.fault_code(spelling), e.message());
-    Response::builder()
+    let code = e.fault_code(spelling);
+    tracing::info!("client proxy: {code}: {}", e.message());
+    let mut r = Response::builder()
         .status(200)
         .header("content-type", "text/xml;charset=utf-8")
         .body(transport::full_body(e.soap_fault_xml(spelling)))
-        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())));
+    crate::metrics::mark_fault(ctx.metrics(), &mut r, &code);
+    r
 }
 
 /// Java's `verifyClientStatus`: the client must be registered here.
@@ -395,7 +403,8 @@ async fn decode_response(
         return Err(missing());
     };
     let mut decoder = TransportDecoder::new(&content_type, hash, ctx.settings().spool.clone())?;
-    transport::read_body(response.into_body(), |c| decoder.feed(c)).await?;
+    let n = transport::read_body(response.into_body(), |c| decoder.feed(c)).await?;
+    ctx.metrics().add_bytes(Direction::Client, Way::Response, n);
     Ok(PeerResponse {
         message: decoder.finish()?,
         original_content_type: header(&headers, HEADER_ORIGINAL_CONTENT_TYPE).map(str::to_owned),

@@ -93,6 +93,7 @@ pub struct ProxyContext {
     service: crate::provider::ServiceClient,
     connector: crate::TlsConnector,
     pool: crate::peer::PeerPool,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for ProxyContext {
@@ -148,6 +149,7 @@ impl ProxyContext {
             service: crate::provider::ServiceClient::default(),
             connector,
             pool: crate::peer::PeerPool::default(),
+            metrics: Arc::default(),
         }))
     }
 
@@ -164,6 +166,11 @@ impl ProxyContext {
     /// The signer.
     pub fn signer(&self) -> &SignerHandle {
         &self.signer
+    }
+
+    /// The proxy's counters (`GET /metrics`).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The cache of peers' OCSP responses.

@@ -9,8 +9,17 @@
 //! {name}"), and its result, timeouts included, is cached: a pass for 2 s, a failure for 30 s.
 //! Checks after the first failure are not run.
 //!
-//! Not in Java: when the node gives a metrics renderer, `GET /metrics` answers the node's
-//! counters in the Prometheus text format instead of running the checks.
+//! Not in Java, on this port and on the admin port ([`serve_admin`]):
+//!
+//! * `GET /health/ready` (or `/ready`): the same checks, answered `200 ready` or `503` with
+//!   the failure (or the maintenance message), for orchestrators' readiness probes;
+//! * `GET /health/live` (or `/live`): `200 live` whenever the process answers at all. No
+//!   dependency is checked: restarting would not fix an expired global configuration;
+//! * `GET /metrics`: the node's counters in the Prometheus text format, when the node gives
+//!   a renderer.
+//!
+//! On this port every other request runs the checks as Java's port does; on the admin port
+//! it is a `404`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -249,21 +258,84 @@ pub async fn serve_health(
     checks: Arc<HealthChecks>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_port(listener, checks, Port::Health, shutdown).await
+}
+
+/// Serves the admin port (readiness, liveness, metrics; nothing else) on `listener` until
+/// `shutdown` completes.
+pub async fn serve_admin(
+    listener: TcpListener,
+    checks: Arc<HealthChecks>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_port(listener, checks, Port::Admin, shutdown).await
+}
+
+/// Which listener a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port {
+    Health,
+    Admin,
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Ready,
+    Live,
+    Metrics,
+    Other,
+}
+
+fn route(req: &hyper::Request<hyper::body::Incoming>) -> Route {
+    if req.method() != hyper::Method::GET {
+        return Route::Other;
+    }
+    match req.uri().path() {
+        "/health/ready" | "/ready" => Route::Ready,
+        "/health/live" | "/live" => Route::Live,
+        "/metrics" => Route::Metrics,
+        _ => Route::Other,
+    }
+}
+
+async fn serve_port(
+    listener: TcpListener,
+    checks: Arc<HealthChecks>,
+    port: Port,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     serve::serve(
         listener,
         move |req: hyper::Request<hyper::body::Incoming>| {
             let checks = checks.clone();
-            let metrics = req.method() == hyper::Method::GET && req.uri().path() == "/metrics";
-            async move {
-                match (&checks.metrics, metrics) {
-                    (Some(render), true) => metrics_response(render()),
-                    _ => respond(&checks).await,
-                }
-            }
+            let route = route(&req);
+            async move { answer(&checks, port, route).await }
         },
         shutdown,
     )
     .await
+}
+
+async fn answer(checks: &HealthChecks, port: Port, route: Route) -> hyper::Response<serve::Body> {
+    match (route, &checks.metrics, port) {
+        (Route::Ready, _, _) => ready(checks).await,
+        (Route::Live, _, _) => serve::text(StatusCode::OK, "live\n"),
+        (Route::Metrics, Some(render), _) => metrics_response(render()),
+        (_, _, Port::Health) => respond(checks).await,
+        (_, _, Port::Admin) => serve::text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// Readiness: Java's checks, a failure (or maintenance) being `503` with its message.
+async fn ready(checks: &HealthChecks) -> hyper::Response<serve::Body> {
+    if checks.is_maintenance_mode() {
+        return serve::text(StatusCode::SERVICE_UNAVAILABLE, MAINTENANCE_MESSAGE);
+    }
+    match checks.run().await {
+        Ok(()) => serve::text(StatusCode::OK, "ready\n"),
+        Err(message) => serve::text(StatusCode::SERVICE_UNAVAILABLE, format!("{message}\n")),
+    }
 }
 
 fn metrics_response(text: String) -> hyper::Response<serve::Body> {

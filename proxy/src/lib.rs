@@ -10,7 +10,8 @@
 //!   OCSP, hosts the member);
 //! - the OCSP responses endpoint (port 5577, [`serve_ocsp_responses`]) and its client
 //!   ([`fetch_ocsp_responses`], [`PeerOcspCache`]);
-//! - the health check port (5588, [`serve_health`]).
+//! - the health check port (5588, [`serve_health`]) and the admin port ([`serve_admin`]:
+//!   readiness, liveness and [`metrics`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ mod handshake;
 mod health;
 mod listener;
 pub mod metaservices;
+pub mod metrics;
 mod ocsp_client;
 mod ocsp_responder;
 mod peer;
@@ -40,7 +42,8 @@ pub use client_proxy::{
 };
 pub use context::{OwnAuth, ProxyContext, ProxySettings, PROXY_VERSION};
 pub use health::{
-    java as health_checks, serve_health, CheckResult, HealthChecks, MAINTENANCE_MESSAGE,
+    java as health_checks, serve_admin, serve_health, CheckResult, HealthChecks,
+    MAINTENANCE_MESSAGE,
 };
 pub use ocsp_client::{
     fetch_ocsp_responses, is_fresh, ocsp_parts, PeerOcspCache, OCSP_RESPONDER_PORT,

@@ -167,11 +167,13 @@ async fn open(
                 ErrorCode::NetworkError,
                 format!("Connect timed out: {target}"),
             )
-        })?
-        .map_err(|e| {
-            let e: XRoadError = e.into();
-            e
         })?;
+    // A refused TCP connection is no handshake.
+    if !matches!(conn, Err(crate::TlsError::Connect { .. })) {
+        ctx.metrics()
+            .tls_handshake(crate::metrics::TlsSide::Client, conn.is_ok());
+    }
+    let conn = conn.map_err(XRoadError::from)?;
     let chain: Vec<Arc<Certificate>> = conn
         .peer_chain()
         .iter()

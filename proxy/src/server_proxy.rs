@@ -22,6 +22,7 @@ use xroad_identifiers::ClientId;
 use xroad_message::soap::Soap;
 
 use crate::context::ProxyContext;
+use crate::metrics::{Direction, Exchange, Protocol, TlsSide, Way};
 use crate::transport::{self, Body, MainPart, TransportDecoder, TransportMessage, TransportWriter};
 use crate::TlsAcceptor;
 
@@ -101,7 +102,10 @@ pub async fn serve_server_proxy(
             let acceptor = acceptor.clone();
             let ctx = ctx.clone();
             async move {
-                let conn = match acceptor.accept(tcp).await {
+                let accepted = acceptor.accept(tcp).await;
+                ctx.metrics()
+                    .tls_handshake(TlsSide::Server, accepted.is_ok());
+                let conn = match accepted {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::info!("server proxy: TLS from {addr} refused: {e}");
@@ -133,9 +137,26 @@ pub async fn serve_server_proxy(
 }
 
 async fn handle(ctx: Arc<ProxyContext>, peer: Arc<Peer>, req: Request<Incoming>) -> Response<Body> {
+    let protocol = if header(req.headers(), HEADER_MESSAGE_TYPE) == Some("REST") {
+        Protocol::Rest
+    } else {
+        Protocol::Soap
+    };
+    let mut exchange = ctx.metrics().exchange(Direction::Server, protocol);
+    let response = respond_to(&ctx, &peer, req, &mut exchange).await;
+    exchange.finish(&response);
+    response
+}
+
+async fn respond_to(
+    ctx: &Arc<ProxyContext>,
+    peer: &Peer,
+    req: Request<Incoming>,
+    exchange: &mut Exchange<'_>,
+) -> Response<Body> {
     let spelling = ctx.settings().spelling;
     let close = !ctx.settings().pooled_connections;
-    match process(&ctx, &peer, req).await {
+    match process(ctx, peer, req, exchange).await {
         Ok(mut r) => {
             if close {
                 r.headers_mut().insert(
@@ -147,8 +168,11 @@ async fn handle(ctx: Arc<ProxyContext>, peer: Arc<Peer>, req: Request<Incoming>)
         }
         Err(e) => {
             let e = e.with_origin(Origin::ServerProxy);
-            tracing::info!("server proxy: {}: {}", e.fault_code(spelling), e.message());
-            plain_fault(&e, spelling, close)
+            let code = e.fault_code(spelling);
+            tracing::info!("server proxy: {code}: {}", e.message());
+            let mut r = plain_fault(&e, spelling, close);
+            crate::metrics::mark_fault(ctx.metrics(), &mut r, &code);
+            r
         }
     }
 }
@@ -173,6 +197,7 @@ async fn process(
     ctx: &Arc<ProxyContext>,
     peer: &Peer,
     req: Request<Incoming>,
+    exchange: &mut Exchange<'_>,
 ) -> Result<Response<Body>, XRoadError> {
     if req.method() != hyper::Method::POST {
         return Err(XRoadError::new(
@@ -200,7 +225,8 @@ async fn process(
     let content_type = header(&parts.headers, "content-type").unwrap_or("");
     let read = async {
         let mut decoder = TransportDecoder::new(content_type, hash, ctx.settings().spool.clone())?;
-        transport::read_body(body, |c| decoder.feed(c)).await?;
+        let n = transport::read_body(body, |c| decoder.feed(c)).await?;
+        ctx.metrics().add_bytes(Direction::Server, Way::Request, n);
         decoder.finish()
     };
     let message = read
@@ -208,12 +234,14 @@ async fn process(
         .map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))?;
     let rest = header(&parts.headers, HEADER_MESSAGE_TYPE) == Some("REST");
     match (&message.main, rest) {
-        (Some(MainPart::Rest(_)), true) => rest::process(ctx, peer, &parts.headers, message).await,
+        (Some(MainPart::Rest(_)), true) => {
+            rest::process(ctx, peer, &parts.headers, message, exchange).await
+        }
         (_, true) => Err(XRoadError::new(
             ErrorCode::MissingRest,
             "Request does not have REST message",
         )),
-        _ => soap::process(ctx, peer, &parts.headers, message).await,
+        _ => soap::process(ctx, peer, &parts.headers, message, exchange).await,
     }
 }
 
@@ -283,11 +311,14 @@ pub(crate) fn soap_message(soap: &Soap) -> Option<&xroad_message::soap::SoapMess
 pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
     let spelling = ctx.settings().spelling;
     let e = e.with_origin(xroad_fault::Origin::ServerProxy);
-    tracing::info!("server proxy: {}: {}", e.fault_code(spelling), e.message());
+    let code = e.fault_code(spelling);
+    tracing::info!("server proxy: {code}: {}", e.message());
     let xml = e.soap_fault_xml(spelling);
     let (tx, body) = transport::channel_body(4);
     let Ok((mut w, ct)) = TransportWriter::new(tx) else {
-        return plain_fault(&e, spelling, false);
+        let mut r = plain_fault(&e, spelling, false);
+        crate::metrics::mark_fault(ctx.metrics(), &mut r, &code);
+        return r;
     };
     tokio::spawn(async move {
         let r = async {
@@ -299,10 +330,12 @@ pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Bod
             tracing::debug!("server proxy: fault not sent: {e}");
         }
     });
-    Response::builder()
+    let mut r = Response::builder()
         .status(200)
         .header("content-type", ct)
         .header(HEADER_HASH_ALGO, "SHA-512")
         .body(body)
-        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())));
+    crate::metrics::mark_fault(ctx.metrics(), &mut r, &code);
+    r
 }

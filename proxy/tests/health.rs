@@ -1,5 +1,5 @@
 //! The health check port on a real listener: passing and failing checks, maintenance mode,
-//! any method and path.
+//! any method and path; readiness, liveness and metrics there and on the admin port.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use xroad_proxy::{health_checks, serve_health, HealthChecks, MAINTENANCE_MESSAGE};
+use xroad_proxy::{health_checks, serve_admin, serve_health, HealthChecks, MAINTENANCE_MESSAGE};
 
 const STEP: Duration = Duration::from_secs(10);
 
@@ -25,6 +25,32 @@ async fn start(checks: Arc<HealthChecks>) -> (u16, tokio::sync::oneshot::Sender<
         let _ = rx.await;
     }));
     (port, tx)
+}
+
+async fn start_admin(checks: Arc<HealthChecks>) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_admin(listener, checks, async {
+        let _ = rx.await;
+    }));
+    (port, tx)
+}
+
+/// Checks whose global configuration check follows `ok`, uncached, with a metrics renderer.
+fn switchable(ok: Arc<AtomicBool>) -> Arc<HealthChecks> {
+    Arc::new(
+        HealthChecks::new()
+            .with_timing(Duration::from_secs(5), Duration::ZERO, Duration::ZERO)
+            .check(health_checks::GLOBAL_CONF, move || {
+                if ok.load(Ordering::SeqCst) {
+                    Ok(())
+                } else {
+                    Err(health_checks::GLOBAL_CONF_EXPIRED.into())
+                }
+            })
+            .with_metrics(|| "xroad_up 1\n".to_owned()),
+    )
 }
 
 /// Status code and body of one request.
@@ -143,4 +169,63 @@ async fn metrics_are_served_beside_the_checks() {
     let (port, stop) = start(plain).await;
     assert_eq!(ask(port, "GET", "/metrics").await, (200, String::new()));
     let _ = stop.send(());
+}
+
+/// Readiness runs the checks (503 with the failure), liveness never does; both ports answer
+/// them, and `/metrics`.
+#[tokio::test]
+async fn readiness_and_liveness_on_both_ports() {
+    let ok = Arc::new(AtomicBool::new(true));
+    let checks = switchable(ok.clone());
+    let (health, stop_health) = start(checks.clone()).await;
+    let (admin, stop_admin) = start_admin(checks.clone()).await;
+    for port in [health, admin] {
+        ok.store(true, Ordering::SeqCst);
+        for path in ["/health/ready", "/ready"] {
+            assert_eq!(ask(port, "GET", path).await, (200, "ready\n".to_owned()));
+        }
+        ok.store(false, Ordering::SeqCst);
+        for path in ["/health/ready", "/ready"] {
+            assert_eq!(
+                ask(port, "GET", path).await,
+                (503, "Global configuration is expired\n".to_owned())
+            );
+        }
+        for path in ["/health/live", "/live"] {
+            assert_eq!(ask(port, "GET", path).await, (200, "live\n".to_owned()));
+        }
+        assert_eq!(
+            ask(port, "GET", "/metrics").await,
+            (200, "xroad_up 1\n".to_owned())
+        );
+        checks.set_maintenance_mode(true);
+        assert_eq!(
+            ask(port, "GET", "/health/ready").await,
+            (503, MAINTENANCE_MESSAGE.to_owned())
+        );
+        assert_eq!(ask(port, "GET", "/health/live").await.0, 200);
+        checks.set_maintenance_mode(false);
+    }
+    let _ = stop_health.send(());
+    let _ = stop_admin.send(());
+}
+
+/// The health port keeps Java's answers for everything else; the admin port knows only its
+/// three endpoints.
+#[tokio::test]
+async fn other_requests_keep_java_behaviour_on_the_health_port_only() {
+    let ok = Arc::new(AtomicBool::new(false));
+    let checks = switchable(ok.clone());
+    let (health, stop_health) = start(checks.clone()).await;
+    let (admin, stop_admin) = start_admin(checks).await;
+    let failed = (500, "Global configuration is expired\n".to_owned());
+    assert_eq!(ask(health, "GET", "/").await, failed);
+    assert_eq!(ask(health, "POST", "/health/ready").await, failed);
+    assert_eq!(ask(health, "GET", "/health").await, failed);
+    ok.store(true, Ordering::SeqCst);
+    assert_eq!(ask(health, "PUT", "/live").await, (200, String::new()));
+    assert_eq!(ask(admin, "GET", "/").await.0, 404);
+    assert_eq!(ask(admin, "POST", "/health/ready").await.0, 404);
+    let _ = stop_health.send(());
+    let _ = stop_admin.send(());
 }

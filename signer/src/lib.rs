@@ -25,6 +25,7 @@ pub use keys::KeyAlgorithm;
 pub use pin::{Pin, PinPolicy};
 pub use service::{
     HashChain, ServiceConfig, SignedMessage, SignerHandle, SigningStats, BATCH_SIZE_BUCKETS,
+    SIGN_DURATION_BUCKETS,
 };
 pub use signer::{KeyInfo, KeySigner, Signer, SignerConfig, TokenInfo, TokenKind};
 pub use softtoken::SOFT_TOKEN_ID;

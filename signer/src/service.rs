@@ -77,6 +77,12 @@ struct MessageJob {
 /// Upper bounds of the batch size buckets in [`SigningStats::batch_sizes`].
 pub const BATCH_SIZE_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
+/// Upper bounds (seconds) of the buckets of [`SigningStats::sign_durations`]: from a software
+/// EC key (tens of microseconds) to a slow HSM.
+pub const SIGN_DURATION_BUCKETS: [f64; 13] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
 /// What the service has signed since it started: how well batching amortises the
 /// private-key operation under load.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,6 +97,11 @@ pub struct SigningStats {
     /// `BATCH_SIZE_BUCKETS[i]` messages and more than the bucket before; the last entry counts
     /// the larger ones.
     pub batch_sizes: [u64; BATCH_SIZE_BUCKETS.len() + 1],
+    /// Batches by how long signing them took (the hash chain and the private-key
+    /// operation), per bucket of [`SIGN_DURATION_BUCKETS`] like `batch_sizes`.
+    pub sign_durations: [u64; SIGN_DURATION_BUCKETS.len() + 1],
+    /// The total time spent signing batches.
+    pub sign_time: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -99,9 +110,22 @@ struct StatCounters {
     messages: AtomicU64,
     max_batch: AtomicU64,
     batch_sizes: [AtomicU64; BATCH_SIZE_BUCKETS.len() + 1],
+    sign_durations: [AtomicU64; SIGN_DURATION_BUCKETS.len() + 1],
+    sign_nanos: AtomicU64,
 }
 
 impl StatCounters {
+    fn record_duration(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let bucket = SIGN_DURATION_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(SIGN_DURATION_BUCKETS.len());
+        self.sign_durations[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sign_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
     fn record(&self, batch: usize) {
         let n = batch as u64;
         self.signatures.fetch_add(1, Ordering::Relaxed);
@@ -120,6 +144,8 @@ impl StatCounters {
             messages: self.messages.load(Ordering::Relaxed),
             max_batch: self.max_batch.load(Ordering::Relaxed),
             batch_sizes: std::array::from_fn(|i| self.batch_sizes[i].load(Ordering::Relaxed)),
+            sign_durations: std::array::from_fn(|i| self.sign_durations[i].load(Ordering::Relaxed)),
+            sign_time: Duration::from_nanos(self.sign_nanos.load(Ordering::Relaxed)),
         }
     }
 }
@@ -317,14 +343,21 @@ fn process(signer: &Signer, stats: &StatCounters, batch: Vec<MessageJob>, timeou
         let batching = signer.batch_signing_enabled(&key_id).unwrap_or(true);
         if batching {
             stats.record(jobs.len());
-            sign_group(&key, jobs);
+            timed(stats, || sign_group(&key, jobs));
         } else {
             for j in jobs {
                 stats.record(1);
-                sign_group(&key, vec![j]);
+                timed(stats, || sign_group(&key, vec![j]));
             }
         }
     }
+}
+
+/// Runs `sign` (one batch) and records how long it took.
+fn timed(stats: &StatCounters, sign: impl FnOnce()) {
+    let started = Instant::now();
+    sign();
+    stats.record_duration(started.elapsed());
 }
 
 /// The signature value as XML-DSig wants it (ECDSA: raw `r‖s`).
@@ -469,6 +502,20 @@ mod tests {
         // 7 messages: the bucket "more than 4, at most 8".
         assert_eq!(stats.batch_sizes[3], 1);
         assert_eq!(stats.batch_sizes.iter().sum::<u64>(), 1);
+        // One key operation timed.
+        assert_eq!(stats.sign_durations.iter().sum::<u64>(), 1);
+        assert!(stats.sign_time > Duration::ZERO);
+    }
+
+    #[test]
+    fn sign_durations_fall_into_their_buckets() {
+        let c = StatCounters::default();
+        for micros in [10, 50, 51, 2_000, 5_000_000] {
+            c.record_duration(Duration::from_micros(micros));
+        }
+        let s = c.snapshot();
+        assert_eq!(s.sign_durations, [2, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(s.sign_time, Duration::from_micros(5_002_111));
     }
 
     #[test]

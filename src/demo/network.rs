@@ -58,6 +58,8 @@ pub(crate) struct NodeListeners {
     pub ocsp_responder: Option<TcpListener>,
     /// Health check.
     pub health_check: Option<TcpListener>,
+    /// Readiness, liveness, metrics.
+    pub admin: Option<TcpListener>,
 }
 
 fn bind() -> Result<(TcpListener, SocketAddr), String> {
@@ -76,6 +78,7 @@ impl NodeListeners {
         let (server, c) = bind()?;
         let (ocsp_responder, d) = bind()?;
         let (health_check, e) = bind()?;
+        let (admin, f) = bind()?;
         Ok((
             NodeListeners {
                 client_http: Some(client_http),
@@ -83,6 +86,7 @@ impl NodeListeners {
                 server: Some(server),
                 ocsp_responder: Some(ocsp_responder),
                 health_check: Some(health_check),
+                admin: Some(admin),
             },
             Listen {
                 client_http: Some(a),
@@ -90,6 +94,7 @@ impl NodeListeners {
                 server: Some(c),
                 ocsp_responder: Some(d),
                 health_check: Some(e),
+                admin: Some(f),
             },
         ))
     }
@@ -202,13 +207,14 @@ impl Network {
         for n in &self.nodes {
             let l = &n.config.listen;
             out.push_str(&format!(
-                "  security server {}\n    client proxy http://{}  https://{}\n    server proxy {}  OCSP responses {}  health check {}\n    clients {}\n    configuration {}\n",
+                "  security server {}\n    client proxy http://{}  https://{}\n    server proxy {}  OCSP responses {}  health check {}  admin {}\n    clients {}\n    configuration {}\n",
                 n.server_id,
                 addr(l.client_http),
                 addr(l.client_https),
                 addr(l.server),
                 addr(l.ocsp_responder),
                 addr(l.health_check),
+                addr(l.admin),
                 n.clients
                     .iter()
                     .map(ClientId::to_string)

@@ -30,6 +30,7 @@
 
 mod forge;
 mod http;
+mod operations;
 mod pki;
 mod rest;
 mod soap;
@@ -119,6 +120,8 @@ fn shared_topology(mock: &str, closed: u16) -> Topology {
     let mut services = String::new();
     for (code, path) in [
         ("echo", "/soap/echo"),
+        // Called only by the metrics test, so that its counters are exact.
+        ("metricsEcho", "/soap/echo"),
         ("disabledEcho", "/soap/disabled"),
         ("fault", "/soap/fault"),
         ("garbage", "/soap/garbage"),
@@ -136,7 +139,7 @@ fn shared_topology(mock: &str, closed: u16) -> Topology {
         "  - provider: GOV/2222/services\n    code: unreachable\n    type: soap\n    version: v1\n    url: http://127.0.0.1:{closed}/service\n    allowed: [COM/1111/client]\n"
     ));
     services.push_str(&format!(
-        "  - provider: GOV/2222/services\n    code: restEcho\n    type: rest\n    url: {mock}/rest\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: restUnreachable\n    type: rest\n    url: http://127.0.0.1:{closed}/api\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: soapNoVersion\n    type: soap\n    version: v1\n    url: {mock}/soap/echo-unversioned\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cut\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cutMultipart\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: oddType\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/3333/dead\n    code: echo\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n"
+        "  - provider: GOV/2222/services\n    code: restEcho\n    type: rest\n    url: {mock}/rest\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: metricsRest\n    type: rest\n    url: {mock}/rest/metrics\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: restUnreachable\n    type: rest\n    url: http://127.0.0.1:{closed}/api\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: soapNoVersion\n    type: soap\n    version: v1\n    url: {mock}/soap/echo-unversioned\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cut\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cutMultipart\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: oddType\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/3333/dead\n    code: echo\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n"
     ));
     let yaml = format!(
         r#"instance: DEV
@@ -197,6 +200,7 @@ pub(crate) async fn start_nodes(net: &mut Network, skip: &[&str]) -> Vec<node::N
             server: l.server.take(),
             ocsp_responder: l.ocsp_responder.take(),
             health_check: l.health_check.take(),
+            admin: l.admin.take(),
         };
         let n = node::start(&layout.config, listeners)
             .await

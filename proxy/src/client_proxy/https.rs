@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use super::IsConnection;
 use crate::context::ProxyContext;
+use crate::metrics::TlsSide;
 
 /// How long an information system may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,8 +81,10 @@ pub async fn serve_client_proxy_https(
             let ctx = ctx.clone();
             let acceptor = acceptor.clone();
             async move {
-                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-                {
+                let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                ctx.metrics()
+                    .tls_handshake(TlsSide::Is, matches!(accepted, Ok(Ok(_))));
+                let tls = match accepted {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::info!("client proxy (HTTPS): TLS with {addr} failed: {e}");

@@ -15,6 +15,7 @@ use super::{
     IsConnection,
 };
 use crate::context::{ProxyContext, PROXY_VERSION};
+use crate::metrics::{Direction, Exchange, Way};
 use crate::peer;
 use crate::server_proxy::{
     header, HEADER_HASH_ALGO, HEADER_MESSAGE_TYPE, HEADER_ORIGINAL_CONTENT_TYPE,
@@ -27,6 +28,7 @@ pub(super) async fn handle(
     ctx: &Arc<ProxyContext>,
     conn: &IsConnection,
     req: Request<Incoming>,
+    exchange: &mut Exchange<'_>,
 ) -> Response<Body> {
     let accept: Vec<String> = req
         .headers()
@@ -34,7 +36,7 @@ pub(super) async fn handle(
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
-    match process(ctx, conn, req).await {
+    match process(ctx, conn, req, exchange).await {
         Ok(r) => r,
         Err(e) => rest_error(ctx, e, &accept),
     }
@@ -45,20 +47,24 @@ pub(super) async fn handle(
 fn rest_error(ctx: &ProxyContext, e: XRoadError, accept: &[String]) -> Response<Body> {
     let spelling = ctx.settings().spelling;
     let e = e.with_origin(Origin::ClientProxy);
-    tracing::info!("client proxy: {}: {}", e.fault_code(spelling), e.message());
+    let code = e.fault_code(spelling);
+    tracing::info!("client proxy: {code}: {}", e.message());
     let r = e.rest_error(spelling, accept.iter().map(String::as_str));
-    Response::builder()
+    let mut response = Response::builder()
         .status(r.status)
         .header("content-type", r.content_type)
         .header("X-Road-Error", r.error_header)
         .body(transport::full_body(r.body))
-        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
+        .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())));
+    crate::metrics::mark_fault(ctx.metrics(), &mut response, &code);
+    response
 }
 
 async fn process(
     ctx: &Arc<ProxyContext>,
     conn: &IsConnection,
     req: Request<Incoming>,
+    exchange: &mut Exchange<'_>,
 ) -> Result<Response<Body>, XRoadError> {
     let now = SystemTime::now();
     let gc = ctx.globalconf(now)?;
@@ -83,6 +89,7 @@ async fn process(
         &request_id,
         gc.instance(),
     )?;
+    exchange.service(rest.service());
     verify_client_status(ctx, rest.client())?;
     verify_client_authentication(ctx, rest.client(), conn)?;
     let addresses = provider_addresses(ctx, rest.service(), rest.security_server(), now)?;
@@ -98,6 +105,8 @@ async fn process(
         spool.write(c)
     })
     .await?;
+    ctx.metrics()
+        .add_bytes(Direction::Client, Way::Request, total);
     let body = (!spool.is_empty())
         .then(|| spool.finish().map(|s| (s, hasher.finish())))
         .transpose()?;

@@ -13,6 +13,7 @@ use xroad_message::soap::Soap;
 
 use super::{provider_addresses, verify_client_authentication, verify_client_status, IsConnection};
 use crate::context::{ProxyContext, PROXY_VERSION};
+use crate::metrics::{Direction, Exchange, Way};
 use crate::peer;
 use crate::server_proxy::{
     header, HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE, HEADER_ORIGINAL_SOAP_ACTION,
@@ -53,7 +54,8 @@ async fn read_request(
         settings.check_total(total)?;
         spools[leaf].write(bytes)
     };
-    transport::read_body(body, |c| decoder.feed_with(c, &mut sink)).await?;
+    let n = transport::read_body(body, |c| decoder.feed_with(c, &mut sink)).await?;
+    ctx.metrics().add_bytes(Direction::Client, Way::Request, n);
     let request = decoder.finish_with(&mut sink)?;
     let parts = spools
         .into_iter()
@@ -70,6 +72,7 @@ pub(super) async fn process(
     ctx: &Arc<ProxyContext>,
     conn: &IsConnection,
     req: Request<Incoming>,
+    exchange: &mut Exchange<'_>,
 ) -> Result<Response<Body>, XRoadError> {
     let now = SystemTime::now();
     ctx.globalconf(now)?;
@@ -82,6 +85,7 @@ pub(super) async fn process(
     let header_info = &request.message.header;
     let client = &header_info.client;
     let service = &header_info.service;
+    exchange.service(service);
     verify_client_status(ctx, client)?;
     verify_client_authentication(ctx, client, conn)?;
     let addresses = provider_addresses(ctx, service, header_info.security_server.as_ref(), now)?;

@@ -14,6 +14,7 @@ use xroad_serverconf::DescriptionType;
 use super::{fault_multipart, header, verify_client_auth, verify_signature, Peer};
 use super::{HEADER_HASH_ALGO, HEADER_REQUEST_ID};
 use crate::context::ProxyContext;
+use crate::metrics::{Direction, Exchange, Way};
 use crate::spool::Spool;
 use crate::transport::{self, Body, MainPart, TransportMessage, TransportWriter};
 
@@ -22,6 +23,7 @@ pub(super) async fn process(
     peer: &Peer,
     headers: &HeaderMap,
     message: TransportMessage,
+    exchange: &mut Exchange<'_>,
 ) -> Result<Response<Body>, XRoadError> {
     let now = SystemTime::now();
     let Some(MainPart::Rest(part)) = &message.main else {
@@ -32,6 +34,7 @@ pub(super) async fn process(
     }
     let rest = RestRequest::parse(&part.bytes)?;
     let service = rest.service();
+    exchange.service(service);
     let client = rest.client();
     let sc = ctx.serverconf();
     if !sc.client(service.provider()).is_some_and(|c| c.is_usable()) {
@@ -280,6 +283,8 @@ async fn call_provider(
         spool.write(c)
     })
     .await?;
+    ctx.metrics()
+        .add_bytes(Direction::Server, Way::Response, total);
     let body = if has_entity || !spool.is_empty() {
         Some((spool.finish()?, hasher.finish()))
     } else {

@@ -16,6 +16,7 @@ use xroad_serverconf::DescriptionType;
 use super::{header, soap_message, verify_client_auth, verify_signature, Peer};
 use super::{HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE, HEADER_ORIGINAL_SOAP_ACTION};
 use crate::context::ProxyContext;
+use crate::metrics::{Direction, Exchange, Way};
 use crate::spool::{Spool, Spooled};
 use crate::transport::{self, Attachment, Body, MainPart, TransportMessage, TransportWriter};
 
@@ -24,6 +25,7 @@ pub(super) async fn process(
     peer: &Peer,
     headers: &HeaderMap,
     message: TransportMessage,
+    exchange: &mut Exchange<'_>,
 ) -> Result<Response<Body>, XRoadError> {
     let now = SystemTime::now();
     let soap_action =
@@ -38,6 +40,7 @@ pub(super) async fn process(
         XRoadError::new(ErrorCode::MissingSoap, "Request does not have SOAP message")
     })?;
     let service = &request.header.service;
+    exchange.service(service);
     let sc = ctx.serverconf();
     if let Some(target) = &request.header.security_server {
         if Some(target) != sc.server_id() {
@@ -261,9 +264,10 @@ where
     })?;
     let spool = ctx.settings().spool.clone();
     let mut reader = ResponseReader::new(&ct, request_digest, &spool).map_err(service_failed)?;
-    transport::read_body(response.into_body(), |c| reader.feed(c))
+    let n = transport::read_body(response.into_body(), |c| reader.feed(c))
         .await
         .map_err(service_failed)?;
+    ctx.metrics().add_bytes(Direction::Server, Way::Response, n);
     let done = reader.finish().map_err(service_failed)?;
     match done.soap {
         Soap::Fault(_) => Err(done

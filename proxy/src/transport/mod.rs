@@ -434,15 +434,17 @@ pub fn boundary_of(content_type: &str) -> Option<String> {
 
 /// Reads a whole HTTP body into a decoder, chunk by chunk. A body that ends early (the peer
 /// closed the connection mid-message) is an `io_error`, as Java's `ConnectionClosedException`
-/// / `EofException` (`IOException`s that are not `SocketException`s).
+/// / `EofException` (`IOException`s that are not `SocketException`s). Returns the bytes read
+/// (counted in the metrics).
 pub async fn read_body<B>(
     mut body: B,
     mut feed: impl FnMut(&[u8]) -> Result<(), XRoadError>,
-) -> Result<(), XRoadError>
+) -> Result<u64, XRoadError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
+    let mut total = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             XRoadError::new(
@@ -451,10 +453,11 @@ where
             )
         })?;
         if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
             feed(&data)?;
         }
     }
-    Ok(())
+    Ok(total)
 }
 
 #[cfg(test)]
