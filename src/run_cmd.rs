@@ -52,7 +52,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(async {
+    let code = rt.block_on(async {
         let node = match node::start(&config, node::Listeners::default()).await {
             Ok(n) => n,
             Err(e) => {
@@ -68,8 +68,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         }
         tracing::info!("stopping");
         node.stop(Duration::from_secs(10)).await;
+        tracing::info!("stopped");
         ExitCode::SUCCESS
-    })
+    });
+    // A blocking task still running (a PKCS#11 call, a file being written) gets a moment;
+    // the process does not wait for it beyond that.
+    rt.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
 /// What the operator asked for.
