@@ -1,6 +1,8 @@
 //! `xroad-sidecar run` as an operator meets it: the effective configuration, and clear errors
 //! for bad configuration or a node that is not set up.
 
+mod support;
+
 use std::process::Command;
 
 fn sidecar() -> Command {
@@ -92,4 +94,79 @@ fn a_node_without_an_identity_says_what_is_missing() {
         err.contains("error:") && err.contains("configuration anchor"),
         "{err}"
     );
+}
+
+/// SIGHUP re-reads the node configuration: a new log level applies at once (JSON lines from
+/// then on are at debug), other changed fields are named as waiting for a restart, a broken
+/// file is refused with the running configuration kept, and SIGTERM still stops the node
+/// with exit code 0.
+#[test]
+fn sighup_reloads_the_log_level_and_names_what_needs_a_restart() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    use support::{ChildGuard, Demo};
+
+    let demo = Demo::start_with(&["--external-nodes"], None, &[]);
+    let provider = demo.node("provider").clone();
+    let original = std::fs::read_to_string(&provider.config).unwrap();
+    let log = demo.scratch().join("provider.log");
+    let mut node = ChildGuard::spawn(
+        "provider",
+        sidecar()
+            .args(["run", "-c"])
+            .arg(&provider.config)
+            .env("XROAD_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "no {what:?} in the log:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("health-check listening");
+    let hup = |pid: u32| {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+
+    let changed = original
+        .replace("log-level: info", "log-level: DEBUG")
+        .replace("client-timeout: 30", "client-timeout: 5");
+    assert_ne!(
+        changed, original,
+        "the demo's node file has the fields to change"
+    );
+    std::fs::write(&provider.config, changed).unwrap();
+    hup(node.pid());
+    let text = wait_for("reload: changed, takes effect at the next start: limits");
+    assert!(
+        text.contains("\"message\":\"reload: log level debug\""),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.starts_with('{')), "{text}");
+
+    std::fs::write(&provider.config, "listen: [broken\n").unwrap();
+    hup(node.pid());
+    wait_for("reload refused, the running configuration stays");
+    assert!(
+        node.exited().is_none(),
+        "a bad reload must not stop the node"
+    );
+
+    std::fs::write(&provider.config, &original).unwrap();
+    let status = node
+        .stop(Duration::from_secs(15))
+        .expect("the node stopped");
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    wait_for("\"message\":\"stopped\"");
 }
