@@ -128,18 +128,62 @@ type ServiceRow = (
 );
 type GroupRow = (i64, i64, String, String);
 type MemberRow = (i64, String, String, String, String);
-type AclRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
+/// One access right with all its subjects: client, service code, method, path, and the
+/// subjects packed by [`ACL_QUERY_SQLITE`] / [`ACL_QUERY_POSTGRES`] (one row per right rather
+/// than per subject: reading rows through the driver is what costs, not parsing them).
+type AclRow = (i64, String, String, String, String);
+
+/// A subject's six columns, each written as `<length in characters>:<text>`, so that no
+/// value can be mistaken for a separator.
+const PACKED_SUBJECT: &str = "length(subject_type) || ':' || subject_type || \
+     length(instance) || ':' || instance || length(member_class) || ':' || member_class || \
+     length(member_code) || ':' || member_code || length(subsystem_code) || ':' || subsystem_code || \
+     length(group_code) || ':' || group_code";
+
+const ACL_QUERY_SQLITE: &str = "SELECT client_id, service_code, method, path, \
+     group_concat(__SUBJECT__, '' ORDER BY id) FROM access_right \
+     GROUP BY client_id, service_code, method, path ORDER BY MIN(id)";
+
+const ACL_QUERY_POSTGRES: &str = "SELECT client_id, service_code, method, path, \
+     string_agg(__SUBJECT__, '' ORDER BY id) FROM access_right \
+     GROUP BY client_id, service_code, method, path ORDER BY MIN(id)";
+
+/// The access-right query for one backend.
+fn acl_query(postgres: bool) -> String {
+    let query = if postgres {
+        ACL_QUERY_POSTGRES
+    } else {
+        ACL_QUERY_SQLITE
+    };
+    query.replace("__SUBJECT__", PACKED_SUBJECT)
+}
+
+/// The subjects of a packed access-right row: six fields each.
+fn unpack_subjects(mut packed: &str) -> Result<Vec<[&str; 6]>, String> {
+    let mut subjects = Vec::new();
+    while !packed.is_empty() {
+        let mut subject = [""; 6];
+        for field in &mut subject {
+            let (len, rest) = packed
+                .split_once(':')
+                .ok_or_else(|| "a packed subject ends early".to_owned())?;
+            let len: usize = len
+                .parse()
+                .map_err(|_| format!("not a field length: '{len}'"))?;
+            let end = rest
+                .char_indices()
+                .nth(len)
+                .map_or(rest.len(), |(at, _)| at);
+            if rest[..end].chars().count() != len {
+                return Err("a packed field is shorter than its length".to_owned());
+            }
+            *field = &rest[..end];
+            packed = &rest[end..];
+        }
+        subjects.push(subject);
+    }
+    Ok(subjects)
+}
 
 #[derive(Default)]
 struct Rows {
@@ -376,13 +420,9 @@ impl Store {
                 )
                 .fetch_all(&mut *tx)
                 .await?,
-                acl: sqlx::query_as(
-                    "SELECT client_id, service_code, method, path, subject_type, instance, \
-                     member_class, member_code, subsystem_code, group_code \
-                     FROM access_right ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
-                .await?,
+                acl: sqlx::query_as(&acl_query(self.is_postgres()))
+                    .fetch_all(&mut *tx)
+                    .await?,
             };
             tx.commit().await?;
             rows
@@ -628,6 +668,25 @@ fn client_id(
     .map_err(|e| corrupt(table, e))
 }
 
+/// An access right's subject from its columns (type, instance, class, code, subsystem, group).
+fn subject([kind, i, c, m, s, g]: [&str; 6]) -> Result<Subject, StoreError> {
+    Ok(match kind {
+        "MEMBER" | "SUBSYSTEM" => Subject::Client(client_id("access_right", i, c, m, s)?),
+        "GLOBALGROUP" => Subject::GlobalGroup(
+            GlobalGroupId::new(i, g).map_err(|e| corrupt("access_right", e))?,
+        ),
+        "LOCALGROUP" => {
+            Subject::LocalGroup(LocalGroupId::new(g).map_err(|e| corrupt("access_right", e))?)
+        }
+        other => {
+            return Err(corrupt(
+                "access_right",
+                format!("unknown subject type '{other}'"),
+            ))
+        }
+    })
+}
+
 fn assemble(rows: Rows) -> Result<Config, StoreError> {
     use std::collections::HashMap;
     let server = rows
@@ -719,39 +778,45 @@ fn assemble(rows: Rows) -> Result<Config, StoreError> {
         let member = client_id("local_group_member", &i, &c, &m, &s)?;
         clients[ci].local_groups[gi].members.push(Id(member));
     }
-    let mut rights_at: HashMap<(usize, String, String, String), usize> = HashMap::new();
-    for (cid, service, method, path, kind, i, c, m, s, g) in rows.acl {
+    for (cid, service, method, path, packed) in rows.acl {
         let ci = client_at("access_right", cid)?;
-        let subject = match kind.as_str() {
-            "MEMBER" | "SUBSYSTEM" => Subject::Client(client_id("access_right", &i, &c, &m, &s)?),
-            "GLOBALGROUP" => Subject::GlobalGroup(
-                GlobalGroupId::new(i, g).map_err(|e| corrupt("access_right", e))?,
-            ),
-            "LOCALGROUP" => {
-                Subject::LocalGroup(LocalGroupId::new(g).map_err(|e| corrupt("access_right", e))?)
-            }
-            other => {
-                return Err(corrupt(
-                    "access_right",
-                    format!("unknown subject type '{other}'"),
-                ))
-            }
-        };
-        let rights = &mut clients[ci].access_rights;
-        let key = (ci, service, method, path);
-        match rights_at.get(&key) {
-            Some(&ri) => rights[ri].subjects.push(subject),
-            None => {
-                let (_, service, method, path) = key.clone();
-                rights_at.insert(key, rights.len());
-                rights.push(AccessRight {
-                    service,
-                    method,
-                    path,
-                    subjects: vec![subject],
-                });
-            }
-        }
+        let subjects = unpack_subjects(&packed)
+            .map_err(|e| corrupt("access_right", e))?
+            .into_iter()
+            .map(subject)
+            .collect::<Result<Vec<_>, _>>()?;
+        clients[ci].access_rights.push(AccessRight {
+            service,
+            method,
+            path,
+            subjects,
+        });
     }
     Ok(Config { server, clients })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpack_subjects;
+
+    #[test]
+    fn packed_subjects_round_trip_any_text() {
+        let packed = "9:SUBSYSTEM3:DEV3:COM4:11116:client0:11:GLOBALGROUP3:DEV0:0:0:8:ütlus:;/";
+        let subjects = unpack_subjects(packed).unwrap();
+        assert_eq!(
+            subjects,
+            [
+                ["SUBSYSTEM", "DEV", "COM", "1111", "client", ""],
+                ["GLOBALGROUP", "DEV", "", "", "", "ütlus:;/"],
+            ]
+        );
+        assert!(unpack_subjects("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn damaged_packing_is_an_error_not_a_panic() {
+        for bad in ["9:SUB", "x:SUBSYSTEM", "6:MEMBER3:DEV", "3:ü", "99999999999999999999:a"] {
+            assert!(unpack_subjects(bad).is_err(), "{bad}");
+        }
+    }
 }
