@@ -147,19 +147,18 @@ where
         Err(e) => return Ok(super::fault_multipart(ctx, e)),
     };
     let parts = provider_signed_parts(&provider);
-    let signed = match ctx
+    // Java (`ServerMessageProcessor`) has written the SOAP part and the attachments when it
+    // signs: a signing failure is a fault part after them, instead of the signature.
+    let signed = ctx
         .signer()
         .sign_message(&signing.key_id, signing.builder.clone(), parts)
         .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            return Ok(super::fault_multipart(
+        .map_err(|e| {
+            super::fault_part(
                 ctx,
                 crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
-            ))
-        }
-    };
+            )
+        });
     let (tx, body) = transport::channel_body(8);
     let (mut w, ct) = TransportWriter::new(tx)?;
     tokio::spawn(async move {
@@ -171,7 +170,10 @@ where
             )
             .await?;
             w.attachments(&provider.attachments).await?;
-            w.finish_signed(&signed).await
+            match &signed {
+                Ok(signed) => w.finish_signed(signed).await,
+                Err(fault) => w.finish_with_fault(fault.clone()).await,
+            }
         }
         .await;
         if let Err(e) = result {
