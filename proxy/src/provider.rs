@@ -88,11 +88,18 @@ impl ServiceClient {
         let response = self
             .send("POST", url, headers, body, timeout, pinned)
             .await?;
-        let status = response.status().as_u16();
-        if status != 200 && status != 500 {
+        let status = response.status();
+        if status != hyper::StatusCode::OK && status != hyper::StatusCode::INTERNAL_SERVER_ERROR {
+            // Java's `AbstractHttpSender#checkResponseStatus`, with the reason phrase sent.
+            let reason = response
+                .extensions()
+                .get::<hyper::ext::ReasonPhrase>()
+                .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+                .or_else(|| status.canonical_reason().map(str::to_owned))
+                .unwrap_or_default();
             return Err(XRoadError::new(
                 ErrorCode::HttpError,
-                format!("Server responded with status {status}"),
+                format!("Server responded with error {}: {reason}", status.as_u16()),
             ));
         }
         Ok(response)
@@ -145,6 +152,12 @@ impl ServiceClient {
                     timeout.as_secs()
                 ),
             )),
+            // Java's `CustomSSLSocketFactory#connectSocket`: a certificate that is not pinned
+            // is `ssl_authentication_failed` with the verifier's message.
+            Ok(Err(e)) if untrusted_service_cert(&e).is_some() => Err(XRoadError::new(
+                ErrorCode::SslAuthenticationFailed,
+                untrusted_service_cert(&e).unwrap_or_default(),
+            )),
             Ok(Err(e)) => Err(XRoadError::new(
                 if e.is_connect() {
                     ErrorCode::NetworkError
@@ -170,6 +183,39 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The service's certificate is not one of the pinned ones (the message is Java's).
+#[derive(Debug)]
+struct UntrustedServiceCert(&'static str);
+
+impl std::fmt::Display for UntrustedServiceCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for UntrustedServiceCert {}
+
+/// The message of an [`UntrustedServiceCert`] somewhere in `e`'s sources. I/O errors
+/// (possibly nested: the TLS stream's inside the connector's) hold the TLS error without
+/// naming it as their source.
+fn untrusted_service_cert(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(rustls::Error::Other(rustls::OtherError(inner))) = e.downcast_ref::<rustls::Error>()
+    {
+        if let Some(u) = inner.downcast_ref::<UntrustedServiceCert>() {
+            return Some(u.to_string());
+        }
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if let Some(m) = untrusted_service_cert(inner) {
+            return Some(m);
+        }
+    }
+    e.source().and_then(untrusted_service_cert)
+}
+
 /// Accepts any certificate (`None`), or only one of the pinned ones. The handshake
 /// signature is always checked.
 #[derive(Debug)]
@@ -184,11 +230,15 @@ impl ServerCertVerifier for Pinned {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let untrusted = |message| {
+            Err(rustls::Error::Other(rustls::OtherError(Arc::new(
+                UntrustedServiceCert(message),
+            ))))
+        };
         match &self.0 {
+            Some(pins) if pins.is_empty() => untrusted("Client has no IS certificates"),
             Some(pins) if !pins.iter().any(|p| p.as_slice() == end_entity.as_ref()) => {
-                Err(rustls::Error::General(
-                    "the service's certificate is not one of its client's IS certificates".into(),
-                ))
+                untrusted("IS certificate is not trusted")
             }
             _ => Ok(ServerCertVerified::assertion()),
         }

@@ -30,6 +30,7 @@
 
 mod forge;
 mod http;
+mod https;
 mod pki;
 mod rest;
 mod soap;
