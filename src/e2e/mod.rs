@@ -31,6 +31,7 @@
 mod forge;
 mod http;
 mod https;
+mod limits;
 mod pki;
 mod rest;
 mod soap;
