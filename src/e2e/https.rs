@@ -22,6 +22,7 @@ services:
   - { provider: GOV/1/s, code: wrongPin, type: soap, version: v1, url: "{b}/echo", allowed: [COM/1/a] }
   - { provider: GOV/1/s, code: redirect, type: soap, version: v1, url: "{a}/redirect", allowed: [COM/1/a] }
   - { provider: GOV/1/s, code: restRedirect, type: rest, url: "{a}/rest-redirect", allowed: [COM/1/a] }
+  - { provider: GOV/1/s, code: restWrongPin, type: rest, url: "{b}/rest", allowed: [COM/1/a] }
 "#;
 
 /// A self-signed certificate (PEM) and key, and the certificate's DER.
@@ -145,6 +146,24 @@ async fn https_provider_pinning_and_redirects() {
             "server.serverproxy.service_failed.ssl_authentication_failed",
         );
         assert_eq!(faultstring(&r), "IS certificate is not trusted");
+
+        // REST: Java's REST handler has started its response when it calls the service, so
+        // the code has no `service_failed` prefix.
+        let r = http::send(
+            proxy,
+            "GET",
+            "/r1/TLS/GOV/1/s/restWrongPin/items",
+            &[("X-Road-Client", "TLS/COM/1/a")],
+            b"",
+        )
+        .await;
+        assert_eq!(r.status(), 500, "{}", r.text());
+        assert_eq!(
+            r.header("x-road-error"),
+            Some("server.serverproxy.ssl_authentication_failed"),
+            "{}",
+            r.text()
+        );
 
         // SOAP: a redirect is not followed, and only 200 and 500 are answers.
         let r = call("redirect").await;
