@@ -88,20 +88,7 @@ impl ServiceClient {
         let response = self
             .send("POST", url, headers, body, timeout, pinned)
             .await?;
-        let status = response.status();
-        if status != hyper::StatusCode::OK && status != hyper::StatusCode::INTERNAL_SERVER_ERROR {
-            // Java's `AbstractHttpSender#checkResponseStatus`, with the reason phrase sent.
-            let reason = response
-                .extensions()
-                .get::<hyper::ext::ReasonPhrase>()
-                .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-                .or_else(|| status.canonical_reason().map(str::to_owned))
-                .unwrap_or_default();
-            return Err(XRoadError::new(
-                ErrorCode::HttpError,
-                format!("Server responded with error {}: {reason}", status.as_u16()),
-            ));
-        }
+        check_response_status(&response)?;
         Ok(response)
     }
 
@@ -169,6 +156,25 @@ impl ServiceClient {
             Ok(Ok(r)) => Ok(r),
         }
     }
+}
+
+/// Java's `AbstractHttpSender#checkResponseStatus`: only `200` and `500` are answers; other
+/// statuses are `http_error` with the status and the reason phrase sent.
+pub(crate) fn check_response_status<B>(response: &hyper::Response<B>) -> Result<(), XRoadError> {
+    let status = response.status();
+    if status == hyper::StatusCode::OK || status == hyper::StatusCode::INTERNAL_SERVER_ERROR {
+        return Ok(());
+    }
+    let reason = response
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+        .or_else(|| status.canonical_reason().map(str::to_owned))
+        .unwrap_or_default();
+    Err(XRoadError::new(
+        ErrorCode::HttpError,
+        format!("Server responded with error {}: {reason}", status.as_u16()),
+    ))
 }
 
 /// The error and its sources on one line.
