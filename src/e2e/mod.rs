@@ -135,6 +135,7 @@ fn shared_topology(mock: &str, closed: u16) -> Topology {
         ("abort", "/soap/abort"),
         ("noAnswer", "/soap/closed"),
         ("inconsistent", "/soap/inconsistent"),
+        ("cutAttachment", "/soap/cutattachment"),
     ] {
         services.push_str(&soap(code, path));
     }
@@ -447,6 +448,20 @@ fn mock_handler(req: &HttpMessage) -> Action {
                 .to_vec(),
         ),
         "/soap/closed" => Action::Abort(Vec::new()),
+        // A whole SOAP part, then an attachment cut short (1000 bytes more were promised).
+        "/soap/cutattachment" => {
+            let body = format!(
+                "--MOCKcut\r\nContent-Type: text/xml; charset=UTF-8\r\n\r\n{}\r\n--MOCKcut\r\nContent-Type: application/octet-stream\r\n\r\nthe attachment begins",
+                to_response(&req.text())
+            );
+            let mut bytes = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"text/xml\"; boundary=MOCKcut\r\nContent-Length: {}\r\n\r\n",
+                body.len() + 1000
+            )
+            .into_bytes();
+            bytes.extend_from_slice(body.as_bytes());
+            Action::Abort(bytes)
+        }
         _ => Action::Respond(response("404 Not Found", &[], b"")),
     }
 }
