@@ -36,22 +36,30 @@ pub(crate) struct Node {
     /// Where each listener ended up.
     pub addresses: Vec<(&'static str, SocketAddr)>,
     shutdown: watch::Sender<bool>,
-    /// The listeners: they end once their connections have finished after the shutdown signal.
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// Refresh loops and watchers, which run until aborted.
+    /// The listeners: they end on shutdown once their connections are done.
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+    /// Refresh loops and watchers: they run until aborted.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The node's signer (tests log its token out).
+    #[cfg(test)]
+    signer: Arc<Signer>,
 }
 
 impl Node {
+    /// The node's signer.
+    #[cfg(test)]
+    pub fn signer(&self) -> &Arc<Signer> {
+        &self.signer
+    }
+
     /// Stops accepting, waits (up to `grace`) for the listeners to finish the messages in
-    /// flight, then ends the background work. Idle connections close at once, so a node with
-    /// nothing in flight stops in milliseconds.
+    /// flight, then ends the background tasks.
     pub async fn stop(self, grace: Duration) {
         let _ = self.shutdown.send(true);
-        let all = futures_join(self.tasks);
+        let all = futures_join(self.listeners);
         let _ = tokio::time::timeout(grace, all).await;
-        for task in &self.background {
-            task.abort();
+        for t in self.background {
+            t.abort();
         }
     }
 }
@@ -160,7 +168,6 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
         tracing::warn!("first OCSP refresh did not finish: {e}");
     }
     let mut background = vec![ocsp.clone().spawn_refresh(signer.clone())];
-    let mut tasks = Vec::new();
     {
         let ocsp = ocsp.clone();
         let dir = config.globalconf_dir();
@@ -213,6 +220,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
         }));
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut listeners = Vec::new();
     let mut addresses = Vec::new();
     let mut bound = |name: &'static str, l: &TcpListener| {
         if let Ok(a) = l.local_addr() {
@@ -221,7 +229,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     };
     if let Some(l) = listener(pre.client_http, config.listen.client_http, "client proxy").await? {
         bound("client-http", &l);
-        tasks.push(tokio::spawn(xroad_proxy::serve_client_proxy(
+        listeners.push(tokio::spawn(xroad_proxy::serve_client_proxy(
             l,
             ctx.clone(),
             shutdown_signal(&shutdown_rx),
@@ -236,7 +244,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     {
         bound("client-https", &l);
         let tls = internal_tls(&config.state_dir.join("internal-tls"))?;
-        tasks.push(tokio::spawn(xroad_proxy::serve_client_proxy_https(
+        listeners.push(tokio::spawn(xroad_proxy::serve_client_proxy_https(
             l,
             ctx.clone(),
             tls,
@@ -246,7 +254,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     if let Some(l) = listener(pre.server, config.listen.server, "server proxy").await? {
         bound("server", &l);
         let acceptor = ctx.acceptor().map_err(|e| format!("TLS: {e}"))?;
-        tasks.push(tokio::spawn(xroad_proxy::serve_server_proxy(
+        listeners.push(tokio::spawn(xroad_proxy::serve_server_proxy(
             l,
             acceptor,
             ctx.clone(),
@@ -265,7 +273,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
         let source: Arc<dyn xroad_proxy::OcspSource> =
             Arc::new(move |hashes: &[&str]| h.ocsp_responses(hashes));
         let stop = shutdown_signal(&shutdown_rx);
-        tasks.push(tokio::spawn(async move {
+        listeners.push(tokio::spawn(async move {
             if let Err(e) = xroad_proxy::serve_ocsp_responses(l, source, stop).await {
                 tracing::error!("OCSP responder: {e}");
             }
@@ -282,7 +290,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
         bound("health-check", &l);
         let checks = checks.clone();
         let stop = shutdown_signal(&shutdown_rx);
-        tasks.push(tokio::spawn(async move {
+        listeners.push(tokio::spawn(async move {
             if let Err(e) = xroad_proxy::serve_health(l, checks, stop).await {
                 tracing::error!("health check: {e}");
             }
@@ -291,7 +299,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     if let Some(l) = listener(pre.admin, config.listen.admin, "admin").await? {
         bound("admin", &l);
         let stop = shutdown_signal(&shutdown_rx);
-        tasks.push(tokio::spawn(async move {
+        listeners.push(tokio::spawn(async move {
             if let Err(e) = xroad_proxy::serve_admin(l, checks, stop).await {
                 tracing::error!("admin: {e}");
             }
@@ -305,8 +313,10 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
     Ok(Node {
         addresses,
         shutdown,
-        tasks,
+        listeners,
         background,
+        #[cfg(test)]
+        signer,
     })
 }
 
@@ -346,7 +356,7 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn generate_internal_cert() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+pub(crate) fn generate_internal_cert() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
     use openssl::asn1::Asn1Time;
     use openssl::bn::{BigNum, MsbOption};
     use openssl::ec::{EcGroup, EcKey};
@@ -457,15 +467,20 @@ fn health_checks(ctx: Arc<ProxyContext>) -> HealthChecks {
                 .map_err(|_| hc::GLOBAL_CONF_EXPIRED.to_owned())
         })
         .check(hc::AUTH_KEY_OCSP, move || {
-            // A logged-out token makes the authentication key unavailable.
-            let key = &ocsp_ctx.auth().key_id;
-            if ocsp_ctx.signer().signer().key_signer(key).is_err() {
-                return Err(hc::NO_AUTH_KEY.to_owned());
+            // Java's `CachingKeyConfImpl#getAuthKey` answers an auth key without a chain when
+            // the signer has no usable one (token logged out, key unavailable, certificate
+            // out of its validity, OCSP response missing, stale or not "good"): the check
+            // then fails with "No certificate chain available in authentication key."
+            let now = SystemTime::now();
+            let auth = ocsp_ctx.auth();
+            let usable = ocsp_ctx.signer().signer().key_signer(&auth.key_id).is_ok()
+                && auth.chain.first().is_some_and(|c| c.is_valid_at(now))
+                && ocsp_ctx.own_auth_ocsp_checked(now).is_ok();
+            if usable {
+                Ok(())
+            } else {
+                Err(hc::NO_AUTH_CHAIN.to_owned())
             }
-            ocsp_ctx
-                .own_auth_ocsp()
-                .map(|_| ())
-                .map_err(|_| hc::AUTH_OCSP_FAILED.to_owned())
         })
         .check(hc::SERVER_CONF, move || {
             if ctx.serverconf().server_id().is_some() {

@@ -327,13 +327,7 @@ pub(crate) async fn read_response(
     ctx: &ProxyContext,
     response: hyper::Response<Incoming>,
 ) -> Result<PeerResponse, XRoadError> {
-    let status = response.status().as_u16();
-    if status != 200 && status != 500 {
-        return Err(XRoadError::new(
-            ErrorCode::HttpError,
-            format!("Server responded with status {status}"),
-        ));
-    }
+    crate::provider::check_response_status(&response)?;
     decode_response(ctx, response)
         .await
         .map_err(|e| e.with_prefix(ErrorCode::ServiceFailed))

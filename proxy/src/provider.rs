@@ -88,13 +88,7 @@ impl ServiceClient {
         let response = self
             .send("POST", url, headers, body, timeout, pinned)
             .await?;
-        let status = response.status().as_u16();
-        if status != 200 && status != 500 {
-            return Err(XRoadError::new(
-                ErrorCode::HttpError,
-                format!("Server responded with status {status}"),
-            ));
-        }
+        check_response_status(&response)?;
         Ok(response)
     }
 
@@ -145,6 +139,12 @@ impl ServiceClient {
                     timeout.as_secs()
                 ),
             )),
+            // Java's `CustomSSLSocketFactory#connectSocket`: a certificate that is not pinned
+            // is `ssl_authentication_failed` with the verifier's message.
+            Ok(Err(e)) if untrusted_service_cert(&e).is_some() => Err(XRoadError::new(
+                ErrorCode::SslAuthenticationFailed,
+                untrusted_service_cert(&e).unwrap_or_default(),
+            )),
             Ok(Err(e)) => Err(XRoadError::new(
                 if e.is_connect() {
                     ErrorCode::NetworkError
@@ -158,6 +158,25 @@ impl ServiceClient {
     }
 }
 
+/// Java's `AbstractHttpSender#checkResponseStatus`: only `200` and `500` are answers; other
+/// statuses are `http_error` with the status and the reason phrase sent.
+pub(crate) fn check_response_status<B>(response: &hyper::Response<B>) -> Result<(), XRoadError> {
+    let status = response.status();
+    if status == hyper::StatusCode::OK || status == hyper::StatusCode::INTERNAL_SERVER_ERROR {
+        return Ok(());
+    }
+    let reason = response
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+        .or_else(|| status.canonical_reason().map(str::to_owned))
+        .unwrap_or_default();
+    Err(XRoadError::new(
+        ErrorCode::HttpError,
+        format!("Server responded with error {}: {reason}", status.as_u16()),
+    ))
+}
+
 /// The error and its sources on one line.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -168,6 +187,39 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The service's certificate is not one of the pinned ones (the message is Java's).
+#[derive(Debug)]
+struct UntrustedServiceCert(&'static str);
+
+impl std::fmt::Display for UntrustedServiceCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for UntrustedServiceCert {}
+
+/// The message of an [`UntrustedServiceCert`] somewhere in `e`'s sources. I/O errors
+/// (possibly nested: the TLS stream's inside the connector's) hold the TLS error without
+/// naming it as their source.
+fn untrusted_service_cert(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(rustls::Error::Other(rustls::OtherError(inner))) = e.downcast_ref::<rustls::Error>()
+    {
+        if let Some(u) = inner.downcast_ref::<UntrustedServiceCert>() {
+            return Some(u.to_string());
+        }
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if let Some(m) = untrusted_service_cert(inner) {
+            return Some(m);
+        }
+    }
+    e.source().and_then(untrusted_service_cert)
 }
 
 /// Accepts any certificate (`None`), or only one of the pinned ones. The handshake
@@ -184,11 +236,15 @@ impl ServerCertVerifier for Pinned {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let untrusted = |message| {
+            Err(rustls::Error::Other(rustls::OtherError(Arc::new(
+                UntrustedServiceCert(message),
+            ))))
+        };
         match &self.0 {
+            Some(pins) if pins.is_empty() => untrusted("Client has no IS certificates"),
             Some(pins) if !pins.iter().any(|p| p.as_slice() == end_entity.as_ref()) => {
-                Err(rustls::Error::General(
-                    "the service's certificate is not one of its client's IS certificates".into(),
-                ))
+                untrusted("IS certificate is not trusted")
             }
             _ => Ok(ServerCertVerified::assertion()),
         }

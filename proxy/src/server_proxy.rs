@@ -307,25 +307,31 @@ pub(crate) fn soap_message(soap: &Soap) -> Option<&xroad_message::soap::SoapMess
     }
 }
 
-/// A fault after the response multipart started: the fault is its only part (digest §5.9).
-pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
+/// The fault part of a response whose multipart has started (digest §5.9): `e` raised by
+/// the server proxy, logged and counted, as SOAP fault XML.
+pub(crate) fn fault_part(ctx: &ProxyContext, e: XRoadError) -> Bytes {
     let spelling = ctx.settings().spelling;
     let e = e.with_origin(xroad_fault::Origin::ServerProxy);
     let code = e.fault_code(spelling);
     tracing::info!("server proxy: {code}: {}", e.message());
-    let xml = e.soap_fault_xml(spelling);
+    ctx.metrics().error(&code);
+    Bytes::from(e.soap_fault_xml(spelling))
+}
+
+/// A fault after the response multipart started but before any of its parts was written
+/// (the provider's response could not be read): the fault is its only part (digest §5.9).
+pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
     let (tx, body) = transport::channel_body(4);
-    let Ok((mut w, ct)) = TransportWriter::new(tx) else {
+    let Ok((w, ct)) = TransportWriter::new(tx) else {
+        let spelling = ctx.settings().spelling;
+        let e = e.with_origin(xroad_fault::Origin::ServerProxy);
         let mut r = plain_fault(&e, spelling, false);
-        crate::metrics::mark_fault(ctx.metrics(), &mut r, &code);
+        crate::metrics::mark_fault(ctx.metrics(), &mut r, &e.fault_code(spelling));
         return r;
     };
+    let xml = fault_part(ctx, e);
     tokio::spawn(async move {
-        let r = async {
-            w.part(transport::FAULT_PART, &[], Bytes::from(xml)).await?;
-            w.finish().await
-        }
-        .await;
+        let r = w.finish_with_fault(xml).await;
         if let Err(e) = r {
             tracing::debug!("server proxy: fault not sent: {e}");
         }
@@ -336,6 +342,7 @@ pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Bod
         .header(HEADER_HASH_ALGO, "SHA-512")
         .body(body)
         .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())));
-    crate::metrics::mark_fault(ctx.metrics(), &mut r, &code);
+    // Counted as a fault message; the code was counted by fault_part.
+    r.extensions_mut().insert(crate::metrics::Fault);
     r
 }

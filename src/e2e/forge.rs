@@ -298,3 +298,46 @@ async fn unsigned_and_tampered_transport_messages() {
     })
     .await;
 }
+
+/// The provider's IS sends a whole SOAP part and then cuts its attachment short: as Java's
+/// `ServerMessageProcessor` (which has written the SOAP part by then), the server proxy sends
+/// the SOAP part and then the fault part; the consumer relays the fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_cut_after_its_soap_part() {
+    use super::*;
+    with_env(|env| async move {
+        let forger = Forger::of(&env.net, "consumer", "provider").await;
+        let provider = env.net.node("provider").expect("provider").address.clone();
+        let envelope = crate::demo::network::soap_envelope(
+            &id(CLIENT),
+            &service(PROVIDER, "cutAttachment"),
+            "<ns1:cutAttachment><data>cut</data></ns1:cutAttachment>",
+        );
+        let r = forger
+            .send(&provider, &id(CLIENT), &envelope, Forgery::None)
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        let ct = r.header("content-type").unwrap_or("").to_owned();
+        assert!(ct.starts_with("multipart/mixed"), "{ct}: {}", r.text());
+        let parts =
+            super::http::multipart_parts(&r.body, &super::http::boundary(&ct).expect("boundary"));
+        assert_eq!(parts.len(), 2, "{}", r.text());
+        assert!(
+            String::from_utf8_lossy(&parts[0].1)
+                .contains("<ns1:cutAttachmentResponse><data>cut</data>"),
+            "{}",
+            r.text()
+        );
+        assert_eq!(parts[1].0, "content-type: text/xml; charset=UTF-8");
+        assert_eq!(
+            faultcode(&String::from_utf8_lossy(&parts[1].1)).as_deref(),
+            Some("server.serverproxy.service_failed.io_error"),
+            "{}",
+            r.text()
+        );
+
+        let r = post_soap(env, &envelope).await;
+        assert_soap_fault(&r, "server.serverproxy.service_failed.io_error");
+    })
+    .await;
+}

@@ -209,6 +209,27 @@ impl MockIs {
         listener: std::net::TcpListener,
         handler: impl Fn(&HttpMessage) -> Action + Send + Sync + 'static,
     ) -> MockIs {
+        Self::serve(listener, None, handler)
+    }
+
+    /// As [`MockIs::start`], over TLS with `tls`.
+    pub fn start_tls(
+        listener: std::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        handler: impl Fn(&HttpMessage) -> Action + Send + Sync + 'static,
+    ) -> MockIs {
+        Self::serve(
+            listener,
+            Some(tokio_rustls::TlsAcceptor::from(tls)),
+            handler,
+        )
+    }
+
+    fn serve(
+        listener: std::net::TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        handler: impl Fn(&HttpMessage) -> Action + Send + Sync + 'static,
+    ) -> MockIs {
         listener.set_nonblocking(true).expect("nonblocking");
         let listener = TcpListener::from_std(listener).expect("listener");
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -216,35 +237,21 @@ impl MockIs {
         let log = received.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = listener.accept().await else {
+                let Ok((s, _)) = listener.accept().await else {
                     continue;
                 };
                 let handler = handler.clone();
                 let log = log.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let mut r = Reader {
-                        stream: &mut s,
-                        buf: Vec::new(),
-                    };
-                    let Ok(request) = r.message(false).await else {
-                        return;
-                    };
-                    let action = handler(&request);
-                    log.lock().expect("log").push(request);
-                    let bytes = match action {
-                        Action::Respond(b) => b,
-                        Action::Sleep(d, b) => {
-                            tokio::time::sleep(d).await;
-                            b
+                    match tls {
+                        None => answer(s, &*handler, &log).await,
+                        Some(tls) => {
+                            if let Ok(s) = tls.accept(s).await {
+                                answer(s, &*handler, &log).await;
+                            }
                         }
-                        Action::Abort(b) => {
-                            let _ = s.write_all(&b).await;
-                            let _ = s.flush().await;
-                            return;
-                        }
-                    };
-                    let _ = s.write_all(&bytes).await;
-                    let _ = s.shutdown().await;
+                    }
                 });
             }
         });
@@ -264,6 +271,36 @@ impl MockIs {
             })
             .cloned()
     }
+}
+
+/// Reads one request from `s`, records it and does what `handler` says.
+async fn answer<S>(mut s: S, handler: &Handler, log: &Mutex<Vec<HttpMessage>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
+    let mut r = Reader {
+        stream: &mut s,
+        buf: Vec::new(),
+    };
+    let Ok(request) = r.message(false).await else {
+        return;
+    };
+    let action = handler(&request);
+    log.lock().expect("log").push(request);
+    let bytes = match action {
+        Action::Respond(b) => b,
+        Action::Sleep(d, b) => {
+            tokio::time::sleep(d).await;
+            b
+        }
+        Action::Abort(b) => {
+            let _ = s.write_all(&b).await;
+            let _ = s.flush().await;
+            return;
+        }
+    };
+    let _ = s.write_all(&bytes).await;
+    let _ = s.shutdown().await;
 }
 
 /// The parts of a multipart body: each part's raw header block and content.

@@ -22,14 +22,21 @@
 //! | provider IS unreachable / slow / cut / silent / 404 / wrong type / not XML / empty | `server.serverproxy.service_failed.` `network_error` / `io_error` / `io_error` / `io_error` / `http_error` / `invalid_content_type` / `invalid_soap` / `invalid_soap` |
 //! | ServiceReturnsFault | the provider's fault, byte for byte |
 //! | ServerClientInconsistency | `server.clientproxy.service_failed.inconsistent_response` |
-//! | ServerProxyConnectionAborted (reset) / 2, 3 (cut) / InvalidContentTypeFromServerProxy | `server.clientproxy.network_error` / `…service_failed.io_error` / `…service_failed.invalid_content_type` |
+//! | ServerProxyConnectionAborted (reset) / 2, 3 (cut) / InvalidContentTypeFromServerProxy / a `302` | `server.clientproxy.network_error` / `…service_failed.io_error` / `…service_failed.invalid_content_type` / `server.clientproxy.http_error` |
 //! | UnsignedMessageFromClientProxy, tampered part ([`forge`]) | `server.serverproxy.missing_signature`, `…signature_verification.invalid_signature_value` |
 //! | own auth OCSP revoked or stale, client's / provider's signing OCSP revoked, provider's auth OCSP revoked | `server.clientproxy.ssl_authentication_failed`, `server.clientproxy.cannot_create_signature` / `server.serverproxy.cannot_create_signature`, `server.clientproxy.ssl_authentication_failed.invalid_cert_path.cert_validation` |
 //! | expired global configuration | `server.clientproxy.global_conf_outdated` (SOAP and REST) |
+//! | provider IS cuts an attachment after a whole SOAP part ([`forge`]) | SOAP part, then the fault part `server.serverproxy.service_failed.io_error` |
+//! | provider token logged out while its IS answers ([`pki`]) | SOAP part, then the fault part `server.serverproxy.cannot_create_signature` (REST: `X-Road-Error`) |
+//! | health port: all well / expired global configuration / stale auth OCSP / logged-out token | 200 / 500 `Global configuration is expired` / 500 `No certificate chain available in authentication key.` (both) |
+//! | HTTPS provider IS ([`https`]): open, pinned / wrong certificate / `302` | success / `server.serverproxy.service_failed.ssl_authentication_failed` (REST `server.serverproxy.ssl_authentication_failed`) / SOAP `…service_failed.http_error`, REST relays the `302` |
+//! | `limits` ([`limits`]): too large / slower than the client timeout | `client.invalid_message` / `server.clientproxy.network_error` |
 //! | REST: no client header, unknown service, SOAP service, unreachable | `server.clientproxy.invalid_client_identifier`, `server.serverproxy.unknown_service`, `…service_type`, `server.serverproxy.network_error` (500, `X-Road-Error`, JSON or XML) |
 
 mod forge;
 mod http;
+mod https;
+mod limits;
 mod operations;
 mod pki;
 mod rest;
@@ -132,6 +139,7 @@ fn shared_topology(mock: &str, closed: u16) -> Topology {
         ("abort", "/soap/abort"),
         ("noAnswer", "/soap/closed"),
         ("inconsistent", "/soap/inconsistent"),
+        ("cutAttachment", "/soap/cutattachment"),
     ] {
         services.push_str(&soap(code, path));
     }
@@ -139,7 +147,7 @@ fn shared_topology(mock: &str, closed: u16) -> Topology {
         "  - provider: GOV/2222/services\n    code: unreachable\n    type: soap\n    version: v1\n    url: http://127.0.0.1:{closed}/service\n    allowed: [COM/1111/client]\n"
     ));
     services.push_str(&format!(
-        "  - provider: GOV/2222/services\n    code: restEcho\n    type: rest\n    url: {mock}/rest\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: metricsRest\n    type: rest\n    url: {mock}/rest/metrics\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: restUnreachable\n    type: rest\n    url: http://127.0.0.1:{closed}/api\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: soapNoVersion\n    type: soap\n    version: v1\n    url: {mock}/soap/echo-unversioned\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cut\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cutMultipart\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: oddType\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/3333/dead\n    code: echo\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n"
+        "  - provider: GOV/2222/services\n    code: restEcho\n    type: rest\n    url: {mock}/rest\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: metricsRest\n    type: rest\n    url: {mock}/rest/metrics\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: restUnreachable\n    type: rest\n    url: http://127.0.0.1:{closed}/api\n    allowed: [COM/1111/client]\n  - provider: GOV/2222/services\n    code: soapNoVersion\n    type: soap\n    version: v1\n    url: {mock}/soap/echo-unversioned\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cut\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: cutMultipart\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: oddType\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/4444/dummy\n    code: redirected\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n  - provider: GOV/3333/dead\n    code: echo\n    type: soap\n    version: v1\n    url: {mock}/soap/echo\n    allowed: [COM/1111/client]\n"
     ));
     let yaml = format!(
         r#"instance: DEV
@@ -321,7 +329,7 @@ fn build_env() -> Env {
 /// consumer trusts it), but a server proxy that reads the request and answers as Java's
 /// `UsingDummyServerProxy` test cases do, by the service code in the request: `cut` promises
 /// 1000 bytes of `text/xml` and closes, `cutMultipart` the same as `multipart/mixed`,
-/// `oddType` answers with the content type `oih`.
+/// `oddType` answers with the content type `oih`, `redirected` with a `302`.
 async fn dummy_server_proxy(net: &mut Network) {
     let forger = forge::Forger::with_conf_of(net, "dummy", "dummy", "consumer").await;
     let credentials = forger.credentials();
@@ -374,7 +382,9 @@ async fn dummy_server_proxy(net: &mut Network) {
                     return;
                 };
                 let text = request.text();
-                let head: &[u8] = if text.contains("serviceCode>cutMultipart<") {
+                let head: &[u8] = if text.contains("serviceCode>redirected<") {
+                    b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                } else if text.contains("serviceCode>cutMultipart<") {
                     b"HTTP/1.1 200 OK\r\nContent-Type: multipart/mixed; boundary=foobar\r\nContent-Length: 1000\r\n\r\n"
                 } else if text.contains("serviceCode>cut<") {
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n"
@@ -443,6 +453,20 @@ fn mock_handler(req: &HttpMessage) -> Action {
                 .to_vec(),
         ),
         "/soap/closed" => Action::Abort(Vec::new()),
+        // A whole SOAP part, then an attachment cut short (1000 bytes more were promised).
+        "/soap/cutattachment" => {
+            let body = format!(
+                "--MOCKcut\r\nContent-Type: text/xml; charset=UTF-8\r\n\r\n{}\r\n--MOCKcut\r\nContent-Type: application/octet-stream\r\n\r\nthe attachment begins",
+                to_response(&req.text())
+            );
+            let mut bytes = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"text/xml\"; boundary=MOCKcut\r\nContent-Length: {}\r\n\r\n",
+                body.len() + 1000
+            )
+            .into_bytes();
+            bytes.extend_from_slice(body.as_bytes());
+            Action::Abort(bytes)
+        }
         _ => Action::Respond(response("404 Not Found", &[], b"")),
     }
 }

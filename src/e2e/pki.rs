@@ -2,21 +2,23 @@
 //! every node of a network), where the responder says so before the nodes start, so that
 //! each node's first OCSP refresh brings the bad news.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use xroad_crypto::Certificate;
 use xroad_devnet::ocsp::{ResponderState, ResponseSigner};
 use xroad_devnet::pki::serial_hex;
 use xroad_devnet::topology::Topology;
-use xroad_signer::{KeyUsage, Signer, SignerConfig};
+use xroad_proxy::health_checks as hc;
+use xroad_signer::{KeyUsage, Signer, SignerConfig, SOFT_TOKEN_ID};
 
 use super::http::{Action, MockIs};
 use super::*;
 use crate::demo::network::soap_envelope;
 
 /// A network of the test's own, removed when dropped.
-struct PrivateNet {
-    net: Network,
+pub(super) struct PrivateNet {
+    pub net: Network,
     nodes: Vec<node::Node>,
     _mock: MockIs,
     _dir: tempfile::TempDir,
@@ -25,10 +27,19 @@ struct PrivateNet {
 impl PrivateNet {
     /// Builds `yaml` (with `{mock}` replaced by the echo IS's URL), lets `prepare` change the
     /// built network, and starts every node.
-    async fn start(yaml: &str, prepare: impl FnOnce(&Network)) -> PrivateNet {
+    pub async fn start(yaml: &str, prepare: impl FnOnce(&mut Network)) -> PrivateNet {
+        Self::start_with(yaml, |req| Action::Respond(soap_echo(req)), prepare).await
+    }
+
+    /// As [`PrivateNet::start`], with `handler` as the information system behind `{mock}`.
+    pub async fn start_with(
+        yaml: &str,
+        handler: impl Fn(&http::HttpMessage) -> Action + Send + Sync + 'static,
+        prepare: impl FnOnce(&mut Network),
+    ) -> PrivateNet {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/echo", listener.local_addr().expect("addr"));
-        let mock = MockIs::start(listener, |req| Action::Respond(soap_echo(req)));
+        let mock = MockIs::start(listener, handler);
         let topology = Topology::parse(&yaml.replace("{mock}", &url)).expect("topology");
         // The shared network's folder naming, so that leftovers of a killed run are removed.
         let parent = state_dir("private");
@@ -40,7 +51,7 @@ impl PrivateNet {
         let mut net = build_network(&topology, dir.path())
             .await
             .expect("private network");
-        prepare(&net);
+        prepare(&mut net);
         let nodes = start_nodes(&mut net, &[]).await;
         PrivateNet {
             net,
@@ -50,15 +61,36 @@ impl PrivateNet {
         }
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         for n in self.nodes {
             n.stop(Duration::from_secs(2)).await;
         }
     }
 
+    /// The signer of the running node `name`.
+    fn node_signer(&self, name: &str) -> Arc<Signer> {
+        let i = self
+            .net
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .expect("node");
+        self.nodes[i].signer().clone()
+    }
+
+    /// Asks node `name`'s health check port (any method, any path).
+    async fn health(&self, name: &str) -> http::HttpMessage {
+        let addr = self
+            .net
+            .node(name)
+            .and_then(|n| n.config.listen.health_check)
+            .expect("health check port");
+        http::send(addr, "POST", "/any/path", &[], b"anything").await
+    }
+
     /// Sends an echo request from `client` to the echo service of `provider` through the
     /// client proxy of node `via`.
-    async fn echo(&self, via: &str, client: &str, provider: &str) -> http::HttpMessage {
+    pub async fn echo(&self, via: &str, client: &str, provider: &str) -> http::HttpMessage {
         let proxy = self
             .net
             .node(via)
@@ -196,6 +228,9 @@ async fn stale_ocsp_responses() {
         .await;
         let r = net.echo("ca", "PKI/COM/1/a", "PKI/GOV/1/s").await;
         assert_soap_fault(&r, "server.clientproxy.ssl_authentication_failed");
+        // Java's signer gives no authentication key whose OCSP response is stale, and its
+        // key configuration then answers a key without a certificate chain.
+        assert_health_fails(&net.health("ca").await, hc::NO_AUTH_CHAIN);
         net.stop().await;
     })
     .await
@@ -239,6 +274,140 @@ async fn expired_global_configuration() {
             r.header("x-road-error"),
             Some("server.clientproxy.global_conf_outdated")
         );
+        // The first of Java's checks; the OCSP responses are fresh, yet it is what fails.
+        assert_health_fails(&net.health("ca").await, hc::GLOBAL_CONF_EXPIRED);
+        net.stop().await;
+    })
+    .await
+    .expect("the test timed out");
+}
+
+/// Asserts that a health check answer is Java's failure: 500 and the message and a newline.
+#[track_caller]
+fn assert_health_fails(r: &http::HttpMessage, message: &str) {
+    assert_eq!(r.status(), 500, "{}", r.text());
+    assert_eq!(r.text(), format!("{message}\n"));
+}
+
+/// The provider's token is logged out while its information system answers (the service
+/// does it): the provider has the response but cannot sign it. As Java's
+/// `ServerMessageProcessor`, which has written the SOAP part when it signs, the server proxy
+/// sends the SOAP part and then the fault part instead of the signature; the consumer relays
+/// the fault. The provider's health check then fails as Java's does for a logged-out token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_token_logged_out_while_the_service_answers() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let provider_signer: Arc<OnceLock<Arc<Signer>>> = Arc::default();
+        let logs_out = provider_signer.clone();
+        let yaml = format!(
+            "{PAIR}  - {{ provider: GOV/1/s, code: rest, type: rest, url: \"{{mock}}\", allowed: [COM/1/a] }}\n"
+        );
+        let net = PrivateNet::start_with(
+            &yaml,
+            move |req| {
+                if let Some(signer) = logs_out.get() {
+                    signer.logout(SOFT_TOKEN_ID).expect("logout");
+                }
+                if req.request_line().1.starts_with("/echo/") {
+                    return Action::Respond(http::response(
+                        "200 OK",
+                        &[("Content-Type", "application/json")],
+                        b"{\"answer\": 42}",
+                    ));
+                }
+                Action::Respond(soap_echo(req))
+            },
+            |_| {},
+        )
+        .await;
+        let signer = net.node_signer("pa");
+        provider_signer.set(signer.clone()).expect("set once");
+        let login = || {
+            let pin_file = net.net.node("pa").and_then(|n| n.config.pin_file.clone());
+            let pins = xroad_signer::autologin::collect_pins(&[], &pin_file.expect("pin file"))
+                .expect("pins");
+            signer.login(&pins[0].0, &pins[0].1).expect("login");
+        };
+
+        // All is well: both health checks pass (any method, any path), with an empty body.
+        for node in ["ca", "pa"] {
+            let r = net.health(node).await;
+            assert_eq!(r.status(), 200, "{node}: {}", r.text());
+            assert!(r.body.is_empty(), "{node}: {}", r.text());
+        }
+
+        // What the provider's server proxy sends: the SOAP part, then the fault part.
+        let forger = super::forge::Forger::of(&net.net, "ca", "pa").await;
+        let address = net.net.node("pa").expect("provider").address.clone();
+        let envelope = soap_envelope(
+            &id("PKI/COM/1/a"),
+            &service("PKI/GOV/1/s", "echo"),
+            "<ns1:echo><data>unsigned answer</data></ns1:echo>",
+        );
+        let r = forger
+            .send(
+                &address,
+                &id("PKI/COM/1/a"),
+                &envelope,
+                super::forge::Forgery::None,
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        let ct = r.header("content-type").unwrap_or("").to_owned();
+        assert!(ct.starts_with("multipart/mixed"), "{ct}: {}", r.text());
+        assert_eq!(r.header("x-hash-algorithm"), Some("SHA-512"));
+        let parts = http::multipart_parts(&r.body, &http::boundary(&ct).expect("boundary"));
+        assert_eq!(parts.len(), 2, "{}", r.text());
+        let (soap_head, soap) = &parts[0];
+        assert!(soap_head.starts_with("content-type: text/xml"), "{soap_head}");
+        let soap = String::from_utf8_lossy(soap);
+        assert!(
+            soap.contains("<ns1:echoResponse><data>unsigned answer</data>"),
+            "{soap}"
+        );
+        let (fault_head, fault) = &parts[1];
+        assert_eq!(fault_head, "content-type: text/xml; charset=UTF-8");
+        assert_eq!(
+            faultcode(&String::from_utf8_lossy(fault)).as_deref(),
+            Some("server.serverproxy.cannot_create_signature"),
+            "{}",
+            String::from_utf8_lossy(fault)
+        );
+
+        // Through the consumer, the information system gets the fault.
+        login();
+        let r = net.echo("ca", "PKI/COM/1/a", "PKI/GOV/1/s").await;
+        assert_soap_fault(&r, "server.serverproxy.cannot_create_signature");
+        // REST: the response part and its body, then the fault part; the consumer turns it
+        // into its JSON error.
+        login();
+        let proxy = net
+            .net
+            .node("ca")
+            .and_then(|n| n.config.listen.client_http)
+            .expect("client proxy");
+        let r = http::send(
+            proxy,
+            "GET",
+            "/r1/PKI/GOV/1/s/rest/items",
+            &[("X-Road-Client", "PKI/COM/1/a")],
+            b"",
+        )
+        .await;
+        assert_eq!(r.status(), 500, "{}", r.text());
+        assert_eq!(
+            r.header("x-road-error"),
+            Some("server.serverproxy.cannot_create_signature"),
+            "{}",
+            r.text()
+        );
+
+        // Passes are cached for 2 s: after that the logged-out token shows. Java's
+        // `CachingKeyConfImpl` has no authentication key then, only a key without a chain.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_health_fails(&net.health("pa").await, hc::NO_AUTH_CHAIN);
+        let r = net.health("ca").await;
+        assert_eq!(r.status(), 200, "{}", r.text());
         net.stop().await;
     })
     .await

@@ -112,6 +112,16 @@ async fn rest_every_verb_with_and_without_body_and_query() {
             ),
             ("PATCH", "/pets/1", None, vec![]),
             ("GET", "", None, vec![]),
+            // The rest of the verbs Java's REST interfaces accept.
+            ("HEAD", "/pets/1?fields=name", None, vec![]),
+            ("OPTIONS", "/pets", None, vec![]),
+            (
+                "OPTIONS",
+                "/pets?probe=1",
+                Some("application/json"),
+                json.clone(),
+            ),
+            ("TRACE", "/pets/1", None, vec![]),
         ];
         for (method, path, ct, body) in cases {
             let target = format!("{ECHO}{path}");

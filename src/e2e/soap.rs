@@ -574,6 +574,21 @@ async fn a_provider_security_server_that_answers_badly() {
             let r = post_soap(env, &envelope).await;
             assert_soap_fault(&r, fault);
         }
+        // Only 200 and 500 are answers (Java's `AbstractHttpSender#checkResponseStatus`); a
+        // redirect is not followed.
+        let envelope = soap_envelope(
+            &id(CLIENT),
+            &service("DEV/GOV/4444/dummy", "redirected"),
+            "<ns1:redirected/>",
+        );
+        let r = post_soap(env, &envelope).await;
+        assert_soap_fault(&r, "server.clientproxy.http_error");
+        assert!(
+            r.text()
+                .contains("<faultstring>Server responded with error 302: Found</faultstring>"),
+            "{}",
+            r.text()
+        );
     })
     .await;
 }

@@ -672,9 +672,9 @@ fn client_id(
 fn subject([kind, i, c, m, s, g]: [&str; 6]) -> Result<Subject, StoreError> {
     Ok(match kind {
         "MEMBER" | "SUBSYSTEM" => Subject::Client(client_id("access_right", i, c, m, s)?),
-        "GLOBALGROUP" => Subject::GlobalGroup(
-            GlobalGroupId::new(i, g).map_err(|e| corrupt("access_right", e))?,
-        ),
+        "GLOBALGROUP" => {
+            Subject::GlobalGroup(GlobalGroupId::new(i, g).map_err(|e| corrupt("access_right", e))?)
+        }
         "LOCALGROUP" => {
             Subject::LocalGroup(LocalGroupId::new(g).map_err(|e| corrupt("access_right", e))?)
         }
@@ -815,7 +815,13 @@ mod tests {
 
     #[test]
     fn damaged_packing_is_an_error_not_a_panic() {
-        for bad in ["9:SUB", "x:SUBSYSTEM", "6:MEMBER3:DEV", "3:ü", "99999999999999999999:a"] {
+        for bad in [
+            "9:SUB",
+            "x:SUBSYSTEM",
+            "6:MEMBER3:DEV",
+            "3:ü",
+            "99999999999999999999:a",
+        ] {
             assert!(unpack_subjects(bad).is_err(), "{bad}");
         }
     }

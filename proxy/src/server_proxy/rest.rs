@@ -148,19 +148,18 @@ async fn respond(
     if let Some((_, d)) = &body {
         parts.push(("/attachment1".to_owned(), *d));
     }
-    let signed = match ctx
+    // Java (`ServerRestMessageProcessor`) has written the REST response part and its body
+    // when it signs: a signing failure is a fault part after them, instead of the signature.
+    let signed = ctx
         .signer()
         .sign_message(&signing.key_id, signing.builder.clone(), parts)
         .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            return Ok(fault_multipart(
+        .map_err(|e| {
+            super::fault_part(
                 ctx,
                 crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
-            ))
-        }
-    };
+            )
+        });
     let (tx, out) = transport::channel_body(8);
     let (mut w, ct) = TransportWriter::new(tx)?;
     tokio::spawn(async move {
@@ -169,7 +168,10 @@ async fn respond(
             if let Some((data, _)) = &body {
                 w.spooled_part(transport::REST_BODY, &[], data).await?;
             }
-            w.finish_signed(&signed).await
+            match &signed {
+                Ok(signed) => w.finish_signed(signed).await,
+                Err(fault) => w.finish_with_fault(fault.clone()).await,
+            }
         }
         .await;
         if let Err(e) = result {

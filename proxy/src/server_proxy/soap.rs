@@ -144,24 +144,26 @@ where
     if part.digest.as_bytes().len() == 64 {
         request_digest.copy_from_slice(part.digest.as_bytes());
     }
-    let read = read_provider_response(ctx, response, &request_digest).await;
-    let provider = match read {
-        Ok(p) => p,
-        Err(e) => return Ok(super::fault_multipart(ctx, e)),
-    };
-    let parts = provider_signed_parts(&provider);
-    let signed = match ctx
-        .signer()
-        .sign_message(&signing.key_id, signing.builder.clone(), parts)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            return Ok(super::fault_multipart(
-                ctx,
-                crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
-            ))
+    // Java (`ServerMessageProcessor`) writes the SOAP part and the attachments as it parses
+    // them: a failure after the SOAP part (an attachment cut short, signing) is a fault part
+    // after what was written, instead of the signature.
+    let (provider, signed) = match read_provider_response(ctx, response, &request_digest).await {
+        Ok(provider) => {
+            let parts = provider_signed_parts(&provider);
+            let signed = ctx
+                .signer()
+                .sign_message(&signing.key_id, signing.builder.clone(), parts)
+                .await
+                .map_err(|e| {
+                    super::fault_part(
+                        ctx,
+                        crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
+                    )
+                });
+            (provider, signed)
         }
+        Err((e, Some(partial))) => (partial, Err(super::fault_part(ctx, e))),
+        Err((e, None)) => return Ok(super::fault_multipart(ctx, e)),
     };
     let (tx, body) = transport::channel_body(8);
     let (mut w, ct) = TransportWriter::new(tx)?;
@@ -174,7 +176,10 @@ where
             )
             .await?;
             w.attachments(&provider.attachments).await?;
-            w.finish_signed(&signed).await
+            match &signed {
+                Ok(signed) => w.finish_signed(signed).await,
+                Err(fault) => w.finish_with_fault(fault.clone()).await,
+            }
         }
         .await;
         if let Err(e) = result {
@@ -236,18 +241,22 @@ fn provider_signed_parts(p: &ProviderResponse) -> Vec<(String, xroad_crypto::Dig
     parts
 }
 
+/// A provider response that could not be read: the error, and what was read whole before it
+/// if that includes the SOAP part (a SOAP message, not a fault).
+type ReadFailure = (XRoadError, Option<ProviderResponse>);
+
 /// Reads the provider's response: the SOAP part re-serialized with `requestHash` (digest
 /// §3.7), attachments spooled; a SOAP fault is relayed as it came.
 async fn read_provider_response<B>(
     ctx: &ProxyContext,
     response: hyper::Response<B>,
     request_digest: &[u8; 64],
-) -> Result<ProviderResponse, XRoadError>
+) -> Result<ProviderResponse, ReadFailure>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let service_failed = |e: XRoadError| e.with_prefix(ErrorCode::ServiceFailed);
+    let service_failed = |e: XRoadError| (e.with_prefix(ErrorCode::ServiceFailed), None);
     let content_type = header(response.headers(), "content-type")
         .map(str::to_owned)
         .ok_or_else(|| {
@@ -264,23 +273,34 @@ where
     })?;
     let spool = ctx.settings().spool.clone();
     let mut reader = ResponseReader::new(&ct, request_digest, &spool).map_err(service_failed)?;
-    let n = transport::read_body(response.into_body(), |c| reader.feed(c))
-        .await
-        .map_err(service_failed)?;
-    ctx.metrics().add_bytes(Direction::Server, Way::Response, n);
+    match transport::read_body(response.into_body(), |c| reader.feed(c)).await {
+        Ok(n) => ctx.metrics().add_bytes(Direction::Server, Way::Response, n),
+        Err(e) => {
+            let partial = reader
+                .read_whole()
+                .map(|done| provider_response(&content_type, done));
+            return Err((e.with_prefix(ErrorCode::ServiceFailed), partial));
+        }
+    }
     let done = reader.finish().map_err(service_failed)?;
     match done.soap {
-        Soap::Fault(_) => Err(done
-            .fault
-            .unwrap_or_else(|| XRoadError::new(ErrorCode::InvalidMessage, "SOAP fault"))),
-        Soap::Message(_) => Ok(ProviderResponse {
-            original_content_type: content_type,
-            soap_content_type: done.soap_content_type,
-            soap_headers: done.soap_headers,
-            soap: done.data,
-            soap_digest: done.digest,
-            attachments: done.attachments,
-        }),
+        Soap::Fault(_) => Err((
+            done.fault
+                .unwrap_or_else(|| XRoadError::new(ErrorCode::InvalidMessage, "SOAP fault")),
+            None,
+        )),
+        Soap::Message(_) => Ok(provider_response(&content_type, done)),
+    }
+}
+
+fn provider_response(original_content_type: &str, done: ReadResponse) -> ProviderResponse {
+    ProviderResponse {
+        original_content_type: original_content_type.to_owned(),
+        soap_content_type: done.soap_content_type,
+        soap_headers: done.soap_headers,
+        soap: done.data,
+        soap_digest: done.digest,
+        attachments: done.attachments,
     }
 }
 
@@ -500,6 +520,24 @@ impl ResponseReader {
             });
         }
         Ok(())
+    }
+
+    /// After a failure: the SOAP part and the attachments read whole before it, if the SOAP
+    /// part was a message and was read whole (the part in progress is dropped).
+    fn read_whole(self) -> Option<ReadResponse> {
+        let (data, digest, soap, fault) = self.soap_done?;
+        if !matches!(soap, Soap::Message(_)) {
+            return None;
+        }
+        Some(ReadResponse {
+            soap_content_type: self.soap_content_type,
+            soap_headers: self.soap_headers,
+            data,
+            digest,
+            soap,
+            fault,
+            attachments: self.attachments,
+        })
     }
 
     fn finish(mut self) -> Result<ReadResponse, XRoadError> {

@@ -369,6 +369,13 @@ impl TransportWriter {
         self.finish().await
     }
 
+    /// Writes a SOAP fault part (instead of the signature), then closes the multipart and
+    /// the body.
+    pub async fn finish_with_fault(mut self, fault_xml: Bytes) -> io::Result<()> {
+        self.part(FAULT_PART, &[], fault_xml).await?;
+        self.finish().await
+    }
+
     /// Closes the multipart and the body.
     pub async fn finish(mut self) -> io::Result<()> {
         let top = self.top.clone();
