@@ -132,6 +132,7 @@ fn node_config(provider_dir: &Path, dir: &Path, db: &str, server: &str, ocsp: &s
     text = set(&text, "database-url", db);
     text = set(&text, "client-http", "null");
     text = set(&text, "client-https", "null");
+    text = set(&text, "admin", "null");
     text = set(&text, "server", server);
     text = set(&text, "ocsp-responder", ocsp);
     text = set(&text, "health-check", &format!("127.0.0.1:{}", free_port()));
@@ -149,18 +150,24 @@ fn health_addr(config: &Path) -> String {
 }
 
 fn start(name: &str, config: &Path) -> ChildGuard {
+    let log = config.with_extension(format!("{}.log", name.replace(' ', "-")));
     let mut node = ChildGuard::spawn(
         name,
         Command::new(BIN)
             .args(["run", "-c"])
             .arg(config)
             .env("XROAD_LOG_LEVEL", "warn")
-            .stdout(Stdio::null()),
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
     );
     let health = health_addr(config);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !healthy(&health) {
-        assert!(node.exited().is_none(), "{name} exited while starting");
+        assert!(
+            node.exited().is_none(),
+            "{name} exited while starting: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         assert!(Instant::now() < deadline, "{name} not ready within 60 s");
         std::thread::sleep(Duration::from_millis(20));
     }
