@@ -318,6 +318,24 @@ pub(crate) fn fault_part(ctx: &ProxyContext, e: XRoadError) -> Bytes {
     Bytes::from(e.soap_fault_xml(spelling))
 }
 
+/// Signs the response parts; a failure becomes the fault part that follows the parts already
+/// written (Java's `encoder.fault()` after the response parts, instead of the signature).
+pub(crate) async fn sign_response(
+    ctx: &ProxyContext,
+    signing: &crate::context::SigningContext,
+    parts: Vec<(String, xroad_crypto::Digest)>,
+) -> Result<xroad_signer::SignedMessage, Bytes> {
+    ctx.signer()
+        .sign_message(&signing.key_id, signing.builder.clone(), parts)
+        .await
+        .map_err(|e| {
+            fault_part(
+                ctx,
+                crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
+            )
+        })
+}
+
 /// A fault after the response multipart started but before any of its parts was written
 /// (the provider's response could not be read): the fault is its only part (digest §5.9).
 pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {

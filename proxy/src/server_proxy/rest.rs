@@ -150,16 +150,7 @@ async fn respond(
     }
     // Java (`ServerRestMessageProcessor`) has written the REST response part and its body
     // when it signs: a signing failure is a fault part after them, instead of the signature.
-    let signed = ctx
-        .signer()
-        .sign_message(&signing.key_id, signing.builder.clone(), parts)
-        .await
-        .map_err(|e| {
-            super::fault_part(
-                ctx,
-                crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
-            )
-        });
+    let signed = super::sign_response(ctx, signing, parts).await;
     let (tx, out) = transport::channel_body(8);
     let (mut w, ct) = TransportWriter::new(tx)?;
     tokio::spawn(async move {

@@ -149,17 +149,7 @@ where
     // after what was written, instead of the signature.
     let (provider, signed) = match read_provider_response(ctx, response, &request_digest).await {
         Ok(provider) => {
-            let parts = provider_signed_parts(&provider);
-            let signed = ctx
-                .signer()
-                .sign_message(&signing.key_id, signing.builder.clone(), parts)
-                .await
-                .map_err(|e| {
-                    super::fault_part(
-                        ctx,
-                        crate::context::signer_error(ErrorCode::CannotCreateSignature, e),
-                    )
-                });
+            let signed = super::sign_response(ctx, signing, provider_signed_parts(&provider)).await;
             (provider, signed)
         }
         Err((e, Some(partial))) => (partial, Err(super::fault_part(ctx, e))),
