@@ -20,7 +20,7 @@ use crate::pattern::{normalize_request_path, EndpointPattern};
 /// from the configuration, never from requests (requests only look up), so hash flooding is
 /// not a concern; SipHash would double the cost of an access decision.
 #[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl FxHasher {
     const K: u64 = 0xf135_7aea_2e62_a9c5;
@@ -68,7 +68,7 @@ impl Hasher for FxHasher {
     }
 }
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// What the proxy holds: a cheap, shareable handle on one snapshot.
 pub type ServerConf = Arc<ServerConfSnapshot>;

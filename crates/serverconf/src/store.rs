@@ -5,6 +5,8 @@
 //! and writers use it for optimistic concurrency (a write based on an older read fails with
 //! [`StoreError::Conflict`] instead of losing the other writer's change).
 
+use std::borrow::Cow;
+use std::collections::hash_map::{Entry, HashMap};
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -16,6 +18,7 @@ use crate::model::{
     diff, AccessRight, Certificate, Change, ClientConfig, Config, ConfigError, DescriptionType,
     Endpoint, Id, LocalGroup, ServerSettings, Service, ServiceDescription, Subject,
 };
+use crate::snapshot::FxMap;
 
 /// The schema version this binary knows; a database with a newer one is refused.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -113,91 +116,185 @@ pub struct ApplyOutcome {
     pub version: i64,
 }
 
-type ClientRow = (i64, String, String, String, String, String);
-type ServerRow = (String, String, String, String, Option<String>);
-type DescriptionRow = (i64, i64, String, String, bool, Option<String>);
-type ServiceRow = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<bool>,
-);
-type GroupRow = (i64, i64, String, String);
-type MemberRow = (i64, String, String, String, String);
-/// One access right with all its subjects: client, service code, method, path, and the
-/// subjects packed by [`ACL_QUERY_SQLITE`] / [`ACL_QUERY_POSTGRES`] (one row per right rather
-/// than per subject: reading rows through the driver is what costs, not parsing them).
-type AclRow = (i64, String, String, String, String);
-
-/// A subject's six columns, each written as `<length in characters>:<text>`, so that no
-/// value can be mistaken for a separator.
-const PACKED_SUBJECT: &str = "length(subject_type) || ':' || subject_type || \
-     length(instance) || ':' || instance || length(member_class) || ':' || member_class || \
-     length(member_code) || ':' || member_code || length(subsystem_code) || ':' || subsystem_code || \
-     length(group_code) || ':' || group_code";
-
-const ACL_QUERY_SQLITE: &str = "SELECT client_id, service_code, method, path, \
-     group_concat(__SUBJECT__, '' ORDER BY id) FROM access_right \
-     GROUP BY client_id, service_code, method, path ORDER BY MIN(id)";
-
-const ACL_QUERY_POSTGRES: &str = "SELECT client_id, service_code, method, path, \
-     string_agg(__SUBJECT__, '' ORDER BY id) FROM access_right \
-     GROUP BY client_id, service_code, method, path ORDER BY MIN(id)";
-
-/// The access-right query for one backend.
-fn acl_query(postgres: bool) -> String {
-    let query = if postgres {
-        ACL_QUERY_POSTGRES
-    } else {
-        ACL_QUERY_SQLITE
-    };
-    query.replace("__SUBJECT__", PACKED_SUBJECT)
-}
-
-/// The subjects of a packed access-right row: six fields each.
-fn unpack_subjects(mut packed: &str) -> Result<Vec<[&str; 6]>, String> {
-    let mut subjects = Vec::new();
-    while !packed.is_empty() {
-        let mut subject = [""; 6];
-        for field in &mut subject {
-            let (len, rest) = packed
-                .split_once(':')
-                .ok_or_else(|| "a packed subject ends early".to_owned())?;
-            let len: usize = len
-                .parse()
-                .map_err(|_| format!("not a field length: '{len}'"))?;
-            let end = rest
-                .char_indices()
-                .nth(len)
-                .map_or(rest.len(), |(at, _)| at);
-            if rest[..end].chars().count() != len {
-                return Err("a packed field is shorter than its length".to_owned());
-            }
-            *field = &rest[..end];
-            packed = &rest[end..];
-        }
-        subjects.push(subject);
-    }
-    Ok(subjects)
-}
-
-#[derive(Default)]
+/// What [`Store::load`] reads: the small tables as rows, the large ones as one JSON array
+/// each, built by the database (see [`packed_table`]).
 struct Rows {
     version: i64,
     server: Option<ServerRow>,
-    clients: Vec<ClientRow>,
     certs: Vec<(i64, Vec<u8>)>,
-    descriptions: Vec<DescriptionRow>,
-    services: Vec<ServiceRow>,
-    endpoints: Vec<(i64, String, String)>,
-    groups: Vec<GroupRow>,
-    members: Vec<MemberRow>,
-    acl: Vec<AclRow>,
+    clients: String,
+    descriptions: String,
+    services: String,
+    endpoints: String,
+    groups: String,
+    members: String,
+    acl: String,
 }
+
+type ServerRow = (String, String, String, String, Option<String>);
+
+/// The query reading `id` and `columns` of every row of `table` as one JSON array of
+/// arrays. Handing rows one by one from the database driver costs several microseconds each
+/// (100,000 access rights took most of a second); one value per table takes milliseconds
+/// to parse. JSON also keeps any text intact, quotes and separators included. SQLite is not
+/// asked to order the rows (an ordered aggregate sorts into a temporary b-tree even though a
+/// table scan already comes in `id` order): [`unpack`] puts them in order when they are not.
+fn packed_table(postgres: bool, table: &str, columns: &str) -> String {
+    if postgres {
+        format!(
+            "SELECT COALESCE(json_agg(json_build_array(id, {columns}) ORDER BY id), '[]')::text \
+             FROM {table}"
+        )
+    } else {
+        format!("SELECT json_group_array(json_array(id, {columns})) FROM {table}")
+    }
+}
+
+/// A row of a packed table: its `id` comes first.
+trait Packed {
+    fn id(&self) -> i64;
+}
+
+/// Parses one packed table, rows in `id` order.
+fn unpack<'a, T: serde::Deserialize<'a> + Packed>(
+    table: &'static str,
+    json: &'a str,
+) -> Result<Vec<T>, StoreError> {
+    let mut rows: Vec<T> = serde_json::from_str(json).map_err(|e| corrupt(table, e))?;
+    if !rows.is_sorted_by_key(T::id) {
+        rows.sort_unstable_by_key(T::id);
+    }
+    Ok(rows)
+}
+
+/// A boolean column: SQLite gives 0/1, PostgreSQL true/false.
+#[derive(serde::Deserialize, Clone, Copy)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Int(i64),
+}
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        match flag {
+            Flag::Bool(b) => b,
+            Flag::Int(i) => i != 0,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ClientRow<'a> {
+    id: i64,
+    #[serde(borrow)]
+    instance: Cow<'a, str>,
+    #[serde(borrow)]
+    class: Cow<'a, str>,
+    #[serde(borrow)]
+    code: Cow<'a, str>,
+    #[serde(borrow)]
+    subsystem: Cow<'a, str>,
+    #[serde(borrow)]
+    is_authentication: Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+struct DescriptionRow {
+    id: i64,
+    client: i64,
+    kind: String,
+    url: String,
+    disabled: Flag,
+    notice: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ServiceRow {
+    id: i64,
+    description: i64,
+    code: String,
+    version: String,
+    title: Option<String>,
+    url: Option<String>,
+    timeout: i64,
+    ssl_authentication: Option<Flag>,
+}
+
+#[derive(serde::Deserialize)]
+struct EndpointRow {
+    id: i64,
+    service: i64,
+    method: String,
+    path: String,
+}
+
+#[derive(serde::Deserialize)]
+struct GroupRow {
+    id: i64,
+    client: i64,
+    code: String,
+    description: String,
+}
+
+#[derive(serde::Deserialize)]
+struct MemberRow<'a> {
+    id: i64,
+    group: i64,
+    #[serde(borrow)]
+    instance: Cow<'a, str>,
+    #[serde(borrow)]
+    class: Cow<'a, str>,
+    #[serde(borrow)]
+    code: Cow<'a, str>,
+    #[serde(borrow)]
+    subsystem: Cow<'a, str>,
+}
+
+/// One access right's row: one subject of the right (client, service code, method, path).
+#[derive(serde::Deserialize)]
+struct AclRow<'a> {
+    id: i64,
+    client: i64,
+    #[serde(borrow)]
+    service: Cow<'a, str>,
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    instance: Cow<'a, str>,
+    #[serde(borrow)]
+    class: Cow<'a, str>,
+    #[serde(borrow)]
+    code: Cow<'a, str>,
+    #[serde(borrow)]
+    subsystem: Cow<'a, str>,
+    #[serde(borrow)]
+    group: Cow<'a, str>,
+}
+
+macro_rules! packed_rows {
+    ($($row:ty),*) => {
+        $(impl Packed for $row {
+            fn id(&self) -> i64 {
+                self.id
+            }
+        })*
+    };
+}
+
+packed_rows!(
+    ClientRow<'_>,
+    DescriptionRow,
+    ServiceRow,
+    EndpointRow,
+    GroupRow,
+    MemberRow<'_>,
+    AclRow<'_>
+);
 
 /// Whether `url` names a PostgreSQL database (otherwise it is an SQLite file).
 pub fn is_postgres_url(url: &str) -> bool {
@@ -376,6 +473,8 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            let pg = self.is_postgres();
+            let packed = |table: &str, columns: &str| packed_table(pg, table, columns);
             let rows = Rows {
                 version: sqlx::query_scalar("SELECT version FROM conf_version WHERE id = 1")
                     .fetch_one(&mut *tx)
@@ -385,44 +484,50 @@ impl Store {
                 )
                 .fetch_optional(&mut *tx)
                 .await?,
-                clients: sqlx::query_as(
-                    "SELECT id, instance, member_class, member_code, subsystem_code, \
-                     is_authentication FROM client ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
-                .await?,
                 certs: sqlx::query_as("SELECT client_id, der FROM client_certificate ORDER BY id")
                     .fetch_all(&mut *tx)
                     .await?,
-                descriptions: sqlx::query_as(
-                    "SELECT id, client_id, type, url, disabled, disabled_notice \
-                     FROM service_description ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
+                clients: sqlx::query_scalar(&packed(
+                    "client",
+                    "instance, member_class, member_code, subsystem_code, is_authentication",
+                ))
+                .fetch_one(&mut *tx)
                 .await?,
-                services: sqlx::query_as(
-                    "SELECT id, description_id, service_code, service_version, title, url, \
-                     timeout_seconds, ssl_authentication FROM service ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
+                descriptions: sqlx::query_scalar(&packed(
+                    "service_description",
+                    "client_id, type, url, disabled, disabled_notice",
+                ))
+                .fetch_one(&mut *tx)
                 .await?,
-                endpoints: sqlx::query_as("SELECT service_id, method, path FROM endpoint ORDER BY id")
-                    .fetch_all(&mut *tx)
+                services: sqlx::query_scalar(&packed(
+                    "service",
+                    "description_id, service_code, service_version, title, url, \
+                     timeout_seconds, ssl_authentication",
+                ))
+                .fetch_one(&mut *tx)
+                .await?,
+                endpoints: sqlx::query_scalar(&packed("endpoint", "service_id, method, path"))
+                    .fetch_one(&mut *tx)
                     .await?,
-                groups: sqlx::query_as(
-                    "SELECT id, client_id, group_code, description FROM local_group ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
+                groups: sqlx::query_scalar(&packed(
+                    "local_group",
+                    "client_id, group_code, description",
+                ))
+                .fetch_one(&mut *tx)
                 .await?,
-                members: sqlx::query_as(
-                    "SELECT group_id, instance, member_class, member_code, subsystem_code \
-                     FROM local_group_member ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
+                members: sqlx::query_scalar(&packed(
+                    "local_group_member",
+                    "group_id, instance, member_class, member_code, subsystem_code",
+                ))
+                .fetch_one(&mut *tx)
                 .await?,
-                acl: sqlx::query_as(&acl_query(self.is_postgres()))
-                    .fetch_all(&mut *tx)
-                    .await?,
+                acl: sqlx::query_scalar(&packed(
+                    "access_right",
+                    "client_id, service_code, method, path, subject_type, instance, \
+                     member_class, member_code, subsystem_code, group_code",
+                ))
+                .fetch_one(&mut *tx)
+                .await?,
             };
             tx.commit().await?;
             rows
@@ -688,7 +793,6 @@ fn subject([kind, i, c, m, s, g]: [&str; 6]) -> Result<Subject, StoreError> {
 }
 
 fn assemble(rows: Rows) -> Result<Config, StoreError> {
-    use std::collections::HashMap;
     let server = rows
         .server
         .map(|(i, c, m, code, anchor)| {
@@ -699,12 +803,23 @@ fn assemble(rows: Rows) -> Result<Config, StoreError> {
             })
         })
         .transpose()?;
-    let mut clients = Vec::with_capacity(rows.clients.len());
-    let mut by_id: HashMap<i64, usize> = HashMap::new();
-    for (id, i, c, m, s, auth) in rows.clients {
-        let mut client = ClientConfig::new(client_id("client", &i, &c, &m, &s)?);
-        client.is_authentication = auth.parse().map_err(|e| corrupt("client", e))?;
-        by_id.insert(id, clients.len());
+    let client_rows: Vec<ClientRow> = unpack("client", &rows.clients)?;
+    let mut clients = Vec::with_capacity(client_rows.len());
+    let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(client_rows.len());
+    for row in client_rows {
+        let id = client_id(
+            "client",
+            &row.instance,
+            &row.class,
+            &row.code,
+            &row.subsystem,
+        )?;
+        let mut client = ClientConfig::new(id);
+        client.is_authentication = row
+            .is_authentication
+            .parse()
+            .map_err(|e| corrupt("client", e))?;
+        by_id.insert(row.id, clients.len());
         clients.push(client);
     }
     let client_at = |table: &'static str, id: i64| {
@@ -719,110 +834,158 @@ fn assemble(rows: Rows) -> Result<Config, StoreError> {
             .push(Certificate(der));
     }
     let mut descriptions: HashMap<i64, (usize, usize)> = HashMap::new();
-    for (id, cid, kind, url, disabled, notice) in rows.descriptions {
-        let ci = client_at("service_description", cid)?;
-        let kind: DescriptionType = kind
+    for row in unpack::<DescriptionRow>("service_description", &rows.descriptions)? {
+        let ci = client_at("service_description", row.client)?;
+        let kind: DescriptionType = row
+            .kind
             .parse()
             .map_err(|e| corrupt("service_description", e))?;
         let list = &mut clients[ci].service_descriptions;
-        descriptions.insert(id, (ci, list.len()));
+        descriptions.insert(row.id, (ci, list.len()));
         list.push(ServiceDescription {
             kind,
-            url,
-            disabled,
-            disabled_notice: notice,
+            url: row.url,
+            disabled: row.disabled.into(),
+            disabled_notice: row.notice,
             services: Vec::new(),
         });
     }
-    let mut services: HashMap<i64, (usize, usize, usize)> = HashMap::new();
-    for (id, did, code, version, title, url, timeout, ssl) in rows.services {
+    let service_rows: Vec<ServiceRow> = unpack("service", &rows.services)?;
+    let mut services: HashMap<i64, (usize, usize, usize)> =
+        HashMap::with_capacity(service_rows.len());
+    for row in service_rows {
+        let did = row.description;
         let &(ci, di) = descriptions
             .get(&did)
             .ok_or_else(|| corrupt("service", format!("unknown service description {did}")))?;
         let list = &mut clients[ci].service_descriptions[di].services;
-        services.insert(id, (ci, di, list.len()));
+        services.insert(row.id, (ci, di, list.len()));
         list.push(Service {
-            code,
-            version: (!version.is_empty()).then_some(version),
-            title,
-            url,
-            timeout: u32::try_from(timeout).map_err(|e| corrupt("service", e))?,
+            code: row.code,
+            version: (!row.version.is_empty()).then_some(row.version),
+            title: row.title,
+            url: row.url,
+            timeout: u32::try_from(row.timeout).map_err(|e| corrupt("service", e))?,
             // NULL means true, as in Java.
-            ssl_authentication: ssl.unwrap_or(true),
+            ssl_authentication: row.ssl_authentication.is_none_or(bool::from),
             endpoints: Vec::new(),
         });
     }
-    for (sid, method, path) in rows.endpoints {
+    for row in unpack::<EndpointRow>("endpoint", &rows.endpoints)? {
+        let sid = row.service;
         let &(ci, di, si) = services
             .get(&sid)
             .ok_or_else(|| corrupt("endpoint", format!("unknown service {sid}")))?;
         clients[ci].service_descriptions[di].services[si]
             .endpoints
-            .push(Endpoint { method, path });
+            .push(Endpoint {
+                method: row.method,
+                path: row.path,
+            });
     }
     let mut groups: HashMap<i64, (usize, usize)> = HashMap::new();
-    for (id, cid, code, description) in rows.groups {
-        let ci = client_at("local_group", cid)?;
+    for row in unpack::<GroupRow>("local_group", &rows.groups)? {
+        let ci = client_at("local_group", row.client)?;
         let list = &mut clients[ci].local_groups;
-        groups.insert(id, (ci, list.len()));
+        groups.insert(row.id, (ci, list.len()));
         list.push(LocalGroup {
-            code,
-            description,
+            code: row.code,
+            description: row.description,
             members: Vec::new(),
         });
     }
-    for (gid, i, c, m, s) in rows.members {
+    for row in unpack::<MemberRow>("local_group_member", &rows.members)? {
+        let gid = row.group;
         let &(ci, gi) = groups
             .get(&gid)
             .ok_or_else(|| corrupt("local_group_member", format!("unknown group {gid}")))?;
-        let member = client_id("local_group_member", &i, &c, &m, &s)?;
+        let member = client_id(
+            "local_group_member",
+            &row.instance,
+            &row.class,
+            &row.code,
+            &row.subsystem,
+        )?;
         clients[ci].local_groups[gi].members.push(Id(member));
     }
-    for (cid, service, method, path, packed) in rows.acl {
-        let ci = client_at("access_right", cid)?;
-        let subjects = unpack_subjects(&packed)
-            .map_err(|e| corrupt("access_right", e))?
-            .into_iter()
-            .map(subject)
-            .collect::<Result<Vec<_>, _>>()?;
-        clients[ci].access_rights.push(AccessRight {
-            service,
-            method,
-            path,
-            subjects,
-        });
+    let acl_rows: Vec<AclRow> = unpack("access_right", &rows.acl)?;
+    // One access right per (client, service, method, path) with its subjects in id order;
+    // the rights in the order of their first row.
+    let mut rights: FxMap<(i64, &str, &str, &str), (usize, usize)> = FxMap::default();
+    for row in &acl_rows {
+        let subject = subject([
+            &row.kind,
+            &row.instance,
+            &row.class,
+            &row.code,
+            &row.subsystem,
+            &row.group,
+        ])?;
+        let key = (row.client, &*row.service, &*row.method, &*row.path);
+        let &mut (ci, ri) = match rights.entry(key) {
+            Entry::Occupied(at) => at.into_mut(),
+            Entry::Vacant(slot) => {
+                let ci = client_at("access_right", row.client)?;
+                let list = &mut clients[ci].access_rights;
+                list.push(AccessRight {
+                    service: row.service.to_string(),
+                    method: row.method.to_string(),
+                    path: row.path.to_string(),
+                    subjects: Vec::new(),
+                });
+                slot.insert((ci, list.len() - 1))
+            }
+        };
+        clients[ci].access_rights[ri].subjects.push(subject);
     }
     Ok(Config { server, clients })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::unpack_subjects;
+    use super::{unpack, AclRow, EndpointRow, ServiceRow, StoreError};
 
     #[test]
-    fn packed_subjects_round_trip_any_text() {
-        let packed = "9:SUBSYSTEM3:DEV3:COM4:11116:client0:11:GLOBALGROUP3:DEV0:0:0:8:ütlus:;/";
-        let subjects = unpack_subjects(packed).unwrap();
-        assert_eq!(
-            subjects,
-            [
-                ["SUBSYSTEM", "DEV", "COM", "1111", "client", ""],
-                ["GLOBALGROUP", "DEV", "", "", "", "ütlus:;/"],
-            ]
-        );
-        assert!(unpack_subjects("").unwrap().is_empty());
+    fn damaged_packed_tables_are_corrupt_not_a_panic() {
+        for bad in [
+            "",
+            "[",
+            "[[1,\"a\"",
+            "{}",
+            "[[\"x\",\"a\",\"b\",\"c\"]]",
+            "[[1]]",
+            "[[1,2,\"s\",\"m\",\"p\",\"MEMBER\",\"I\",\"C\",\"M\",\"\"]]",
+        ] {
+            match unpack::<AclRow>("access_right", bad) {
+                Err(StoreError::Corrupt { table, .. }) => assert_eq!(table, "access_right"),
+                Err(e) => panic!("{bad}: {e}"),
+                Ok(_) => panic!("{bad}: accepted"),
+            }
+        }
     }
 
     #[test]
-    fn damaged_packing_is_an_error_not_a_panic() {
-        for bad in [
-            "9:SUB",
-            "x:SUBSYSTEM",
-            "6:MEMBER3:DEV",
-            "3:ü",
-            "99999999999999999999:a",
-        ] {
-            assert!(unpack_subjects(bad).is_err(), "{bad}");
-        }
+    fn booleans_come_as_numbers_or_booleans() {
+        let rows: Vec<ServiceRow> = unpack(
+            "service",
+            r#"[[1,2,"a","",null,null,30,0],[2,2,"b","v1","T","http://x",0,true],[3,2,"c","",null,null,1,null]]"#,
+        )
+        .unwrap();
+        let ssl: Vec<_> = rows
+            .iter()
+            .map(|r| r.ssl_authentication.map(bool::from))
+            .collect();
+        assert_eq!(ssl, [Some(false), Some(true), None]);
+    }
+
+    #[test]
+    fn rows_come_out_in_id_order_whatever_order_the_database_used() {
+        let rows: Vec<EndpointRow> = unpack(
+            "endpoint",
+            r#"[[3,1,"GET","/c"],[1,1,"GET","/a"],[2,1,"GET","/b"]]"#,
+        )
+        .unwrap();
+        let paths: Vec<_> = rows.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/a", "/b", "/c"]);
     }
 }

@@ -612,6 +612,37 @@ async fn concurrent_updates_do_not_lose_changes(db: TestDb) {
     );
 }
 
+/// Text that JSON must escape (quotes, backslashes, line breaks, control characters,
+/// non-ASCII), absent optional values and both boolean values survive the packed read.
+async fn awkward_text_round_trips(db: TestDb) {
+    let store = open(&db).await;
+    let awkward = "q\"u\\o\te\n\r\u{1}]},[ üõ 💡";
+    let mut config = example();
+    for client in &mut config.clients {
+        for d in &mut client.service_descriptions {
+            d.disabled = !d.disabled;
+            d.disabled_notice = if d.disabled {
+                Some(awkward.into())
+            } else {
+                None
+            };
+            for s in &mut d.services {
+                s.title = s.title.is_none().then(|| awkward.to_owned());
+                s.ssl_authentication = !s.ssl_authentication;
+            }
+        }
+        for g in &mut client.local_groups {
+            g.description = awkward.into();
+        }
+    }
+    store.apply(&config, false).await.unwrap();
+    let (mut loaded, _) = store.load().await.unwrap();
+    loaded.normalize();
+    config.normalize();
+    assert_eq!(loaded, config);
+    assert!(loaded.to_yaml().contains("üõ"));
+}
+
 both_backends!(
     fresh_store_is_migrated_and_empty,
     newer_schema_is_refused,
@@ -624,6 +655,7 @@ both_backends!(
     two_nodes_share_changes,
     snapshot_follows_global_configuration,
     concurrent_updates_do_not_lose_changes,
+    awkward_text_round_trips,
 );
 
 /// The Java sidecar's first start creates its database; so does ours, also when two nodes
