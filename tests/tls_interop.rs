@@ -32,8 +32,9 @@ use support::{free_port, openssl, ChildGuard, Demo, BIN};
 
 const RSA_TOPOLOGY_KEYS: &str = "keys: rsa2048\n";
 const GCM: &str = "ECDHE-RSA-AES256-GCM-SHA384";
-const WITH_GCM: &str = "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,TLS_DHE_RSA_WITH_AES_256_CBC_SHA256,\
-TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384";
+/// Java's `proxy.xroad-tls-ciphers` default: CBC only.
+const JAVA_CIPHERS: &str = "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,\
+TLS_DHE_RSA_WITH_AES_256_CBC_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384";
 
 /// The default topology with another key algorithm.
 fn topology_with(keys: &str) -> String {
@@ -281,7 +282,7 @@ fn ec_node_accepts_ecdhe_ecdsa_and_refuses_strangers() {
 }
 
 #[test]
-fn rsa_node_accepts_java_cbc_suites_and_gcm_only_when_configured() {
+fn rsa_node_accepts_java_cbc_suites_and_gcm_unless_set_to_java_list() {
     let demo = Demo::start(Some(&topology_with(RSA_TOPOLOGY_KEYS)), &[]);
     let out = demo.scratch();
     let consumer_dir = demo.state().join("consumer");
@@ -299,23 +300,17 @@ fn rsa_node_accepts_java_cbc_suites_and_gcm_only_when_configured() {
         &skey,
         "an unregistered certificate",
     );
-    // Java's default list is CBC only.
-    assert_refused(
-        &provider.server,
-        GCM,
-        &cert,
-        &key,
-        "a GCM-only client against the default list",
-    );
+    // Our default list puts GCM first.
+    assert_x_road_answer(&provider.server, GCM, &cert, &key);
 
     // The provider's node run again from its own files (`xroad-sidecar run`), its server
-    // proxy on another port, configured for GCM too.
+    // proxy on another port, set to Java's list: CBC only.
     let second = format!("127.0.0.1:{}", free_port());
     let mut cmd = Command::new(BIN);
     cmd.arg("run")
         .arg("-c")
         .arg(&provider.config)
-        .env("XROAD_TLS_CIPHERS", WITH_GCM)
+        .env("XROAD_TLS_CIPHERS", JAVA_CIPHERS)
         .env("XROAD_SERVER_LISTEN", &second)
         .env("XROAD_CLIENT_HTTP", "off")
         .env("XROAD_CLIENT_HTTPS", "off")
@@ -327,9 +322,15 @@ fn rsa_node_accepts_java_cbc_suites_and_gcm_only_when_configured() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut node = ChildGuard::spawn("xroad-sidecar run (provider, GCM)", &mut cmd);
+    let mut node = ChildGuard::spawn("xroad-sidecar run (provider, Java's list)", &mut cmd);
     wait_for_port(&second, "the provider node", &mut node);
-    assert_x_road_answer(&second, GCM, &cert, &key);
+    assert_refused(
+        &second,
+        GCM,
+        &cert,
+        &key,
+        "a GCM-only client against Java's list",
+    );
     assert_x_road_answer(&second, "ECDHE-RSA-AES256-SHA384", &cert, &key);
     node.stop(Duration::from_secs(10));
 }

@@ -27,8 +27,9 @@
 #   NGINX=1         also run ../shared/bench/nginx-baseline.sh (NGINX_REPEATS=1)
 #   ONLY=REGEX      run only our cases whose label matches
 #   BASE_PORT=18600 the service's port (nginx-baseline uses 18400-18403)
-#   XROAD_TLS_CIPHERS=…  passed on to the servers (default: Java's CBC suites), e.g.
-#                   TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+#   XROAD_TLS_CIPHERS=…  passed on to the servers (default: ours, GCM before Java's CBC
+#                   suites, so the servers agree on GCM); Java's channel, CBC only:
+#                   TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,TLS_DHE_RSA_WITH_AES_256_CBC_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384
 #   KEEP_TMP=1      keep the temp dir
 #   PROFILE=1       also sample both servers with `perf record` during every case and write
 #                   the hottest functions to OUT/profile-<node>-<case>.txt and the CPU time
@@ -308,7 +309,7 @@ META=$W/meta.txt
     echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes')"
     echo "binary=$(stat -c %s "$BIN")"
     echo "keys=$KEYS"
-    echo "tls=${XROAD_TLS_CIPHERS:-the Java default CBC suites}"
+    echo "tls=${XROAD_TLS_CIPHERS:-the default list (GCM agreed)}"
     echo "duration=$DURATION"
     echo "repeats=$REPEATS"
     for n in provider consumer; do

@@ -52,6 +52,7 @@ pub use ocsp_responder::{serve_ocsp_responses, IndexedOcspSource, OcspSource, OC
 pub use server_proxy::serve_server_proxy;
 pub use settings::{
     TlsProtocol, TlsSettings, DEFAULT_XROAD_TLS_CIPHERS, DEFAULT_XROAD_TLS_PROTOCOLS,
+    JAVA_XROAD_TLS_CIPHERS,
 };
 pub use tls::{AuthCredentials, PeerConnection, TlsAcceptor, TlsConnector, TlsError};
 pub use verify::{AuthVerifier, PeerIdentity, SharedParamsVerifier};

@@ -1,6 +1,7 @@
 //! Interoperability with a non-Rust peer: the `openssl` command line as client (`s_client`)
 //! against our acceptor, and as server (`s_server -Verify 1`) for our connector, restricted to
-//! each of Java's default CBC suites and to one GCM suite.
+//! each of Java's default CBC suites and to GCM suites. Our default list puts GCM before
+//! Java's CBC suites, so a peer restricted to CBC (as Java is) negotiates CBC.
 
 mod common;
 
@@ -113,14 +114,22 @@ async fn s_server_ecdhe_rsa_aes256_gcm_sha384_when_configured() {
     connector_to_s_server("ECDHE-RSA-AES256-GCM-SHA384", KeyKind::Rsa, Some(WITH_GCM)).await;
 }
 
-/// The default list is Java's: CBC only, so a GCM-only peer finds no common suite.
+/// Our default list prefers GCM: a GCM-only peer is served, with no configuration.
 #[tokio::test]
-async fn default_settings_refuse_a_gcm_only_client() {
+async fn default_settings_accept_a_gcm_only_client() {
+    s_client_to_acceptor("ECDHE-RSA-AES256-GCM-SHA384", KeyKind::Rsa, None).await;
+    s_client_to_acceptor("ECDHE-ECDSA-AES256-GCM-SHA384", KeyKind::EcP256, None).await;
+}
+
+/// Java's list is CBC only, so with it a GCM-only peer finds no common suite.
+#[tokio::test]
+async fn java_settings_refuse_a_gcm_only_client() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestCert::new(dir.path(), "server", KeyKind::Rsa);
     let client = TestCert::new(dir.path(), "client", KeyKind::Rsa);
     let verifier = accept_cert(client.der.clone(), "client-ss");
-    let acceptor = TlsAcceptor::new(&settings(None), &server.credentials(), verifier).unwrap();
+    let java = settings(Some(xroad_proxy::JAVA_XROAD_TLS_CIPHERS));
+    let acceptor = TlsAcceptor::new(&java, &server.credentials(), verifier).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
 
