@@ -27,7 +27,7 @@ mod https;
 mod rest;
 mod soap;
 
-pub use https::{internal_tls_config, serve_client_proxy_https};
+pub use https::{internal_tls, internal_tls_config, serve_client_proxy_https, InternalTls};
 
 /// How the information system reached the client proxy.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +36,9 @@ pub struct IsConnection {
     pub plaintext: bool,
     /// The client certificate it presented over HTTPS (DER).
     pub cert: Option<Vec<u8>>,
+    /// The certificate is this server's own internal TLS certificate: a local connection,
+    /// trusted whatever the client's IS certificates.
+    pub own_cert: bool,
 }
 
 /// Serves information systems on plain HTTP until `shutdown` completes.
@@ -52,6 +55,7 @@ pub async fn serve_client_proxy(
             let conn = IsConnection {
                 plaintext: true,
                 cert: None,
+                own_cert: false,
             };
             serve_is_connection(ctx.clone(), conn, tcp, addr, watcher)
         },
@@ -141,7 +145,11 @@ pub(crate) fn verify_client_status(
     Ok(())
 }
 
-/// Java's `verifyClientAuthentication`: the IS connection must match the client's setting.
+/// Java's `verifyClientAuthentication` (`MessageProcessorBase`): the IS connection must match
+/// the client's setting. Its `CodedException`s get the client proxy's prefix
+/// (`AbstractClientProxyHandler` catches them as any `Throwable`):
+/// `server.clientproxy.ssl_authentication_failed`. The certificate's validity period is not
+/// checked, as Java's default (`enforce-client-is-cert-validity-period-check` false).
 pub(crate) fn verify_client_authentication(
     ctx: &ProxyContext,
     client: &ClientId,
@@ -167,6 +175,10 @@ pub(crate) fn verify_client_authentication(
                     "Client ({client}) specifies HTTPS but did not supply TLS certificate"
                 )));
             };
+            // Java does not check the certificate of a local TLS connection.
+            if conn.own_cert {
+                return Ok(());
+            }
             if local.certificates.is_empty() {
                 return Err(failed(format!("Client ({client}) has no IS certificates")));
             }
