@@ -417,6 +417,7 @@ fn proxy_settings(config: &NodeConfig) -> Result<ProxySettings, String> {
     s.peer_ocsp_port = config.peers.ocsp_port;
     s.peer_ocsp_ports = config.peers.ocsp_ports.clone().into_iter().collect();
     s.connect_timeout = config.peers.connect_timeout;
+    s.fastest_cache_period = config.peers.client_fastest_connecting_ssl_uri_cache_period;
     s.client_timeout = config.limits.client_timeout;
     Ok(s)
 }
