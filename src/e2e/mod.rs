@@ -32,7 +32,7 @@
 //! | HTTPS provider IS ([`https`]): open, pinned / wrong certificate / `302` | success / `server.serverproxy.service_failed.ssl_authentication_failed` (REST `server.serverproxy.ssl_authentication_failed`) / SOAP `…service_failed.http_error`, REST relays the `302` |
 //! | IS authentication ([`isauth`]): NOSSL / SSLNOAUTH / SSLAUTH over HTTP and HTTPS, with no, a registered, an unregistered or the internal certificate | success, or `server.clientproxy.ssl_authentication_failed` (SOAP and REST) |
 //! | provider on two security servers, one silent ([`fastest`]) | success; the winner cached (`client-fastest-connecting-ssl-uri-cache-period`), or both raced with 0 |
-//! | `limits` ([`limits`]): too large / slower than the client timeout | `client.invalid_message` / `server.clientproxy.network_error` |
+//! | `limits` ([`limits`]): too large / slower than the client timeout | `client.invalid_message` / `server.clientproxy.io_error` "Read timed out" |
 //! | REST: no client header, unknown service, SOAP service, unreachable | `server.clientproxy.invalid_client_identifier`, `server.serverproxy.unknown_service`, `…service_type`, `server.serverproxy.network_error` (500, `X-Road-Error`, JSON or XML) |
 
 mod fastest;
