@@ -588,8 +588,7 @@ fn client_proxy_reaches_an_openssl_s_server_as_the_provider() {
     let is_answer = is_request.join().unwrap();
     let waited = sent.elapsed();
     assert!(
-        is_answer.contains("server.clientproxy.io_error")
-            && is_answer.contains("Read timed out"),
+        is_answer.contains("server.clientproxy.io_error") && is_answer.contains("Read timed out"),
         "no read time-out from a silent provider: {is_answer}"
     );
     assert!(

@@ -26,7 +26,8 @@
 //! | UnsignedMessageFromClientProxy, tampered part ([`forge`]) | `server.serverproxy.missing_signature`, `…signature_verification.invalid_signature_value` |
 //! | own auth OCSP revoked or stale, client's / provider's signing OCSP revoked, provider's auth OCSP revoked | `server.clientproxy.ssl_authentication_failed`, `server.clientproxy.cannot_create_signature` / `server.serverproxy.cannot_create_signature`, `server.clientproxy.ssl_authentication_failed.invalid_cert_path.cert_validation` |
 //! | expired global configuration | `server.clientproxy.global_conf_outdated` (SOAP and REST) |
-//! | provider IS cuts an attachment after a whole SOAP part ([`forge`]) | SOAP part, then the fault part `server.serverproxy.service_failed.io_error` |
+//! | provider IS cuts an attachment after a whole SOAP part ([`forge`]) | SOAP part, the attachment's bytes read, then the fault part `server.serverproxy.service_failed.io_error` |
+//! | provider IS answers with a fault, not SOAP, another type ([`forge`]) | the fault as the only part, with `x-original-content-type` |
 //! | provider token logged out while its IS answers ([`pki`]) | SOAP part, then the fault part `server.serverproxy.cannot_create_signature` (REST: `X-Road-Error`) |
 //! | health port: all well / expired global configuration / stale auth OCSP / logged-out token | 200 / 500 `Global configuration is expired` / 500 `No certificate chain available in authentication key.` (both) |
 //! | HTTPS provider IS ([`https`]): open, pinned / wrong certificate / `302` | success / `server.serverproxy.service_failed.ssl_authentication_failed` (REST `server.serverproxy.ssl_authentication_failed`) / SOAP `…service_failed.http_error`, REST relays the `302` |
