@@ -95,6 +95,10 @@ pub struct Peers {
     /// Connect timeout towards a peer.
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
+    /// How long the fastest of a provider's security servers is remembered (Java's
+    /// `proxy.client-fastest-connecting-ssl-uri-cache-period`); 0 turns the cache off.
+    #[serde(with = "secs")]
+    pub client_fastest_connecting_ssl_uri_cache_period: Duration,
 }
 
 /// Limits on what one message may cost.
@@ -158,6 +162,7 @@ impl Default for Peers {
             ocsp_port: 5577,
             ocsp_ports: BTreeMap::new(),
             connect_timeout: Duration::from_secs(30),
+            client_fastest_connecting_ssl_uri_cache_period: Duration::from_secs(3600),
         }
     }
 }
@@ -377,13 +382,23 @@ mod tests {
     #[test]
     fn file_and_environment() {
         let c = NodeConfig::parse(
-            "state-dir: /tmp/ss1\nlisten:\n  client-https: null\n  server: 127.0.0.1:41000\npeers:\n  ocsp-ports:\n    \"127.0.0.1:42000\": 42001\nlimits:\n  client-timeout: 5\n",
+            "state-dir: /tmp/ss1\nlisten:\n  client-https: null\n  server: 127.0.0.1:41000\npeers:\n  client-fastest-connecting-ssl-uri-cache-period: 0\n  ocsp-ports:\n    \"127.0.0.1:42000\": 42001\nlimits:\n  client-timeout: 5\n",
         )
         .unwrap();
         assert_eq!(c.listen.client_https, None);
         assert_eq!(c.listen.server, Some("127.0.0.1:41000".parse().unwrap()));
         assert_eq!(c.peers.ocsp_ports.get("127.0.0.1:42000"), Some(&42001));
         assert_eq!(c.limits.client_timeout, Duration::from_secs(5));
+        assert_eq!(
+            c.peers.client_fastest_connecting_ssl_uri_cache_period,
+            Duration::ZERO
+        );
+        assert_eq!(
+            NodeConfig::default()
+                .peers
+                .client_fastest_connecting_ssl_uri_cache_period,
+            Duration::from_secs(3600)
+        );
         assert_eq!(c.signer_dir(), PathBuf::from("/tmp/ss1/signer"));
         let mut c2 = c.clone();
         c2.apply_env(&[

@@ -322,7 +322,7 @@ pub(crate) async fn start(config: &NodeConfig, pre: Listeners) -> Result<Node, S
 
 /// The internal TLS certificate and key of the HTTPS client proxy, generated on first start
 /// (EC P-256, self-signed, 20 years, CN = the host name) and kept in `dir`.
-fn internal_tls(dir: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, String> {
+fn internal_tls(dir: &std::path::Path) -> Result<xroad_proxy::InternalTls, String> {
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     if !cert_path.exists() || !key_path.exists() {
@@ -338,7 +338,7 @@ fn internal_tls(dir: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, Stri
     }
     let cert = std::fs::read(&cert_path).map_err(|e| format!("{}: {e}", cert_path.display()))?;
     let key = std::fs::read(&key_path).map_err(|e| format!("{}: {e}", key_path.display()))?;
-    xroad_proxy::internal_tls_config(&cert, &key).map_err(|e| format!("{}: {e}", dir.display()))
+    xroad_proxy::internal_tls(&cert, &key).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
@@ -417,6 +417,7 @@ fn proxy_settings(config: &NodeConfig) -> Result<ProxySettings, String> {
     s.peer_ocsp_port = config.peers.ocsp_port;
     s.peer_ocsp_ports = config.peers.ocsp_ports.clone().into_iter().collect();
     s.connect_timeout = config.peers.connect_timeout;
+    s.fastest_cache_period = config.peers.client_fastest_connecting_ssl_uri_cache_period;
     s.client_timeout = config.limits.client_timeout;
     Ok(s)
 }

@@ -580,7 +580,8 @@ fn client_proxy_reaches_an_openssl_s_server_as_the_provider() {
     );
 
     // A provider that reads the whole request and never answers: the client timeout (30 s,
-    // counted from the end of the request body) ends the wait with Java's read time-out.
+    // counted from the end of the request body) ends the wait with Java's read time-out
+    // (`SocketTimeoutException`, an `IOException`: `io_error`).
     seen.lock().unwrap().clear();
     let is_request = send(body);
     wait_for_request(&seen);
@@ -588,8 +589,7 @@ fn client_proxy_reaches_an_openssl_s_server_as_the_provider() {
     let is_answer = is_request.join().unwrap();
     let waited = sent.elapsed();
     assert!(
-        is_answer.contains("server.clientproxy.network_error")
-            && is_answer.contains("Read timed out"),
+        is_answer.contains("server.clientproxy.io_error") && is_answer.contains("Read timed out"),
         "no read time-out from a silent provider: {is_answer}"
     );
     assert!(

@@ -27,7 +27,7 @@ mod https;
 mod rest;
 mod soap;
 
-pub use https::{internal_tls_config, serve_client_proxy_https};
+pub use https::{internal_tls, internal_tls_config, serve_client_proxy_https, InternalTls};
 
 /// How the information system reached the client proxy.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +36,9 @@ pub struct IsConnection {
     pub plaintext: bool,
     /// The client certificate it presented over HTTPS (DER).
     pub cert: Option<Vec<u8>>,
+    /// The certificate is this server's own internal TLS certificate: a local connection,
+    /// trusted whatever the client's IS certificates.
+    pub own_cert: bool,
 }
 
 /// Serves information systems on plain HTTP until `shutdown` completes.
@@ -52,6 +55,7 @@ pub async fn serve_client_proxy(
             let conn = IsConnection {
                 plaintext: true,
                 cert: None,
+                own_cert: false,
             };
             serve_is_connection(ctx.clone(), conn, tcp, addr, watcher)
         },
@@ -141,7 +145,11 @@ pub(crate) fn verify_client_status(
     Ok(())
 }
 
-/// Java's `verifyClientAuthentication`: the IS connection must match the client's setting.
+/// Java's `verifyClientAuthentication` (`MessageProcessorBase`): the IS connection must match
+/// the client's setting. Its `CodedException`s get the client proxy's prefix
+/// (`AbstractClientProxyHandler` catches them as any `Throwable`):
+/// `server.clientproxy.ssl_authentication_failed`. The certificate's validity period is not
+/// checked, as Java's default (`enforce-client-is-cert-validity-period-check` false).
 pub(crate) fn verify_client_authentication(
     ctx: &ProxyContext,
     client: &ClientId,
@@ -167,6 +175,10 @@ pub(crate) fn verify_client_authentication(
                     "Client ({client}) specifies HTTPS but did not supply TLS certificate"
                 )));
             };
+            // Java does not check the certificate of a local TLS connection.
+            if conn.own_cert {
+                return Ok(());
+            }
             if local.certificates.is_empty() {
                 return Err(failed(format!("Client ({client}) has no IS certificates")));
             }
@@ -288,20 +300,26 @@ pub(crate) fn network(e: hyper::Error) -> XRoadError {
     XRoadError::new(ErrorCode::NetworkError, crate::provider::error_chain(&e))
 }
 
-/// The client timeout passed without an answer from the provider's security server.
+/// The client timeout passed without a byte from the provider's security server: Java's
+/// socket read timeout, a `SocketTimeoutException` "Read timed out". That is an
+/// `IOException` and no `SocketException`, so `XrdRuntimeException#resolveExceptionCode`
+/// (common-core `XrdRuntimeException.java`, lines 293 and 296) makes it `io_error`, and
+/// `AbstractClientProxyHandler#handle` (lines 152-156) gives it the client proxy's prefix:
+/// `server.clientproxy.io_error` while waiting for the response head; while reading the body
+/// it is inside `ProxyMessageDecoder#parse`, whose part handlers translate it and whose
+/// failures `ClientMessageProcessor#parseResponse` prefixes with `service_failed`.
 pub(crate) fn timed_out(ctx: &ProxyContext, address: &str) -> XRoadError {
-    XRoadError::new(
-        ErrorCode::NetworkError,
-        format!(
-            "Read timed out: no response from {address} in {} s",
-            ctx.settings().client_timeout.as_secs()
-        ),
-    )
+    tracing::info!(
+        "client proxy: no response from {address} in {} s",
+        ctx.settings().client_timeout.as_secs()
+    );
+    XRoadError::new(ErrorCode::IoError, "Read timed out")
 }
 
-/// Runs `exchange` (send the request, read the answer) with the client timeout counted from
-/// when the request body has been sent whole (`sent` fires or is dropped by the body writer),
-/// as Java's read timeout does: sending a large body takes as long as the peer reads it.
+/// Runs `exchange` (send the request, wait for the response head) with the client timeout
+/// counted from when the request body has been sent whole (`sent` fires or is dropped by the
+/// body writer), as Java's read timeout does: sending a large body takes as long as the peer
+/// reads it. The body is read with the same timeout between reads ([`read_peer_body`]).
 pub(crate) async fn with_client_timeout<T>(
     ctx: &ProxyContext,
     address: &str,
@@ -315,6 +333,43 @@ pub(crate) async fn with_client_timeout<T>(
             let _ = sent.await;
             tokio::time::sleep(timeout).await;
         } => Err(timed_out(ctx, address)),
+    }
+}
+
+/// Reads a response body of the provider's security server into `feed`, failing as Java's
+/// socket read timeout does when no data comes for `idle` (the client timeout).
+async fn read_peer_body<B>(
+    idle: std::time::Duration,
+    mut body: B,
+    mut feed: impl FnMut(&[u8]) -> Result<(), XRoadError>,
+) -> Result<u64, XRoadError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    use http_body_util::BodyExt;
+    let mut total = 0u64;
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => {
+                tracing::info!(
+                    "client proxy: the response body paused for {} s",
+                    idle.as_secs()
+                );
+                return Err(XRoadError::new(ErrorCode::IoError, "Read timed out"));
+            }
+            Ok(None) => return Ok(total),
+            Ok(Some(frame)) => frame.map_err(|e| {
+                XRoadError::new(
+                    ErrorCode::IoError,
+                    format!("Error reading the message body: {e}"),
+                )
+            })?,
+        };
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            feed(&data)?;
+        }
     }
 }
 
@@ -356,7 +411,19 @@ async fn decode_response(
         .to_ascii_lowercase();
     if essence == "text/xml" {
         // A fault before the provider started its response.
-        let body = crate::provider::read_small(response.into_body(), 8 << 20).await?;
+        const LIMIT: usize = 8 << 20;
+        let mut body = Vec::new();
+        read_peer_body(ctx.settings().client_timeout, response.into_body(), |c| {
+            if body.len() + c.len() > LIMIT {
+                return Err(XRoadError::new(
+                    ErrorCode::IoError,
+                    "Error reading a response: length limit exceeded",
+                ));
+            }
+            body.extend_from_slice(c);
+            Ok(())
+        })
+        .await?;
         let fault = transport::fault_of(&body)?.ok_or_else(|| {
             XRoadError::new(
                 ErrorCode::InvalidMessage,
@@ -386,7 +453,7 @@ async fn decode_response(
             DigestAlgorithm::Sha512,
             ctx.settings().spool.clone(),
         )?;
-        transport::read_body(response.into_body(), |c| {
+        read_peer_body(ctx.settings().client_timeout, response.into_body(), |c| {
             if c.is_empty() {
                 Ok(())
             } else {
@@ -397,7 +464,10 @@ async fn decode_response(
         return Err(missing());
     };
     let mut decoder = TransportDecoder::new(&content_type, hash, ctx.settings().spool.clone())?;
-    let n = transport::read_body(response.into_body(), |c| decoder.feed(c)).await?;
+    let n = read_peer_body(ctx.settings().client_timeout, response.into_body(), |c| {
+        decoder.feed(c)
+    })
+    .await?;
     ctx.metrics().add_bytes(Direction::Client, Way::Response, n);
     Ok(PeerResponse {
         message: decoder.finish()?,
@@ -407,6 +477,11 @@ async fn decode_response(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+    use hyper::body::Frame;
     use xroad_globalconf::{SecurityServer, SharedParameters};
     use xroad_identifiers::{ClientId, SecurityServerId, ServiceId};
 
@@ -515,5 +590,52 @@ mod tests {
             e.message(),
             "Could not find security server \"SERVER:DEV/GOV/1/SS9\""
         );
+    }
+
+    /// A body that sends `chunks`, then pauses for ever.
+    fn pausing(
+        chunks: &[&'static str],
+    ) -> impl hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Unpin {
+        let frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = chunks
+            .iter()
+            .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
+            .collect();
+        http_body_util::StreamBody::new(
+            futures_util::stream::iter(frames).chain(futures_util::stream::pending()),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_body_pausing_longer_than_the_client_timeout_is_a_read_timeout() {
+        let mut read = Vec::new();
+        let e = super::read_peer_body(Duration::from_millis(100), pausing(&["ab", "cd"]), |c| {
+            read.extend_from_slice(c);
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(read, b"abcd");
+        assert_eq!(e.error_code(), Some(xroad_fault::ErrorCode::IoError));
+        assert_eq!(e.message(), "Read timed out");
+        // As a part of the response, the client proxy's `service_failed` prefix comes on top.
+        let e = e.with_prefix(xroad_fault::ErrorCode::ServiceFailed);
+        assert_eq!(
+            e.with_origin(xroad_fault::Origin::ClientProxy)
+                .fault_code(xroad_fault::Spelling::Current),
+            "server.clientproxy.service_failed.io_error"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_ends_is_read_whole() {
+        let body = http_body_util::Full::new(Bytes::from_static(b"whole"));
+        let mut read = Vec::new();
+        let n = super::read_peer_body(Duration::from_millis(100), body, |c| {
+            read.extend_from_slice(c);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!((n, read.as_slice()), (5, &b"whole"[..]));
     }
 }

@@ -48,6 +48,9 @@ pub struct ProxySettings {
     /// Whether the server proxy keeps connections open (Java's
     /// `server-support-clients-pooled-connections`).
     pub pooled_connections: bool,
+    /// How long the fastest of several provider addresses is remembered (Java's
+    /// `proxy.client-fastest-connecting-ssl-uri-cache-period`, 3600 s); zero turns it off.
+    pub fastest_cache_period: Duration,
 }
 
 impl Default for ProxySettings {
@@ -62,6 +65,7 @@ impl Default for ProxySettings {
             connect_timeout: Duration::from_secs(30),
             client_timeout: Duration::from_secs(30),
             pooled_connections: true,
+            fastest_cache_period: Duration::from_secs(3600),
         }
     }
 }

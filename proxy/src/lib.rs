@@ -38,7 +38,8 @@ mod verify;
 
 pub use authtrust::{verify_auth_cert, OCSP_MISSING};
 pub use client_proxy::{
-    internal_tls_config, serve_client_proxy, serve_client_proxy_https, IsConnection,
+    internal_tls, internal_tls_config, serve_client_proxy, serve_client_proxy_https, InternalTls,
+    IsConnection,
 };
 pub use context::{OwnAuth, ProxyContext, ProxySettings, PROXY_VERSION};
 pub use health::{

@@ -1,11 +1,12 @@
 //! Connections from the client proxy to providers' security servers: every candidate address
 //! is tried at once and the fastest verified connection wins (Java's
-//! `FastestConnectionSelectingSSLSocketFactory`); connections are kept for reuse per address
-//! while the peer keeps them open.
+//! `FastestConnectionSelectingSSLSocketFactory`), and the winner is remembered per address
+//! set for `client-fastest-connecting-ssl-uri-cache-period`; connections are kept for reuse
+//! per address while the peer keeps them open.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -20,6 +21,12 @@ use crate::TlsConnector;
 /// Idle connections kept per address.
 const MAX_IDLE_PER_ADDRESS: usize = 32;
 
+/// Java's `CACHED_TIMEOUT`: the connect (and handshake) timeout of a cached fastest address.
+const CACHED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Java's `CACHE_MAXIMUM_SIZE` of the fastest-address cache.
+const FASTEST_CACHE_MAX: usize = 10_000;
+
 /// A connection to a verified peer.
 pub(crate) struct PeerConn {
     /// The address it was opened to (`host:port`).
@@ -33,10 +40,64 @@ pub(crate) struct PeerConn {
 /// An idle connection and the server it was verified to be.
 type Idle = (SecurityServerId, SendRequest<Body>);
 
-/// Idle verified connections by address.
+/// Idle verified connections by address, and the fastest address of each candidate set.
 #[derive(Default)]
 pub(crate) struct PeerPool {
     idle: Mutex<HashMap<String, Vec<Idle>>>,
+    fastest: FastestCache,
+}
+
+/// The address that won the selection, per sorted set of candidate addresses, for a period
+/// after it was stored (Java's Guava cache `expireAfterWrite`, at most
+/// [`FASTEST_CACHE_MAX`] entries).
+#[derive(Default)]
+pub(crate) struct FastestCache {
+    entries: Mutex<HashMap<Vec<String>, (String, Instant)>>,
+}
+
+impl FastestCache {
+    /// The key of a candidate set: its addresses sorted (Java's `CacheKey`).
+    fn key(addresses: &[String]) -> Vec<String> {
+        let mut key = addresses.to_vec();
+        key.sort();
+        key
+    }
+
+    /// The cached winner of `key`, if stored less than `period` ago.
+    fn get(&self, key: &[String], period: Duration, now: Instant) -> Option<String> {
+        let entries = self.entries.lock().ok()?;
+        let (address, stored) = entries.get(key)?;
+        (now.saturating_duration_since(*stored) < period).then(|| address.clone())
+    }
+
+    fn put(&self, key: Vec<String>, address: String, period: Duration, now: Instant) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= FASTEST_CACHE_MAX && !entries.contains_key(&key) {
+            entries.retain(|_, (_, stored)| now.saturating_duration_since(*stored) < period);
+            // Still full: the oldest entry goes.
+            if entries.len() >= FASTEST_CACHE_MAX {
+                let oldest = entries
+                    .iter()
+                    .min_by_key(|(_, (_, stored))| *stored)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    entries.remove(&oldest);
+                }
+            }
+        }
+        entries.insert(key, (address, now));
+    }
+
+    /// Forgets `address` as the winner of `key` (unless another has been stored since).
+    fn remove(&self, key: &[String], address: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.get(key).is_some_and(|(a, _)| a == address) {
+                entries.remove(key);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for PeerPool {
@@ -99,7 +160,12 @@ fn split_port(address: &str) -> Option<(&str, u16)> {
 }
 
 /// A verified connection to one of `addresses` hosting `provider`: a pooled one if there is,
-/// else the first of parallel attempts to succeed.
+/// else the cached fastest address of this address set, else the first of parallel attempts
+/// to succeed (which is then cached).
+///
+/// As Java's `FastestConnectionSelectingSSLSocketFactory#connectSocket`: the cache is used
+/// only for more than one address and a period above 0; a cached address gets 5 s to
+/// connect, and when it fails it is evicted and the other addresses are raced.
 pub(crate) async fn connect(
     ctx: &Arc<ProxyContext>,
     connector: &TlsConnector,
@@ -109,7 +175,19 @@ pub(crate) async fn connect(
     let now = SystemTime::now();
     let gc = ctx.globalconf(now)?;
     let params = gc.directory().all_shared();
-    for address in addresses {
+    let period = ctx.settings().fastest_cache_period;
+    let cache = &ctx.peer_pool().fastest;
+    let use_cache = !period.is_zero() && addresses.len() > 1;
+    let key = use_cache.then(|| FastestCache::key(addresses));
+    let cached = key
+        .as_deref()
+        .and_then(|k| cache.get(k, period, Instant::now()));
+    // The cached address's idle connections first.
+    let mut order: Vec<&String> = addresses.iter().collect();
+    if let Some(c) = &cached {
+        order.sort_by_key(|a| *a != c);
+    }
+    for address in order {
         let (target, _, _) = peer_ports(ctx, address);
         if let Some((server, sender)) = ctx.peer_pool().take(&target) {
             if params
@@ -124,20 +202,58 @@ pub(crate) async fn connect(
             }
         }
     }
+    let mut candidates: Vec<String> = addresses.to_vec();
+    if let (Some(key), Some(address)) = (&key, cached) {
+        tracing::info!("client proxy: using provider address '{address}' from cache");
+        match open(ctx, connector, &address, provider, CACHED_TIMEOUT).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) => {
+                tracing::warn!(
+                    "client proxy: failed to connect to {address}: {}",
+                    e.message()
+                );
+                cache.remove(key, &address);
+                candidates.retain(|a| *a != address);
+                if candidates.is_empty() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let (address, conn) = race(ctx, connector, &candidates, provider).await?;
+    if let Some(key) = key {
+        tracing::info!("client proxy: storing the fastest provider address '{address}' to cache");
+        cache.put(key, address, period, Instant::now());
+    }
+    Ok(conn)
+}
+
+/// Tries every address at once: the first verified connection, and its address.
+async fn race(
+    ctx: &Arc<ProxyContext>,
+    connector: &TlsConnector,
+    addresses: &[String],
+    provider: &ClientId,
+) -> Result<(String, PeerConn), XRoadError> {
+    let timeout = ctx.settings().connect_timeout;
     let mut attempts = tokio::task::JoinSet::new();
     for address in addresses {
         let ctx = ctx.clone();
         let connector = connector.clone();
         let address = address.clone();
         let provider = provider.clone();
-        attempts.spawn(async move { open(&ctx, &connector, &address, &provider).await });
+        attempts.spawn(async move {
+            open(&ctx, &connector, &address, &provider, timeout)
+                .await
+                .map(|conn| (address, conn))
+        });
     }
     let mut errors = Vec::new();
     while let Some(done) = attempts.join_next().await {
         match done {
-            Ok(Ok(conn)) => {
+            Ok(Ok(won)) => {
                 attempts.abort_all();
-                return Ok(conn);
+                return Ok(won);
             }
             Ok(Err(e)) => errors.push(e),
             Err(e) => errors.push(XRoadError::new(ErrorCode::InternalError, e.to_string())),
@@ -157,9 +273,9 @@ async fn open(
     connector: &TlsConnector,
     address: &str,
     provider: &ClientId,
+    timeout: Duration,
 ) -> Result<PeerConn, XRoadError> {
     let (target, host, ocsp_port) = peer_ports(ctx, address);
-    let timeout = ctx.settings().connect_timeout;
     let conn = tokio::time::timeout(timeout, connector.connect(&target))
         .await
         .map_err(|_| {
@@ -181,9 +297,18 @@ async fn open(
         .collect();
     let now = SystemTime::now();
     let gc = ctx.globalconf(now)?;
+    // The peer's OCSP responses are no part of the connect timeout (Java fetches them in
+    // `AuthTrustVerifier` with timeouts of their own).
     let ocsp = ctx
         .peer_ocsp()
-        .responses_for_chain(&host, ocsp_port, &chain, gc.trust(), now, timeout)
+        .responses_for_chain(
+            &host,
+            ocsp_port,
+            &chain,
+            gc.trust(),
+            now,
+            ctx.settings().connect_timeout,
+        )
         .await?;
     let params = gc.directory().all_shared();
     let server =
@@ -212,7 +337,65 @@ pub(crate) const OCSP_FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[cfg(test)]
 mod tests {
-    use super::split_port;
+    use std::time::{Duration, Instant};
+
+    use super::{split_port, FastestCache};
+
+    fn set(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_fastest_address_is_kept_per_sorted_set_for_the_period() {
+        let cache = FastestCache::default();
+        let hour = Duration::from_secs(3600);
+        let t0 = Instant::now();
+        let key = FastestCache::key(&set(&["ss2:5500", "ss1:5500"]));
+        assert_eq!(key, set(&["ss1:5500", "ss2:5500"]));
+        assert_eq!(cache.get(&key, hour, t0), None);
+        cache.put(key.clone(), "ss2:5500".into(), hour, t0);
+        // The same set in another order finds it; another set does not.
+        let again = FastestCache::key(&set(&["ss1:5500", "ss2:5500"]));
+        assert_eq!(cache.get(&again, hour, t0).as_deref(), Some("ss2:5500"));
+        let other = FastestCache::key(&set(&["ss1:5500", "ss3:5500"]));
+        assert_eq!(cache.get(&other, hour, t0), None);
+        // Until the period has passed since it was stored.
+        let later = t0 + hour - Duration::from_secs(1);
+        assert_eq!(cache.get(&key, hour, later).as_deref(), Some("ss2:5500"));
+        assert_eq!(cache.get(&key, hour, t0 + hour), None);
+    }
+
+    #[test]
+    fn a_failed_cached_address_is_evicted_unless_replaced() {
+        let cache = FastestCache::default();
+        let hour = Duration::from_secs(3600);
+        let t0 = Instant::now();
+        let key = FastestCache::key(&set(&["a", "b"]));
+        cache.put(key.clone(), "a".into(), hour, t0);
+        // Another request stored a new winner meanwhile: it stays.
+        cache.put(key.clone(), "b".into(), hour, t0);
+        cache.remove(&key, "a");
+        assert_eq!(cache.get(&key, hour, t0).as_deref(), Some("b"));
+        cache.remove(&key, "b");
+        assert_eq!(cache.get(&key, hour, t0), None);
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_then_oldest_entries() {
+        let cache = FastestCache::default();
+        let period = Duration::from_secs(60);
+        let t0 = Instant::now();
+        for i in 0..super::FASTEST_CACHE_MAX {
+            let at = t0 + Duration::from_millis(i as u64);
+            cache.put(vec![format!("k{i}")], "a".into(), period, at);
+        }
+        let now = t0 + Duration::from_secs(1);
+        cache.put(vec!["new".into()], "b".into(), period, now);
+        let entries = cache.entries.lock().unwrap();
+        assert_eq!(entries.len(), super::FASTEST_CACHE_MAX);
+        assert!(!entries.contains_key(&vec!["k0".to_string()]));
+        assert!(entries.contains_key(&vec!["new".to_string()]));
+    }
 
     #[test]
     fn addresses_with_and_without_ports() {

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -271,14 +270,4 @@ impl ServerCertVerifier for Pinned {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         crate::handshake::schemes()
     }
-}
-
-/// Reads a whole small body (REST header-sized things, faults) with a size cap.
-pub(crate) async fn read_small(body: Incoming, limit: usize) -> Result<Bytes, XRoadError> {
-    use http_body_util::BodyExt;
-    http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| XRoadError::new(ErrorCode::IoError, format!("Error reading a response: {e}")))
 }

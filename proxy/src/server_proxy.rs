@@ -338,7 +338,13 @@ pub(crate) async fn sign_response(
 
 /// A fault after the response multipart started but before any of its parts was written
 /// (the provider's response could not be read): the fault is its only part (digest §5.9).
-pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Body> {
+/// `original_content_type` is the provider's content type, sent as Java's
+/// `ServerMessageProcessor#parseResponse` adds it before it parses the response.
+pub(crate) fn fault_multipart(
+    ctx: &ProxyContext,
+    e: XRoadError,
+    original_content_type: Option<&str>,
+) -> Response<Body> {
     let (tx, body) = transport::channel_body(4);
     let Ok((w, ct)) = TransportWriter::new(tx) else {
         let spelling = ctx.settings().spelling;
@@ -357,7 +363,11 @@ pub(crate) fn fault_multipart(ctx: &ProxyContext, e: XRoadError) -> Response<Bod
     let mut r = Response::builder()
         .status(200)
         .header("content-type", ct)
-        .header(HEADER_HASH_ALGO, "SHA-512")
+        .header(HEADER_HASH_ALGO, "SHA-512");
+    if let Some(original) = original_content_type {
+        r = r.header(HEADER_ORIGINAL_CONTENT_TYPE, original);
+    }
+    let mut r = r
         .body(body)
         .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())));
     // Counted as a fault message; the code was counted by fault_part.

@@ -300,8 +300,9 @@ async fn unsigned_and_tampered_transport_messages() {
 }
 
 /// The provider's IS sends a whole SOAP part and then cuts its attachment short: as Java's
-/// `ServerMessageProcessor` (which has written the SOAP part by then), the server proxy sends
-/// the SOAP part and then the fault part; the consumer relays the fault.
+/// `ServerMessageProcessor` (which streams the parts out as it parses them), the server proxy
+/// sends the SOAP part, the attachment's bytes read before the cut, and then the fault part;
+/// the consumer relays the fault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_cut_after_its_soap_part() {
     use super::*;
@@ -317,20 +318,35 @@ async fn a_response_cut_after_its_soap_part() {
             .send(&provider, &id(CLIENT), &envelope, Forgery::None)
             .await;
         assert_eq!(r.status(), 200, "{}", r.text());
+        assert_eq!(
+            r.header("x-original-content-type"),
+            Some("multipart/related; type=\"text/xml\"; boundary=MOCKcut")
+        );
         let ct = r.header("content-type").unwrap_or("").to_owned();
         assert!(ct.starts_with("multipart/mixed"), "{ct}: {}", r.text());
         let parts =
             super::http::multipart_parts(&r.body, &super::http::boundary(&ct).expect("boundary"));
-        assert_eq!(parts.len(), 2, "{}", r.text());
+        assert_eq!(parts.len(), 3, "{}", r.text());
         assert!(
             String::from_utf8_lossy(&parts[0].1)
                 .contains("<ns1:cutAttachmentResponse><data>cut</data>"),
             "{}",
             r.text()
         );
-        assert_eq!(parts[1].0, "content-type: text/xml; charset=UTF-8");
+        // The attachments' nested multipart, closed before the fault part (Java's
+        // `ProxyMessageEncoder#fault` ends it first).
+        let nested = parts[1]
+            .0
+            .strip_prefix("content-type: ")
+            .and_then(super::http::boundary)
+            .expect("nested multipart");
+        let attachments = super::http::multipart_parts(&parts[1].1, &nested);
+        assert_eq!(attachments.len(), 1, "{}", r.text());
+        assert_eq!(attachments[0].0, "content-type: application/octet-stream");
+        assert_eq!(attachments[0].1, b"the attachment begins", "{}", r.text());
+        assert_eq!(parts[2].0, "content-type: text/xml; charset=UTF-8");
         assert_eq!(
-            faultcode(&String::from_utf8_lossy(&parts[1].1)).as_deref(),
+            faultcode(&String::from_utf8_lossy(&parts[2].1)).as_deref(),
             Some("server.serverproxy.service_failed.io_error"),
             "{}",
             r.text()
@@ -338,6 +354,73 @@ async fn a_response_cut_after_its_soap_part() {
 
         let r = post_soap(env, &envelope).await;
         assert_soap_fault(&r, "server.serverproxy.service_failed.io_error");
+    })
+    .await;
+}
+
+/// A fault as the only part of the server proxy's response, once the provider's IS has
+/// answered (its fault, a body that is not SOAP, another content type): Java's
+/// `ServerMessageProcessor#parseResponse` has added the IS's content type as
+/// `x-original-content-type` before it parses the answer, so the header comes with the fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_only_response_names_the_original_content_type() {
+    use super::*;
+    with_env(|env| async move {
+        let forger = Forger::of(&env.net, "consumer", "provider").await;
+        let provider = env.net.node("provider").expect("provider").address.clone();
+        for (code, original, fault) in [
+            ("fault", "text/xml; charset=UTF-8", "CODE"),
+            (
+                "garbage",
+                "text/xml; charset=UTF-8",
+                "server.serverproxy.service_failed.invalid_soap",
+            ),
+            (
+                "wrongContentType",
+                "application/json",
+                "server.serverproxy.service_failed.invalid_content_type",
+            ),
+        ] {
+            let envelope = crate::demo::network::soap_envelope(
+                &id(CLIENT),
+                &service(PROVIDER, code),
+                &format!("<ns1:{code}/>"),
+            );
+            let r = forger
+                .send(&provider, &id(CLIENT), &envelope, Forgery::None)
+                .await;
+            assert_eq!(r.status(), 200, "{code}: {}", r.text());
+            assert_eq!(
+                r.header("x-original-content-type"),
+                Some(original),
+                "{code}"
+            );
+            let ct = r.header("content-type").unwrap_or("").to_owned();
+            assert!(ct.starts_with("multipart/mixed"), "{code}: {ct}");
+            let parts = super::http::multipart_parts(
+                &r.body,
+                &super::http::boundary(&ct).expect("boundary"),
+            );
+            assert_eq!(parts.len(), 1, "{code}: {}", r.text());
+            assert_eq!(
+                faultcode(&String::from_utf8_lossy(&parts[0].1)).as_deref(),
+                Some(fault),
+                "{code}: {}",
+                r.text()
+            );
+        }
+
+        // Before the IS answered (it could not be reached): a plain fault, no such header.
+        let envelope = crate::demo::network::soap_envelope(
+            &id(CLIENT),
+            &service(PROVIDER, "unreachable"),
+            "<ns1:unreachable/>",
+        );
+        let r = forger
+            .send(&provider, &id(CLIENT), &envelope, Forgery::None)
+            .await;
+        assert_soap_fault(&r, "server.serverproxy.service_failed.network_error");
+        assert_eq!(r.header("x-original-content-type"), None);
     })
     .await;
 }

@@ -153,6 +153,113 @@ pub(crate) async fn send(
     body: &[u8],
 ) -> HttpMessage {
     let mut s = TcpStream::connect(addr).await.expect("connect");
+    send_on(&mut s, addr, method, target, headers, body).await
+}
+
+/// [`send`] over HTTPS: any server certificate is taken (the client proxy's internal one
+/// is self-signed); `client` is the certificate and PKCS#8 key (PEM) to present, if any.
+pub(crate) async fn send_tls(
+    addr: SocketAddr,
+    client: Option<(&[u8], &[u8])>,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpMessage {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)));
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let cert = openssl::x509::X509::from_pem(cert)
+                .and_then(|c| c.to_der())
+                .expect("client certificate");
+            let key = openssl::pkey::PKey::private_key_from_pem(key)
+                .and_then(|k| k.private_key_to_pkcs8())
+                .expect("client key");
+            builder
+                .with_client_auth_cert(
+                    vec![CertificateDer::from(cert)],
+                    PrivateKeyDer::Pkcs8(key.into()),
+                )
+                .expect("client certificate and key")
+        }
+    };
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut s = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    send_on(&mut s, addr, method, target, headers, body).await
+}
+
+/// Takes any server certificate; the handshake signature is still checked.
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// [`send`] on a connected stream.
+async fn send_on<S>(
+    s: &mut S,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpMessage
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -163,8 +270,9 @@ pub(crate) async fn send(
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).await.expect("write head");
     s.write_all(body).await.expect("write body");
+    s.flush().await.expect("flush");
     let mut r = Reader {
-        stream: &mut s,
+        stream: s,
         buf: Vec::new(),
     };
     r.message(true).await.expect("read response")

@@ -92,12 +92,21 @@ async fn message_size_limit_and_client_timeout() {
         );
 
         // A provider slower than the client timeout: the read time-out, before the provider
-        // answers (so neither the default 30 s nor the provider were waited for).
+        // answers (so neither the default 30 s nor the provider were waited for). Java's
+        // `SocketTimeoutException` "Read timed out" is an `IOException`, not a
+        // `SocketException`: `io_error` (common-core `XrdRuntimeException.java`
+        // `resolveExceptionCode`, lines 293/296), with the client proxy's prefix
+        // (`AbstractClientProxyHandler.java`, lines 152-156).
         let started = tokio::time::Instant::now();
         let r = post("slow".into(), "slow").await;
         let waited = started.elapsed();
-        assert_soap_fault(&r, "server.clientproxy.network_error");
-        assert!(r.text().contains("Read timed out"), "{}", r.text());
+        assert_soap_fault(&r, "server.clientproxy.io_error");
+        assert!(
+            r.text()
+                .contains("<faultstring>Read timed out</faultstring>"),
+            "{}",
+            r.text()
+        );
         assert!(waited < SLOW, "answered after {waited:?}");
         net.stop().await;
     })

@@ -26,16 +26,21 @@
 //! | UnsignedMessageFromClientProxy, tampered part ([`forge`]) | `server.serverproxy.missing_signature`, `…signature_verification.invalid_signature_value` |
 //! | own auth OCSP revoked or stale, client's / provider's signing OCSP revoked, provider's auth OCSP revoked | `server.clientproxy.ssl_authentication_failed`, `server.clientproxy.cannot_create_signature` / `server.serverproxy.cannot_create_signature`, `server.clientproxy.ssl_authentication_failed.invalid_cert_path.cert_validation` |
 //! | expired global configuration | `server.clientproxy.global_conf_outdated` (SOAP and REST) |
-//! | provider IS cuts an attachment after a whole SOAP part ([`forge`]) | SOAP part, then the fault part `server.serverproxy.service_failed.io_error` |
+//! | provider IS cuts an attachment after a whole SOAP part ([`forge`]) | SOAP part, the attachment's bytes read, then the fault part `server.serverproxy.service_failed.io_error` |
+//! | provider IS answers with a fault, not SOAP, another type ([`forge`]) | the fault as the only part, with `x-original-content-type` |
 //! | provider token logged out while its IS answers ([`pki`]) | SOAP part, then the fault part `server.serverproxy.cannot_create_signature` (REST: `X-Road-Error`) |
 //! | health port: all well / expired global configuration / stale auth OCSP / logged-out token | 200 / 500 `Global configuration is expired` / 500 `No certificate chain available in authentication key.` (both) |
 //! | HTTPS provider IS ([`https`]): open, pinned / wrong certificate / `302` | success / `server.serverproxy.service_failed.ssl_authentication_failed` (REST `server.serverproxy.ssl_authentication_failed`) / SOAP `…service_failed.http_error`, REST relays the `302` |
-//! | `limits` ([`limits`]): too large / slower than the client timeout | `client.invalid_message` / `server.clientproxy.network_error` |
+//! | IS authentication ([`isauth`]): NOSSL / SSLNOAUTH / SSLAUTH over HTTP and HTTPS, with no, a registered, an unregistered or the internal certificate | success, or `server.clientproxy.ssl_authentication_failed` (SOAP and REST) |
+//! | provider on two security servers, one silent ([`fastest`]) | success; the winner cached (`client-fastest-connecting-ssl-uri-cache-period`), or both raced with 0 |
+//! | `limits` ([`limits`]): too large / slower than the client timeout | `client.invalid_message` / `server.clientproxy.io_error` "Read timed out" |
 //! | REST: no client header, unknown service, SOAP service, unreachable | `server.clientproxy.invalid_client_identifier`, `server.serverproxy.unknown_service`, `…service_type`, `server.serverproxy.network_error` (500, `X-Road-Error`, JSON or XML) |
 
+mod fastest;
 mod forge;
 mod http;
 mod https;
+mod isauth;
 mod limits;
 mod operations;
 mod pki;

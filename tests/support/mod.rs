@@ -284,3 +284,50 @@ pub fn openssl(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The value of `key` in a node configuration file (`key: value`, any indentation).
+pub fn config_value(config: &Path, key: &str) -> String {
+    std::fs::read_to_string(config)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("{key}: "))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("{key} not in {}", config.display()))
+}
+
+/// Whether the health check at `addr` answers 200.
+pub fn healthy(addr: &str) -> bool {
+    use std::io::Write;
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
+}
+
+/// `xroad-sidecar run -c config` (a node of a `demo --external-nodes` network), once its
+/// health check passes (at most 60 s).
+pub fn run_node(name: &str, config: &Path) -> ChildGuard {
+    let mut node = ChildGuard::spawn(
+        name,
+        Command::new(BIN)
+            .args(["run", "-c"])
+            .arg(config)
+            .env("XROAD_LOG_LEVEL", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+    );
+    let health = config_value(config, "health-check");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !healthy(&health) {
+        assert!(node.exited().is_none(), "{name} exited while starting");
+        assert!(Instant::now() < deadline, "{name} not ready within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    node
+}

@@ -18,19 +18,35 @@ use crate::metrics::TlsSide;
 /// How long an information system may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The HTTPS client proxy's TLS: its configuration and the internal TLS certificate (DER),
+/// which an information system on this host may present instead of a registered IS
+/// certificate (Java's `verifyClientAuthentication` skips the check for it).
+#[derive(Clone)]
+pub struct InternalTls {
+    /// The server configuration (client certificate wanted, not needed).
+    pub config: Arc<rustls::ServerConfig>,
+    /// The internal TLS certificate (DER).
+    pub cert: Vec<u8>,
+}
+
 /// The TLS configuration of the HTTPS client proxy from the internal certificate chain and
 /// key (PEM).
 pub fn internal_tls_config(
     chain_pem: &[u8],
     key_pem: &[u8],
 ) -> Result<Arc<rustls::ServerConfig>, String> {
+    internal_tls(chain_pem, key_pem).map(|t| t.config)
+}
+
+/// [`internal_tls_config`] with the certificate it presents.
+pub fn internal_tls(chain_pem: &[u8], key_pem: &[u8]) -> Result<InternalTls, String> {
     let chain = pem_blocks(chain_pem, "CERTIFICATE")
         .into_iter()
         .map(CertificateDer::from)
         .collect::<Vec<_>>();
-    if chain.is_empty() {
+    let Some(cert) = chain.first().map(|c| c.as_ref().to_vec()) else {
         return Err("the internal TLS certificate file holds no certificate".into());
-    }
+    };
     let key = pem_blocks(key_pem, "PRIVATE KEY")
         .into_iter()
         .next()
@@ -42,7 +58,10 @@ pub fn internal_tls_config(
         .with_client_cert_verifier(Arc::new(AnyClientCert))
         .with_single_cert(chain, PrivateKeyDer::Pkcs8(key.into()))
         .map_err(|e| format!("the internal TLS key does not fit its certificate: {e}"))?;
-    Ok(Arc::new(config))
+    Ok(InternalTls {
+        config: Arc::new(config),
+        cert,
+    })
 }
 
 /// The base64 bodies of the PEM blocks labelled `label` (`PRIVATE KEY` for PKCS#8).
@@ -69,10 +88,11 @@ fn pem_blocks(pem: &[u8], label: &str) -> Vec<Vec<u8>> {
 pub async fn serve_client_proxy_https(
     listener: TcpListener,
     ctx: Arc<ProxyContext>,
-    tls: Arc<rustls::ServerConfig>,
+    tls: InternalTls,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
+    let own: Arc<[u8]> = tls.cert.into();
     crate::listener::accept_loop(
         listener,
         "client proxy (HTTPS)",
@@ -80,6 +100,7 @@ pub async fn serve_client_proxy_https(
         move |tcp, addr, watcher| {
             let ctx = ctx.clone();
             let acceptor = acceptor.clone();
+            let own = own.clone();
             async move {
                 let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
                 ctx.metrics()
@@ -103,6 +124,7 @@ pub async fn serve_client_proxy_https(
                     .map(|c| c.as_ref().to_vec());
                 let conn = IsConnection {
                     plaintext: false,
+                    own_cert: cert.as_deref() == Some(&*own),
                     cert,
                 };
                 super::serve_is_connection(ctx, conn, tls, addr, watcher).await;

@@ -167,14 +167,10 @@ async fn process(
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
     let exchange = async {
         conn.sender.ready().await.map_err(super::network)?;
-        let response = conn
-            .sender
-            .send_request(http)
-            .await
-            .map_err(super::network)?;
-        read_response(ctx, response).await
+        conn.sender.send_request(http).await.map_err(super::network)
     };
     let response = super::with_client_timeout(ctx, &conn.address, sent_rx, exchange).await?;
+    let response = read_response(ctx, response).await?;
     ctx.peer_pool().put_back(conn);
     let message = response.message;
     if let Some(fault) = message.fault {

@@ -138,7 +138,8 @@ async fn respond(
     });
     let (response, body) = match result {
         Ok(x) => x,
-        Err(e) => return Ok(fault_multipart(ctx, e)),
+        // Java's REST server proxy sends no original content type.
+        Err(e) => return Ok(fault_multipart(ctx, e, None)),
     };
     let header_part = Bytes::from(response.header_part_bytes());
     let mut parts = vec![(

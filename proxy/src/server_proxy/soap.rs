@@ -139,7 +139,17 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    // From here on Java has started its response multipart: failures become a fault part.
+    // Java's `HttpSender` refuses a response without a content type while it is still
+    // sending the request, before the server proxy starts its response: a plain fault.
+    let Some(content_type) = header(response.headers(), "content-type").map(str::to_owned) else {
+        return Err(XRoadError::new(
+            ErrorCode::InvalidContentType,
+            "Could not get content type from response",
+        )
+        .with_prefix(ErrorCode::ServiceFailed));
+    };
+    // From here on Java has started its response multipart, with the provider's content type
+    // as `x-original-content-type`: failures become a fault part.
     let mut request_digest = [0u8; 64];
     if part.digest.as_bytes().len() == 64 {
         request_digest.copy_from_slice(part.digest.as_bytes());
@@ -147,13 +157,14 @@ where
     // Java (`ServerMessageProcessor`) writes the SOAP part and the attachments as it parses
     // them: a failure after the SOAP part (an attachment cut short, signing) is a fault part
     // after what was written, instead of the signature.
-    let (provider, signed) = match read_provider_response(ctx, response, &request_digest).await {
+    let read = read_provider_response(ctx, &content_type, response, &request_digest).await;
+    let (provider, signed) = match read {
         Ok(provider) => {
             let signed = super::sign_response(ctx, signing, provider_signed_parts(&provider)).await;
             (provider, signed)
         }
         Err((e, Some(partial))) => (partial, Err(super::fault_part(ctx, e))),
-        Err((e, None)) => return Ok(super::fault_multipart(ctx, e)),
+        Err((e, None)) => return Ok(super::fault_multipart(ctx, e, Some(&content_type))),
     };
     let (tx, body) = transport::channel_body(8);
     let (mut w, ct) = TransportWriter::new(tx)?;
@@ -239,6 +250,7 @@ type ReadFailure = (XRoadError, Option<ProviderResponse>);
 /// §3.7), attachments spooled; a SOAP fault is relayed as it came.
 async fn read_provider_response<B>(
     ctx: &ProxyContext,
+    content_type: &str,
     response: hyper::Response<B>,
     request_digest: &[u8; 64],
 ) -> Result<ProviderResponse, ReadFailure>
@@ -247,15 +259,7 @@ where
     B::Error: std::fmt::Display,
 {
     let service_failed = |e: XRoadError| (e.with_prefix(ErrorCode::ServiceFailed), None);
-    let content_type = header(response.headers(), "content-type")
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            service_failed(XRoadError::new(
-                ErrorCode::InvalidContentType,
-                "Could not get content type from response",
-            ))
-        })?;
-    let ct = xroad_mime::ContentType::parse(&content_type).map_err(|_| {
+    let ct = xroad_mime::ContentType::parse(content_type).map_err(|_| {
         service_failed(XRoadError::new(
             ErrorCode::InvalidContentType,
             format!("Invalid content type: {content_type}"),
@@ -268,7 +272,7 @@ where
         Err(e) => {
             let partial = reader
                 .read_whole()
-                .map(|done| provider_response(&content_type, done));
+                .map(|done| provider_response(content_type, done));
             return Err((e.with_prefix(ErrorCode::ServiceFailed), partial));
         }
     }
@@ -279,7 +283,7 @@ where
                 .unwrap_or_else(|| XRoadError::new(ErrorCode::InvalidMessage, "SOAP fault")),
             None,
         )),
-        Soap::Message(_) => Ok(provider_response(&content_type, done)),
+        Soap::Message(_) => Ok(provider_response(content_type, done)),
     }
 }
 
@@ -512,12 +516,24 @@ impl ResponseReader {
         Ok(())
     }
 
-    /// After a failure: the SOAP part and the attachments read whole before it, if the SOAP
-    /// part was a message and was read whole (the part in progress is dropped).
-    fn read_whole(self) -> Option<ReadResponse> {
-        let (data, digest, soap, fault) = self.soap_done?;
+    /// After a failure: the SOAP part and the attachments read before it, if the SOAP part
+    /// was a message and was read whole. An attachment in progress comes with the bytes read
+    /// of it: Java's encoder has streamed them out before the failure, then the fault part.
+    fn read_whole(mut self) -> Option<ReadResponse> {
+        let (data, digest, soap, fault) = self.soap_done.take()?;
         if !matches!(soap, Soap::Message(_)) {
             return None;
+        }
+        if let Some(p) = self.current.take() {
+            match p.spool.finish() {
+                Ok(data) => self.attachments.push(Attachment {
+                    content_type: p.content_type,
+                    headers: p.headers,
+                    data,
+                    digest: p.hasher.finish(),
+                }),
+                Err(e) => tracing::debug!("server proxy: a cut attachment is lost: {e}"),
+            }
         }
         Some(ReadResponse {
             soap_content_type: self.soap_content_type,
