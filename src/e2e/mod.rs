@@ -42,6 +42,7 @@ mod http;
 mod https;
 mod isauth;
 mod limits;
+mod mitm;
 mod operations;
 mod pki;
 mod rest;
