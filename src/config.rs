@@ -109,7 +109,8 @@ pub struct Limits {
     pub max_message_size: u64,
     /// Parts larger than this are spooled to `temp-dir` instead of memory.
     pub spool_threshold: usize,
-    /// How long the client proxy waits for the provider's security server to answer.
+    /// How long the client proxy waits for data from the provider's security server (Java's
+    /// `client-httpclient-timeout`); zero, the default as in Java: no limit.
     #[serde(with = "secs")]
     pub client_timeout: Duration,
 }
@@ -172,7 +173,7 @@ impl Default for Limits {
         Limits {
             max_message_size: 0,
             spool_threshold: 1 << 20,
-            client_timeout: Duration::from_secs(30),
+            client_timeout: Duration::ZERO,
         }
     }
 }

@@ -141,7 +141,7 @@ fn sighup_reloads_the_log_level_and_names_what_needs_a_restart() {
 
     let changed = original
         .replace("log-level: info", "log-level: DEBUG")
-        .replace("client-timeout: 30", "client-timeout: 5");
+        .replace("client-timeout: 0", "client-timeout: 5");
     assert_ne!(
         changed, original,
         "the demo's node file has the fields to change"

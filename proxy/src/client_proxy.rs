@@ -327,6 +327,11 @@ pub(crate) async fn with_client_timeout<T>(
     exchange: impl std::future::Future<Output = Result<T, XRoadError>>,
 ) -> Result<T, XRoadError> {
     let timeout = ctx.settings().client_timeout;
+    if timeout.is_zero() {
+        // Java's default `client-httpclient-timeout` 0: the provider's service timeout bounds
+        // the wait instead.
+        return exchange.await;
+    }
     tokio::select! {
         r = exchange => r,
         () = async {
@@ -337,7 +342,8 @@ pub(crate) async fn with_client_timeout<T>(
 }
 
 /// Reads a response body of the provider's security server into `feed`, failing as Java's
-/// socket read timeout does when no data comes for `idle` (the client timeout).
+/// socket read timeout does when no data comes for `idle` (the client timeout; zero: no
+/// limit).
 async fn read_peer_body<B>(
     idle: std::time::Duration,
     mut body: B,
@@ -350,7 +356,13 @@ where
     use http_body_util::BodyExt;
     let mut total = 0u64;
     loop {
-        let frame = match tokio::time::timeout(idle, body.frame()).await {
+        let next = body.frame();
+        let frame = if idle.is_zero() {
+            Ok(next.await)
+        } else {
+            tokio::time::timeout(idle, next).await
+        };
+        let frame = match frame {
             Err(_) => {
                 tracing::info!(
                     "client proxy: the response body paused for {} s",
@@ -637,5 +649,27 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((n, read.as_slice()), (5, &b"whole"[..]));
+    }
+
+    /// Zero, Java's default: a body may pause for any time.
+    #[tokio::test]
+    async fn a_zero_client_timeout_waits_without_limit() {
+        let body = http_body_util::StreamBody::new(Box::pin(
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Frame::data(
+                Bytes::from_static(b"late"),
+            ))])
+            .then(|frame| async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                frame
+            }),
+        ));
+        let mut read = Vec::new();
+        let n = super::read_peer_body(Duration::ZERO, body, |c| {
+            read.extend_from_slice(c);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!((n, read.as_slice()), (4, &b"late"[..]));
     }
 }

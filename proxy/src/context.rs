@@ -43,7 +43,8 @@ pub struct ProxySettings {
     pub peer_ocsp_ports: HashMap<String, u16>,
     /// Connect timeout towards peers.
     pub connect_timeout: Duration,
-    /// How long the client proxy waits for the provider's security server.
+    /// How long the client proxy waits for data from the provider's security server; zero:
+    /// no limit (Java's default `client-httpclient-timeout`).
     pub client_timeout: Duration,
     /// Whether the server proxy keeps connections open (Java's
     /// `server-support-clients-pooled-connections`).
@@ -63,7 +64,7 @@ impl Default for ProxySettings {
             peer_ocsp_port: 5577,
             peer_ocsp_ports: HashMap::new(),
             connect_timeout: Duration::from_secs(30),
-            client_timeout: Duration::from_secs(30),
+            client_timeout: Duration::ZERO,
             pooled_connections: true,
             fastest_cache_period: Duration::from_secs(3600),
         }
