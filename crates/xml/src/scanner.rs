@@ -217,6 +217,8 @@ pub struct Scanner {
     raw_attrs: Vec<RawAttr>,
     root_seen: bool,
     at_start: bool,
+    /// Whether the bytes being scanned hold a CR (only then do line ends need normalizing).
+    has_cr: bool,
     /// Decoded attribute values of the current tag (reused).
     values: String,
 }
@@ -224,6 +226,92 @@ pub struct Scanner {
 impl Default for Scanner {
     fn default() -> Self {
         Scanner::new(Limits::default())
+    }
+}
+
+/// The growable buffers of a scanner, kept per thread between documents: a scanner is made
+/// for every message, and its seven allocations (and their frees) cost more than a small
+/// document's tags do. Only modest buffers are kept.
+#[derive(Default)]
+struct Buffers {
+    carry: Vec<u8>,
+    names: String,
+    open: Vec<(usize, usize, NsOf)>,
+    bindings: Vec<Binding>,
+    ns_text: String,
+    marks: Vec<(usize, usize)>,
+    raw_attrs: Vec<RawAttr>,
+    values: String,
+}
+
+/// The most bytes of buffers kept for the next scanner of a thread.
+const KEPT_BUFFER_BYTES: usize = 64 << 10;
+
+thread_local! {
+    static SPARE: std::cell::Cell<Option<Buffers>> = const { std::cell::Cell::new(None) };
+}
+
+impl Buffers {
+    fn fresh() -> Self {
+        Buffers {
+            carry: Vec::new(),
+            names: String::with_capacity(256),
+            open: Vec::with_capacity(16),
+            bindings: Vec::with_capacity(8),
+            ns_text: String::with_capacity(256),
+            marks: Vec::with_capacity(16),
+            raw_attrs: Vec::with_capacity(8),
+            values: String::with_capacity(64),
+        }
+    }
+
+    /// The buffers a previous scanner of this thread left, or new ones.
+    fn take() -> Self {
+        SPARE
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_else(Buffers::fresh)
+    }
+
+    /// Empties the buffers and keeps them for the next scanner, unless they grew large.
+    fn give_back(mut self) {
+        let bytes = self.carry.capacity()
+            + self.names.capacity()
+            + self.ns_text.capacity()
+            + self.values.capacity()
+            + self.open.capacity() * std::mem::size_of::<(usize, usize, NsOf)>()
+            + self.bindings.capacity() * std::mem::size_of::<Binding>()
+            + self.marks.capacity() * std::mem::size_of::<(usize, usize)>()
+            + self.raw_attrs.capacity() * std::mem::size_of::<RawAttr>();
+        if bytes > KEPT_BUFFER_BYTES {
+            return;
+        }
+        self.carry.clear();
+        self.names.clear();
+        self.open.clear();
+        self.bindings.clear();
+        self.ns_text.clear();
+        self.marks.clear();
+        self.raw_attrs.clear();
+        self.values.clear();
+        let _ = SPARE.try_with(|s| s.set(Some(self)));
+    }
+}
+
+impl Drop for Scanner {
+    fn drop(&mut self) {
+        Buffers {
+            carry: std::mem::take(&mut self.carry),
+            names: std::mem::take(&mut self.names),
+            open: std::mem::take(&mut self.open),
+            bindings: std::mem::take(&mut self.bindings),
+            ns_text: std::mem::take(&mut self.ns_text),
+            marks: std::mem::take(&mut self.marks),
+            raw_attrs: std::mem::take(&mut self.raw_attrs),
+            values: std::mem::take(&mut self.values),
+        }
+        .give_back();
     }
 }
 
@@ -288,9 +376,22 @@ fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
     }
 }
 
-/// Equality for short byte strings without a `memcmp` call.
+/// Equality for short byte strings without a `memcmp` call, eight bytes at a time.
 fn short_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    for (x, y) in (&mut wa).zip(&mut wb) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    wa.remainder()
+        .iter()
+        .zip(wb.remainder())
+        .all(|(x, y)| x == y)
 }
 
 fn is_xml_char(c: u32) -> bool {
@@ -343,21 +444,23 @@ fn numeric_char(digits: &[u8], radix: u32) -> Result<char, K> {
 impl Scanner {
     /// A scanner with the given limits.
     pub fn new(limits: Limits) -> Self {
+        let b = Buffers::take();
         Scanner {
             limits,
             state: State::Text,
-            carry: Vec::new(),
+            carry: b.carry,
             carry_tried: 0,
             offset: 0,
-            names: String::with_capacity(256),
-            open: Vec::with_capacity(16),
-            bindings: Vec::with_capacity(8),
-            ns_text: String::with_capacity(256),
-            marks: Vec::with_capacity(16),
-            raw_attrs: Vec::with_capacity(8),
+            names: b.names,
+            open: b.open,
+            bindings: b.bindings,
+            ns_text: b.ns_text,
+            marks: b.marks,
+            raw_attrs: b.raw_attrs,
             root_seen: false,
             at_start: true,
-            values: String::with_capacity(64),
+            has_cr: true,
+            values: b.values,
         }
     }
 
@@ -422,7 +525,7 @@ impl Scanner {
             }
             Err(e) => return Err(err(K::InvalidUtf8, self.offset + e.valid_up_to() as u64).into()),
         };
-        check_xml_chars(text, self.offset)?;
+        self.has_cr = check_xml_chars(text, self.offset)?;
         self.process(text, eof, h)
     }
 
@@ -477,9 +580,18 @@ impl Scanner {
                 }
                 // `end` is at an ASCII delimiter or the end, so on a character boundary.
                 let piece = text.get(..end).unwrap_or(text);
-                self.emit_text(&normalize_line_ends(piece), h)?;
+                self.emit_text(&self.line_ends(piece), h)?;
                 Ok(Some(end))
             }
+        }
+    }
+
+    /// [`normalize_line_ends`], skipped when the scanned bytes hold no CR.
+    fn line_ends<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.has_cr {
+            normalize_line_ends(text)
+        } else {
+            std::borrow::Cow::Borrowed(text)
         }
     }
 
@@ -594,7 +706,7 @@ impl Scanner {
         let piece = |n: usize| text.get(..n).unwrap_or("");
         if let Some(i) = memmem::find(d, b"]]>") {
             if i > 0 {
-                h.text(&normalize_line_ends(piece(i)))?;
+                h.text(&self.line_ends(piece(i)))?;
             }
             self.state = State::Text;
             return Ok(Some(i + 3));
@@ -612,7 +724,7 @@ impl Scanner {
         if emit == 0 {
             return Ok(None);
         }
-        h.text(&normalize_line_ends(piece(emit)))?;
+        h.text(&self.line_ends(piece(emit)))?;
         Ok(Some(emit))
     }
 
@@ -836,13 +948,14 @@ impl Scanner {
     }
 }
 
-fn check_xml_chars(s: &str, base: u64) -> Result<(), SyntaxError> {
+/// Checks that `s` holds only XML characters; returns whether it holds a CR.
+fn check_xml_chars(s: &str, base: u64) -> Result<bool, SyntaxError> {
     // Fast path, written to vectorize: only control characters other than TAB, LF and CR, and
     // the non-characters U+FFFE/U+FFFF (lead byte 0xEF), need a closer look.
-    if !has_disallowed_control(s.as_bytes()) && memchr(0xEF, s.as_bytes()).is_none() {
-        return Ok(());
+    if has_disallowed_control(s.as_bytes()) || memchr(0xEF, s.as_bytes()).is_some() {
+        check_xml_chars_slow(s, base)?;
     }
-    check_xml_chars_slow(s, base)
+    Ok(memchr(b'\r', s.as_bytes()).is_some())
 }
 
 /// Whether `bytes` holds a control character other than TAB, LF and CR. Written without
@@ -930,10 +1043,10 @@ fn needs_decoding(raw: &[u8]) -> bool {
 /// The end of a run of character data: the next `<` or `&`, or the end of `d`.
 /// The pseudo-attributes of an XML declaration (after `<?xml`): `version`, then optionally
 /// `encoding` and `standalone`, in this order, as production [23] of XML 1.0 allows.
-fn valid_xml_declaration(rest: &str) -> bool {
+fn valid_xml_declaration<'a>(rest: &'a str) -> bool {
     let ws: &[char] = &[' ', '\t', '\r', '\n'];
     // ` name = "value"`: the value and what follows, if `s` starts with that pseudo-attribute.
-    let pseudo = |s: &'_ str, name: &str| -> Option<(String, usize)> {
+    let pseudo = |s: &'a str, name: &str| -> Option<(&'a str, usize)> {
         let t = s.trim_start_matches(ws);
         if t.len() == s.len() {
             return None;
@@ -945,7 +1058,7 @@ fn valid_xml_declaration(rest: &str) -> bool {
             .trim_start_matches(ws);
         let quote = t.chars().next().filter(|&q| q == '"' || q == '\'')?;
         let (value, after) = t[1..].split_once(quote)?;
-        Some((value.to_owned(), s.len() - after.len()))
+        Some((value, s.len() - after.len()))
     };
     let Some((version, used)) = pseudo(rest, "version") else {
         return false;
