@@ -141,6 +141,8 @@ struct Builder {
     root: Option<NodeId>,
     /// The text node being extended, if the last thing seen was text.
     open_text: Option<NodeId>,
+    /// The namespace [`Builder::namespace`] found last.
+    last_namespace: u16,
 }
 
 impl Builder {
@@ -152,13 +154,24 @@ impl Builder {
     }
 
     fn namespace(&mut self, uri: &str) -> u16 {
+        // Neighbouring names mostly share a namespace: the last one found is tried first.
+        let last = usize::from(self.last_namespace);
+        if self
+            .doc
+            .namespaces
+            .get(last)
+            .is_some_and(|s| self.doc.bytes(s) == uri.as_bytes())
+        {
+            return self.last_namespace;
+        }
         if let Some(i) = self
             .doc
             .namespaces
             .iter()
-            .position(|s| self.doc.s(s) == uri)
+            .position(|s| self.doc.bytes(s) == uri.as_bytes())
         {
-            return i as u16;
+            self.last_namespace = i as u16;
+            return self.last_namespace;
         }
         let span = self.intern(uri);
         self.doc.namespaces.push(span);
@@ -284,6 +297,7 @@ impl Document {
             open: Vec::with_capacity(16),
             root: None,
             open_text: None,
+            last_namespace: 0,
         };
         let mut scanner = Scanner::new(Limits::default());
         scanner.feed(bytes, &mut b)?;
