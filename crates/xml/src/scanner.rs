@@ -130,8 +130,13 @@ impl<'a> StartTag<'a> {
             let qname = self.region.get(a.qname.clone())?;
             let (prefix, name) = split_at_colon(qname, a.colon);
             // Compare the local name first: it usually settles the question.
-            let matches = name == local
-                && attribute_namespace(qname, prefix, self.scope).unwrap_or("") == namespace;
+            let matches = short_eq_bytes(name.as_bytes(), local.as_bytes())
+                && short_eq_bytes(
+                    attribute_namespace(qname, prefix, self.scope)
+                        .unwrap_or("")
+                        .as_bytes(),
+                    namespace.as_bytes(),
+                );
             matches.then(|| a.value(self.region, self.values))
         })
     }
@@ -1075,48 +1080,52 @@ fn needs_decoding(raw: &[u8]) -> bool {
 /// The end of a run of character data: the next `<` or `&`, or the end of `d`.
 /// The pseudo-attributes of an XML declaration (after `<?xml`): `version`, then optionally
 /// `encoding` and `standalone`, in this order, as production [23] of XML 1.0 allows.
-fn valid_xml_declaration<'a>(rest: &'a str) -> bool {
-    let ws: &[char] = &[' ', '\t', '\r', '\n'];
-    // ` name = "value"`: the value and what follows, if `s` starts with that pseudo-attribute.
-    let pseudo = |s: &'a str, name: &str| -> Option<(&'a str, usize)> {
-        let t = s.trim_start_matches(ws);
+fn valid_xml_declaration(rest: &str) -> bool {
+    fn trim(s: &[u8]) -> &[u8] {
+        let n = s.iter().take_while(|&&b| is_ws(b)).count();
+        &s[n..]
+    }
+    // ` name = "value"`: the value and how many bytes it took, if `s` starts with that
+    // pseudo-attribute.
+    fn pseudo<'s>(s: &'s [u8], name: &[u8]) -> Option<(&'s [u8], usize)> {
+        let t = trim(s);
         if t.len() == s.len() {
             return None;
         }
-        let t = t
-            .strip_prefix(name)?
-            .trim_start_matches(ws)
-            .strip_prefix('=')?
-            .trim_start_matches(ws);
-        let quote = t.chars().next().filter(|&q| q == '"' || q == '\'')?;
-        let (value, after) = t[1..].split_once(quote)?;
-        Some((value, s.len() - after.len()))
-    };
-    let Some((version, used)) = pseudo(rest, "version") else {
+        let t = trim(trim(t.strip_prefix(name)?).strip_prefix(b"=")?);
+        let (&quote, t) = t.split_first()?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let end = t.iter().position(|&b| b == quote)?;
+        Some((&t[..end], s.len() - (t.len() - end - 1)))
+    }
+    let rest = rest.as_bytes();
+    let Some((version, used)) = pseudo(rest, b"version") else {
         return false;
     };
-    let digits = version.strip_prefix("1.").unwrap_or("");
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = version.strip_prefix(b"1.").unwrap_or_default();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return false;
     }
     let mut s = &rest[used..];
-    if let Some((enc, used)) = pseudo(s, "encoding") {
-        let ok = enc.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+    if let Some((enc, used)) = pseudo(s, b"encoding") {
+        let ok = enc.first().is_some_and(u8::is_ascii_alphabetic)
             && enc
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !ok {
             return false;
         }
         s = &s[used..];
     }
-    if let Some((sa, used)) = pseudo(s, "standalone") {
-        if sa != "yes" && sa != "no" {
+    if let Some((sa, used)) = pseudo(s, b"standalone") {
+        if sa != b"yes" && sa != b"no" {
             return false;
         }
         s = &s[used..];
     }
-    s.bytes().all(is_ws)
+    s.iter().all(|&b| is_ws(b))
 }
 
 /// XML's end-of-line handling: CRLF and a lone CR become LF. Only literal characters go
