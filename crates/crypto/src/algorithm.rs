@@ -2,7 +2,7 @@
 //! (`SHA-512`, `SHA512withRSA`), XML-DSig URIs and ASN.1 object identifiers.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use openssl::bn::{BigNum, BigNumContext};
@@ -446,12 +446,111 @@ pub enum KeyType {
     EcP384,
 }
 
+/// An RSA key as OpenSSL holds it, parsed on first use and kept with the key: OpenSSL keeps
+/// the modulus' Montgomery constants in it, which ring derives again on every verification
+/// (about a quarter of ring's cost for RSA-2048). `None` when the key is outside the range
+/// taken this way (ring then decides, and refuses it).
+type OpensslRsa = Arc<OnceLock<Option<openssl::rsa::Rsa<openssl::pkey::Public>>>>;
+
 /// A public key that can verify signatures.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PublicKey {
     key_type: KeyType,
     /// RSA: the `RSAPublicKey` DER; EC: the SEC1 point.
     bytes: Vec<u8>,
+    rsa: OpensslRsa,
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_type == other.key_type && self.bytes == other.bytes
+    }
+}
+
+impl Eq for PublicKey {}
+
+/// The DER `DigestInfo` before the digest value in an RSASSA-PKCS1-v1_5 signature (with the
+/// NULL parameters, the only form ring and Java's default provider accept).
+fn digest_info_prefix(digest: DigestAlgorithm) -> Option<&'static [u8]> {
+    const fn sha2(n: u8, len: u8) -> [u8; 19] {
+        [
+            0x30,
+            len + 17,
+            0x30,
+            0x0d,
+            0x06,
+            0x09,
+            0x60,
+            0x86,
+            0x48,
+            0x01,
+            0x65,
+            0x03,
+            0x04,
+            0x02,
+            n,
+            0x05,
+            0x00,
+            0x04,
+            len,
+        ]
+    }
+    const SHA1: [u8; 15] = [
+        0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+    ];
+    const SHA256: [u8; 19] = sha2(1, 32);
+    const SHA384: [u8; 19] = sha2(2, 48);
+    const SHA512: [u8; 19] = sha2(3, 64);
+    match digest {
+        DigestAlgorithm::Sha1 => Some(&SHA1),
+        DigestAlgorithm::Sha256 => Some(&SHA256),
+        DigestAlgorithm::Sha384 => Some(&SHA384),
+        DigestAlgorithm::Sha512 => Some(&SHA512),
+        DigestAlgorithm::Sha224 => None,
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 verification with a kept OpenSSL key: the raw RSA operation, then the
+/// whole encoded message compared with the one expected (RFC 8017, 8.2.2), so that no
+/// padding is parsed. `min_bits` is ring's lower bound for the digest (the upper is 8192).
+fn verify_rsa_pkcs1(
+    rsa: &openssl::rsa::Rsa<openssl::pkey::Public>,
+    min_bits: u32,
+    digest: DigestAlgorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    let bits = rsa.n().num_bits();
+    let prefix = digest_info_prefix(digest).ok_or(VerifyError::Invalid)?;
+    let k = rsa.size() as usize;
+    if bits < min_bits as i32 || signature.len() != k {
+        return Err(VerifyError::Invalid);
+    }
+    let hash = digest.digest(message);
+    let hash = hash.as_bytes();
+    let t = prefix.len() + hash.len();
+    if k < t + 11 {
+        return Err(VerifyError::Invalid);
+    }
+    // At most 8192 bits (checked when the key was taken).
+    let mut buf = [0u8; 1024];
+    let em = buf.get_mut(..k).ok_or(VerifyError::Invalid)?;
+    let n = rsa
+        .public_decrypt(signature, em, openssl::rsa::Padding::NONE)
+        .map_err(|_| VerifyError::Invalid)?;
+    let ps = k - t - 1;
+    let ok = n == k
+        && em[0] == 0
+        && em[1] == 1
+        && em[2..ps].iter().all(|&b| b == 0xff)
+        && em[ps] == 0
+        && &em[ps + 1..ps + 1 + prefix.len()] == prefix
+        && &em[k - hash.len()..] == hash;
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::Invalid)
+    }
 }
 
 impl fmt::Debug for PublicKey {
@@ -505,6 +604,7 @@ impl PublicKey {
         Ok(PublicKey {
             key_type,
             bytes: key.to_vec(),
+            rsa: OpensslRsa::default(),
         })
     }
 
@@ -531,6 +631,22 @@ impl PublicKey {
         self.key_type
     }
 
+    /// The key as OpenSSL holds it, if it is an RSA key of 1024 to 8192 bits with a public
+    /// exponent ring accepts (odd, 3 to 2^33 - 1); parsed once.
+    fn openssl_rsa(&self) -> Option<&openssl::rsa::Rsa<openssl::pkey::Public>> {
+        self.rsa
+            .get_or_init(|| {
+                let rsa = openssl::rsa::Rsa::public_key_from_der_pkcs1(&self.bytes).ok()?;
+                let (n, e) = (rsa.n(), rsa.e());
+                let acceptable = (1024..=8192).contains(&n.num_bits())
+                    && e.is_bit_set(0)
+                    && e.num_bits() >= 2
+                    && e.num_bits() <= 33;
+                acceptable.then_some(rsa)
+            })
+            .as_ref()
+    }
+
     /// Verifies `signature` over `message` with `algorithm`.
     pub fn verify(
         &self,
@@ -547,6 +663,18 @@ impl PublicKey {
                 self.key_type
             )))
         };
+        if let (KeyType::Rsa, RsaPkcs1, Sha1 | Sha256 | Sha384 | Sha512) =
+            (self.key_type, algorithm.mechanism, algorithm.digest)
+        {
+            if let Some(rsa) = self.openssl_rsa() {
+                let min_bits = if algorithm.digest == Sha384 {
+                    2048
+                } else {
+                    1024
+                };
+                return verify_rsa_pkcs1(rsa, min_bits, algorithm.digest, message, signature);
+            }
+        }
         let ring_alg: &dyn rs::VerificationAlgorithm = match (self.key_type, algorithm.mechanism) {
             (KeyType::Rsa, RsaPkcs1) => match algorithm.digest {
                 Sha1 => &rs::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
@@ -700,6 +828,70 @@ mod tests {
         for a in SignatureAlgorithm::all() {
             assert_eq!(SignatureAlgorithm::from_uri(a.uri()), Some(a));
             assert_eq!(SignatureAlgorithm::from_name(&a.name()), Some(a));
+        }
+    }
+
+    #[test]
+    fn rsa_pkcs1_with_a_kept_openssl_key_agrees_with_ring() {
+        use openssl::hash::MessageDigest;
+        use openssl::pkey::PKey;
+        use openssl::sign::Signer;
+        let msg = b"<ds:SignedInfo>...</ds:SignedInfo>";
+        for bits in [1024, 2048] {
+            let pkey = PKey::from_rsa(openssl::rsa::Rsa::generate(bits).unwrap()).unwrap();
+            let key = PublicKey::from_spki_der(&pkey.public_key_to_der().unwrap()).unwrap();
+            for (digest, md) in [
+                (DigestAlgorithm::Sha1, MessageDigest::sha1()),
+                (DigestAlgorithm::Sha256, MessageDigest::sha256()),
+                (DigestAlgorithm::Sha384, MessageDigest::sha384()),
+                (DigestAlgorithm::Sha512, MessageDigest::sha512()),
+            ] {
+                let alg = SignatureAlgorithm::new(digest, SignMechanism::RsaPkcs1);
+                let mut signer = Signer::new(md, &pkey).unwrap();
+                signer.update(msg).unwrap();
+                let sig = signer.sign_to_vec().unwrap();
+                let ours = key.verify(alg, msg, &sig, EcdsaEncoding::Raw);
+                let ring_alg: &dyn rs::VerificationAlgorithm = match digest {
+                    DigestAlgorithm::Sha1 => &rs::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                    DigestAlgorithm::Sha256 => &rs::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+                    DigestAlgorithm::Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
+                    _ => &rs::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+                };
+                let ring = rs::UnparsedPublicKey::new(ring_alg, &key.bytes).verify(msg, &sig);
+                assert_eq!(ours.is_ok(), ring.is_ok(), "{bits} bits, {digest:?}");
+                // SHA-384 needs 2048 bits in ring, and so here.
+                assert_eq!(
+                    ours.is_ok(),
+                    bits == 2048 || digest != DigestAlgorithm::Sha384
+                );
+                if ours.is_err() {
+                    continue;
+                }
+                assert_eq!(
+                    key.verify(alg, b"another message", &sig, EcdsaEncoding::Raw),
+                    Err(VerifyError::Invalid)
+                );
+                for i in [0, sig.len() / 2, sig.len() - 1] {
+                    let mut bad = sig.clone();
+                    bad[i] ^= 1;
+                    assert_eq!(
+                        key.verify(alg, msg, &bad, EcdsaEncoding::Raw),
+                        Err(VerifyError::Invalid)
+                    );
+                }
+                // Shorter (a leading zero byte dropped) or longer than the modulus, or not
+                // below it: refused, as ring refuses them.
+                for bad in [
+                    sig[1..].to_vec(),
+                    [&[0][..], &sig].concat(),
+                    vec![0xff; sig.len()],
+                ] {
+                    assert_eq!(
+                        key.verify(alg, msg, &bad, EcdsaEncoding::Raw),
+                        Err(VerifyError::Invalid)
+                    );
+                }
+            }
         }
     }
 

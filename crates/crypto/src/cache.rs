@@ -19,6 +19,20 @@ const MAX_ENTRIES: usize = 4096;
 
 type Key = [u8; 32];
 
+/// A time-independent fact about two objects named by their fingerprints (a certificate
+/// issued by a CA, an OCSP response signed by an authorised responder): the kind and both
+/// fingerprints as they are, so that a lookup costs no hashing beyond the map's.
+pub(crate) type Fact = (FactKind, Key, Key);
+
+/// What a [`Fact`] states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum FactKind {
+    /// The first certificate is signed by the second.
+    IssuedBy,
+    /// The OCSP response is signed by the certificate, which may sign it.
+    OcspSigned,
+}
+
 /// The SHA-256 of `parts`, each length-prefixed so that different splits differ.
 pub(crate) fn key(parts: &[&[u8]]) -> Key {
     let mut h = DigestAlgorithm::Sha256.hasher();
@@ -39,7 +53,7 @@ pub(crate) struct VerificationCache {
     /// nor a cryptographic hash.
     certs_b64: RwLock<HashMap<String, Arc<Certificate>>>,
     ocsp_b64: RwLock<HashMap<String, Arc<OcspResponse>>>,
-    facts: RwLock<HashSet<Key>>,
+    facts: RwLock<HashSet<Fact>>,
 }
 
 /// Why an embedded object could not be read.
@@ -121,12 +135,12 @@ impl VerificationCache {
     }
 
     /// Whether the fact named by `key` was proven before.
-    pub fn knows(&self, key: &Key) -> bool {
+    pub fn knows(&self, key: &Fact) -> bool {
         self.facts.read().is_ok_and(|s| s.contains(key))
     }
 
     /// Records a proven fact.
-    pub fn remember(&self, key: Key) {
+    pub fn remember(&self, key: Fact) {
         if let Ok(mut s) = self.facts.write() {
             if s.len() >= MAX_ENTRIES {
                 s.clear();

@@ -251,7 +251,11 @@ impl OcspResponse {
             )));
         }
         // Who signed it, and whether they may, does not depend on the instant: proven once.
-        let fact = crate::cache::key(&[b"ocsp-signed", &self.fingerprint, issuer.fingerprint()]);
+        let fact = (
+            crate::cache::FactKind::OcspSigned,
+            self.fingerprint,
+            *issuer.fingerprint(),
+        );
         if !trust.cache.knows(&fact) {
             self.verify_signer(issuer, trust)?;
             trust.cache.remember(fact);

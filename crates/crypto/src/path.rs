@@ -42,7 +42,11 @@ pub fn verify(
 ) -> Result<(), XRoadError> {
     let cannot = |e: XRoadError| e.with_prefix(ErrorCode::CannotCreateCertPath);
     let anchor = approved_issuer(trust, instance, cert).map_err(cannot)?;
-    let fact = crate::cache::key(&[b"issued-by", cert.fingerprint(), anchor.cert.fingerprint()]);
+    let fact = (
+        crate::cache::FactKind::IssuedBy,
+        *cert.fingerprint(),
+        *anchor.cert.fingerprint(),
+    );
     if !trust.cache.knows(&fact) {
         if let Err(e) = cert.is_signed_by(&anchor.cert) {
             return Err(cannot(XRoadError::new(

@@ -37,6 +37,8 @@ struct ElementData {
     decls: Range<u32>,
     first_child: Option<NodeId>,
     last_child: Option<NodeId>,
+    /// One past the last node of the subtree (set when the element closes).
+    end: NodeId,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +141,8 @@ struct Builder {
     root: Option<NodeId>,
     /// The text node being extended, if the last thing seen was text.
     open_text: Option<NodeId>,
+    /// The namespace [`Builder::namespace`] found last.
+    last_namespace: u16,
 }
 
 impl Builder {
@@ -150,13 +154,24 @@ impl Builder {
     }
 
     fn namespace(&mut self, uri: &str) -> u16 {
+        // Neighbouring names mostly share a namespace: the last one found is tried first.
+        let last = usize::from(self.last_namespace);
+        if self
+            .doc
+            .namespaces
+            .get(last)
+            .is_some_and(|s| self.doc.bytes(s) == uri.as_bytes())
+        {
+            return self.last_namespace;
+        }
         if let Some(i) = self
             .doc
             .namespaces
             .iter()
-            .position(|s| self.doc.s(s) == uri)
+            .position(|s| self.doc.bytes(s) == uri.as_bytes())
         {
-            return i as u16;
+            self.last_namespace = i as u16;
+            return self.last_namespace;
         }
         let span = self.intern(uri);
         self.doc.namespaces.push(span);
@@ -213,6 +228,7 @@ impl Handler for Builder {
             decls: decls_start..self.doc.decls.len() as u32,
             first_child: None,
             last_child: None,
+            end: 0,
         }));
         self.root.get_or_insert(id);
         self.open.push(id);
@@ -221,7 +237,12 @@ impl Handler for Builder {
 
     fn end_element(&mut self, _tag: &EndTag<'_>) -> Result<(), SyntaxError> {
         self.open_text = None;
-        self.open.pop();
+        let end = self.doc.nodes.len();
+        if let Some(NodeData::Element(e)) =
+            self.open.pop().and_then(|id| self.doc.nodes.get_mut(id))
+        {
+            e.end = end;
+        }
         Ok(())
     }
 
@@ -276,6 +297,7 @@ impl Document {
             open: Vec::with_capacity(16),
             root: None,
             open_text: None,
+            last_namespace: 0,
         };
         let mut scanner = Scanner::new(Limits::default());
         scanner.feed(bytes, &mut b)?;
@@ -359,10 +381,32 @@ impl Document {
             .filter(move |&c| self.is(c, ns, local))
     }
 
-    /// Whether `id` is the element `{ns}local`.
+    /// Whether `id` is the element `{ns}local` (the local name, which usually settles it, is
+    /// compared first).
     pub fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
-        self.element(id)
-            .is_some_and(|e| e.ns == ns && e.local == local)
+        match self.nodes.get(id) {
+            Some(NodeData::Element(e)) => {
+                let qname = self.bytes(&e.qname);
+                qname.get(e.local_at as usize..) == Some(local.as_bytes())
+                    && self.namespace(e.ns) == ns
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `id` is an element written with the qualified name `qname`.
+    pub fn has_qname(&self, id: NodeId, qname: &str) -> bool {
+        match self.nodes.get(id) {
+            Some(NodeData::Element(e)) => self.bytes(&e.qname) == qname.as_bytes(),
+            _ => false,
+        }
+    }
+
+    fn bytes(&self, span: &Span) -> &[u8] {
+        self.arena
+            .as_bytes()
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or_default()
     }
 
     /// The value of the attribute `{ns}local` (`ns = ""` for unprefixed) of `id`.
@@ -394,21 +438,11 @@ impl Document {
 
     /// The nodes at or below `from`, in document order: a contiguous range of ids.
     fn subtree(&self, from: NodeId) -> Range<NodeId> {
-        let mut end = from + 1;
-        while end < self.nodes.len() && self.is_below(end, from) {
-            end += 1;
+        match self.nodes.get(from) {
+            Some(NodeData::Element(e)) => from..e.end.max(from + 1),
+            Some(_) => from..from + 1,
+            None => from..from,
         }
-        from..end
-    }
-
-    fn is_below(&self, mut id: NodeId, ancestor: NodeId) -> bool {
-        while let Some(p) = self.parents[id] {
-            if p == ancestor {
-                return true;
-            }
-            id = p;
-        }
-        false
     }
 
     /// The first element in document order (at or below `from`) whose unprefixed attribute

@@ -130,8 +130,13 @@ impl<'a> StartTag<'a> {
             let qname = self.region.get(a.qname.clone())?;
             let (prefix, name) = split_at_colon(qname, a.colon);
             // Compare the local name first: it usually settles the question.
-            let matches = name == local
-                && attribute_namespace(qname, prefix, self.scope).unwrap_or("") == namespace;
+            let matches = short_eq_bytes(name.as_bytes(), local.as_bytes())
+                && short_eq_bytes(
+                    attribute_namespace(qname, prefix, self.scope)
+                        .unwrap_or("")
+                        .as_bytes(),
+                    namespace.as_bytes(),
+                );
             matches.then(|| a.value(self.region, self.values))
         })
     }
@@ -217,6 +222,8 @@ pub struct Scanner {
     raw_attrs: Vec<RawAttr>,
     root_seen: bool,
     at_start: bool,
+    /// Whether the bytes being scanned hold a CR (only then do line ends need normalizing).
+    has_cr: bool,
     /// Decoded attribute values of the current tag (reused).
     values: String,
 }
@@ -224,6 +231,92 @@ pub struct Scanner {
 impl Default for Scanner {
     fn default() -> Self {
         Scanner::new(Limits::default())
+    }
+}
+
+/// The growable buffers of a scanner, kept per thread between documents: a scanner is made
+/// for every message, and its seven allocations (and their frees) cost more than a small
+/// document's tags do. Only modest buffers are kept.
+#[derive(Default)]
+struct Buffers {
+    carry: Vec<u8>,
+    names: String,
+    open: Vec<(usize, usize, NsOf)>,
+    bindings: Vec<Binding>,
+    ns_text: String,
+    marks: Vec<(usize, usize)>,
+    raw_attrs: Vec<RawAttr>,
+    values: String,
+}
+
+/// The most bytes of buffers kept for the next scanner of a thread.
+const KEPT_BUFFER_BYTES: usize = 64 << 10;
+
+thread_local! {
+    static SPARE: std::cell::Cell<Option<Buffers>> = const { std::cell::Cell::new(None) };
+}
+
+impl Buffers {
+    fn fresh() -> Self {
+        Buffers {
+            carry: Vec::new(),
+            names: String::with_capacity(256),
+            open: Vec::with_capacity(16),
+            bindings: Vec::with_capacity(8),
+            ns_text: String::with_capacity(256),
+            marks: Vec::with_capacity(16),
+            raw_attrs: Vec::with_capacity(8),
+            values: String::with_capacity(64),
+        }
+    }
+
+    /// The buffers a previous scanner of this thread left, or new ones.
+    fn take() -> Self {
+        SPARE
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_else(Buffers::fresh)
+    }
+
+    /// Empties the buffers and keeps them for the next scanner, unless they grew large.
+    fn give_back(mut self) {
+        let bytes = self.carry.capacity()
+            + self.names.capacity()
+            + self.ns_text.capacity()
+            + self.values.capacity()
+            + self.open.capacity() * std::mem::size_of::<(usize, usize, NsOf)>()
+            + self.bindings.capacity() * std::mem::size_of::<Binding>()
+            + self.marks.capacity() * std::mem::size_of::<(usize, usize)>()
+            + self.raw_attrs.capacity() * std::mem::size_of::<RawAttr>();
+        if bytes > KEPT_BUFFER_BYTES {
+            return;
+        }
+        self.carry.clear();
+        self.names.clear();
+        self.open.clear();
+        self.bindings.clear();
+        self.ns_text.clear();
+        self.marks.clear();
+        self.raw_attrs.clear();
+        self.values.clear();
+        let _ = SPARE.try_with(|s| s.set(Some(self)));
+    }
+}
+
+impl Drop for Scanner {
+    fn drop(&mut self) {
+        Buffers {
+            carry: std::mem::take(&mut self.carry),
+            names: std::mem::take(&mut self.names),
+            open: std::mem::take(&mut self.open),
+            bindings: std::mem::take(&mut self.bindings),
+            ns_text: std::mem::take(&mut self.ns_text),
+            marks: std::mem::take(&mut self.marks),
+            raw_attrs: std::mem::take(&mut self.raw_attrs),
+            values: std::mem::take(&mut self.values),
+        }
+        .give_back();
     }
 }
 
@@ -288,9 +381,22 @@ fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
     }
 }
 
-/// Equality for short byte strings without a `memcmp` call.
+/// Equality for short byte strings without a `memcmp` call, eight bytes at a time.
 fn short_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    for (x, y) in (&mut wa).zip(&mut wb) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    wa.remainder()
+        .iter()
+        .zip(wb.remainder())
+        .all(|(x, y)| x == y)
 }
 
 fn is_xml_char(c: u32) -> bool {
@@ -343,21 +449,23 @@ fn numeric_char(digits: &[u8], radix: u32) -> Result<char, K> {
 impl Scanner {
     /// A scanner with the given limits.
     pub fn new(limits: Limits) -> Self {
+        let b = Buffers::take();
         Scanner {
             limits,
             state: State::Text,
-            carry: Vec::new(),
+            carry: b.carry,
             carry_tried: 0,
             offset: 0,
-            names: String::with_capacity(256),
-            open: Vec::with_capacity(16),
-            bindings: Vec::with_capacity(8),
-            ns_text: String::with_capacity(256),
-            marks: Vec::with_capacity(16),
-            raw_attrs: Vec::with_capacity(8),
+            names: b.names,
+            open: b.open,
+            bindings: b.bindings,
+            ns_text: b.ns_text,
+            marks: b.marks,
+            raw_attrs: b.raw_attrs,
             root_seen: false,
             at_start: true,
-            values: String::with_capacity(64),
+            has_cr: true,
+            values: b.values,
         }
     }
 
@@ -422,7 +530,7 @@ impl Scanner {
             }
             Err(e) => return Err(err(K::InvalidUtf8, self.offset + e.valid_up_to() as u64).into()),
         };
-        check_xml_chars(text, self.offset)?;
+        self.has_cr = check_xml_chars(text, self.offset)?;
         self.process(text, eof, h)
     }
 
@@ -477,9 +585,18 @@ impl Scanner {
                 }
                 // `end` is at an ASCII delimiter or the end, so on a character boundary.
                 let piece = text.get(..end).unwrap_or(text);
-                self.emit_text(&normalize_line_ends(piece), h)?;
+                self.emit_text(&self.line_ends(piece), h)?;
                 Ok(Some(end))
             }
+        }
+    }
+
+    /// [`normalize_line_ends`], skipped when the scanned bytes hold no CR.
+    fn line_ends<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.has_cr {
+            normalize_line_ends(text)
+        } else {
+            std::borrow::Cow::Borrowed(text)
         }
     }
 
@@ -594,7 +711,7 @@ impl Scanner {
         let piece = |n: usize| text.get(..n).unwrap_or("");
         if let Some(i) = memmem::find(d, b"]]>") {
             if i > 0 {
-                h.text(&normalize_line_ends(piece(i)))?;
+                h.text(&self.line_ends(piece(i)))?;
             }
             self.state = State::Text;
             return Ok(Some(i + 3));
@@ -612,7 +729,7 @@ impl Scanner {
         if emit == 0 {
             return Ok(None);
         }
-        h.text(&normalize_line_ends(piece(emit)))?;
+        h.text(&self.line_ends(piece(emit)))?;
         Ok(Some(emit))
     }
 
@@ -758,18 +875,21 @@ impl Scanner {
         };
         let attrs = &self.raw_attrs;
         // Unique by qualified name and by expanded name (namespace, local name); pairwise for
-        // the usual few attributes, hashed for many so that a huge tag stays linear.
+        // the usual few attributes (an earlier one's namespace is looked up again only when
+        // the local names match), hashed for many so that a huge tag stays linear.
         if attrs.len() <= 16 {
-            let mut seen = [("", "", ""); 16];
             for (i, a) in attrs.iter().enumerate() {
                 let (aq, ns, local) = names(a)?;
-                if seen[..i]
-                    .iter()
-                    .any(|&(bq, bns, bl)| bq == aq || (bns == ns && bl == local))
-                {
-                    return Err(err(K::DuplicateAttribute(aq.into()), off));
+                for b in &attrs[..i] {
+                    let bq = region.get(b.qname.clone()).unwrap_or("");
+                    let (_, bl) = split_at_colon(bq, b.colon);
+                    let same = short_eq_bytes(bq.as_bytes(), aq.as_bytes())
+                        || (short_eq_bytes(bl.as_bytes(), local.as_bytes())
+                            && names(b).is_ok_and(|(_, bns, _)| bns == ns));
+                    if same {
+                        return Err(err(K::DuplicateAttribute(aq.into()), off));
+                    }
                 }
-                seen[i] = (aq, ns, local);
             }
         } else {
             let mut qnames = std::collections::HashSet::with_capacity(attrs.len());
@@ -836,13 +956,14 @@ impl Scanner {
     }
 }
 
-fn check_xml_chars(s: &str, base: u64) -> Result<(), SyntaxError> {
+/// Checks that `s` holds only XML characters; returns whether it holds a CR.
+fn check_xml_chars(s: &str, base: u64) -> Result<bool, SyntaxError> {
     // Fast path, written to vectorize: only control characters other than TAB, LF and CR, and
     // the non-characters U+FFFE/U+FFFF (lead byte 0xEF), need a closer look.
-    if !has_disallowed_control(s.as_bytes()) && memchr(0xEF, s.as_bytes()).is_none() {
-        return Ok(());
+    if has_disallowed_control(s.as_bytes()) || memchr(0xEF, s.as_bytes()).is_some() {
+        check_xml_chars_slow(s, base)?;
     }
-    check_xml_chars_slow(s, base)
+    Ok(memchr(b'\r', s.as_bytes()).is_some())
 }
 
 /// Whether `bytes` holds a control character other than TAB, LF and CR. Written without
@@ -905,6 +1026,35 @@ fn find_any<const N: usize>(d: &[u8], needles: [u8; N]) -> Option<usize> {
     found.map(|p| i + p)
 }
 
+/// The length of an attribute value (up to its closing `quote`) and whether it is plain: free
+/// of references, `<` and whitespace characters to normalize (TAB, LF, CR: the only bytes
+/// below 0x20 left after the character check). One pass, eight bytes at a time.
+fn value_end(d: &[u8], quote: u8) -> Option<(usize, bool)> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit of each matching byte; the lowest one is exact, which is all this needs.
+    let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let mut i = 0;
+    while let Some(w) = d.get(i..i + 8) {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let q = zero(x ^ (LO * u64::from(quote)));
+        let special = zero(x ^ (LO * u64::from(b'&')))
+            | zero(x ^ (LO * u64::from(b'<')))
+            | (x.wrapping_sub(LO * 0x20) & !x & HI);
+        if q != 0 && (special == 0 || q.trailing_zeros() < special.trailing_zeros()) {
+            return Some((i + (q.trailing_zeros() / 8) as usize, true));
+        }
+        if special != 0 {
+            let len = find_any(d.get(i..)?, [quote])?;
+            return Some((i + len, false));
+        }
+        i += 8;
+    }
+    let rest = d.get(i..)?;
+    let len = rest.iter().position(|&b| b == quote)?;
+    Some((i + len, !needs_decoding(&rest[..len])))
+}
+
 /// Whether an attribute value has a reference, a `<` or a whitespace character to normalize
 /// (TAB, LF, CR: the only bytes below 0x20 left after the character check).
 fn needs_decoding(raw: &[u8]) -> bool {
@@ -931,47 +1081,51 @@ fn needs_decoding(raw: &[u8]) -> bool {
 /// The pseudo-attributes of an XML declaration (after `<?xml`): `version`, then optionally
 /// `encoding` and `standalone`, in this order, as production [23] of XML 1.0 allows.
 fn valid_xml_declaration(rest: &str) -> bool {
-    let ws: &[char] = &[' ', '\t', '\r', '\n'];
-    // ` name = "value"`: the value and what follows, if `s` starts with that pseudo-attribute.
-    let pseudo = |s: &'_ str, name: &str| -> Option<(String, usize)> {
-        let t = s.trim_start_matches(ws);
+    fn trim(s: &[u8]) -> &[u8] {
+        let n = s.iter().take_while(|&&b| is_ws(b)).count();
+        &s[n..]
+    }
+    // ` name = "value"`: the value and how many bytes it took, if `s` starts with that
+    // pseudo-attribute.
+    fn pseudo<'s>(s: &'s [u8], name: &[u8]) -> Option<(&'s [u8], usize)> {
+        let t = trim(s);
         if t.len() == s.len() {
             return None;
         }
-        let t = t
-            .strip_prefix(name)?
-            .trim_start_matches(ws)
-            .strip_prefix('=')?
-            .trim_start_matches(ws);
-        let quote = t.chars().next().filter(|&q| q == '"' || q == '\'')?;
-        let (value, after) = t[1..].split_once(quote)?;
-        Some((value.to_owned(), s.len() - after.len()))
-    };
-    let Some((version, used)) = pseudo(rest, "version") else {
+        let t = trim(trim(t.strip_prefix(name)?).strip_prefix(b"=")?);
+        let (&quote, t) = t.split_first()?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let end = t.iter().position(|&b| b == quote)?;
+        Some((&t[..end], s.len() - (t.len() - end - 1)))
+    }
+    let rest = rest.as_bytes();
+    let Some((version, used)) = pseudo(rest, b"version") else {
         return false;
     };
-    let digits = version.strip_prefix("1.").unwrap_or("");
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = version.strip_prefix(b"1.").unwrap_or_default();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return false;
     }
     let mut s = &rest[used..];
-    if let Some((enc, used)) = pseudo(s, "encoding") {
-        let ok = enc.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+    if let Some((enc, used)) = pseudo(s, b"encoding") {
+        let ok = enc.first().is_some_and(u8::is_ascii_alphabetic)
             && enc
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !ok {
             return false;
         }
         s = &s[used..];
     }
-    if let Some((sa, used)) = pseudo(s, "standalone") {
-        if sa != "yes" && sa != "no" {
+    if let Some((sa, used)) = pseudo(s, b"standalone") {
+        if sa != b"yes" && sa != b"no" {
             return false;
         }
         s = &s[used..];
     }
-    s.bytes().all(is_ws)
+    s.iter().all(|&b| is_ws(b))
 }
 
 /// XML's end-of-line handling: CRLF and a lone CR become LF. Only literal characters go
@@ -1056,11 +1210,9 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             _ => return Err(K::Malformed("attribute value must be quoted")),
         };
         let value_start = i + 1;
-        let value_len = find_any(&region[value_start..], [quote])
+        let (value_len, plain) = value_end(&region[value_start..], quote)
             .ok_or(K::Malformed("unterminated attribute value"))?;
         let raw = &region[value_start..value_start + value_len];
-        // Values rarely need decoding; two vectorized searches tell.
-        let plain = !needs_decoding(raw);
         if plain {
             out.push(RawAttr {
                 qname: name,

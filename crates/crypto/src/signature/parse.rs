@@ -26,7 +26,7 @@ pub(crate) struct SignatureDoc {
 /// signature's parts by literal tag name, so the `ds:` prefix is part of the format.
 fn first_by_qname(doc: &Document, qname: &str) -> Option<NodeId> {
     // Nodes are numbered in document order.
-    (0..doc.len()).find(|&id| doc.element(id).is_some_and(|e| e.qname == qname))
+    (0..doc.len()).find(|&id| doc.has_qname(id, qname))
 }
 
 impl SignatureDoc {

@@ -567,6 +567,10 @@ impl Handler for SoapHandler {
                 )
                 .into());
             }
+            if self.text.capacity() == 0 {
+                // Room for the usual value at once, not by doubling from a few bytes.
+                self.text.reserve(64);
+            }
             self.text.push_str(text);
         }
         Ok(())
