@@ -116,15 +116,7 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
         // configuration).
         let mut starting = Vec::new();
         for layout in &mut network.nodes {
-            let l = &mut layout.listeners;
-            let listeners = node::Listeners {
-                client_http: l.client_http.take(),
-                client_https: l.client_https.take(),
-                server: l.server.take(),
-                ocsp_responder: l.ocsp_responder.take(),
-                health_check: l.health_check.take(),
-                admin: l.admin.take(),
-            };
+            let listeners = std::mem::take(&mut layout.listeners);
             let config = layout.config.clone();
             let name = layout.name.clone();
             starting.push(async move {

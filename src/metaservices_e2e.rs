@@ -249,15 +249,7 @@ async fn metaservices_through_two_security_servers() {
 
     let mut nodes = Vec::new();
     for layout in &mut network.nodes {
-        let l = &mut layout.listeners;
-        let listeners = node::Listeners {
-            client_http: l.client_http.take(),
-            client_https: l.client_https.take(),
-            server: l.server.take(),
-            ocsp_responder: l.ocsp_responder.take(),
-            health_check: l.health_check.take(),
-            admin: l.admin.take(),
-        };
+        let listeners = std::mem::take(&mut layout.listeners);
         nodes.push(node::start(&layout.config, listeners).await.unwrap());
     }
     let proxy = network

@@ -20,14 +20,21 @@ use xroad_signer::{KeySigner, KeyUsage, ServiceConfig, Signer, SignerConfig, Sig
 
 use crate::config::NodeConfig;
 
-/// Listeners bound before the node starts (the demo binds them to learn the ports).
+/// Listeners bound before the node starts (the demo binds them to learn the ports); those
+/// left `None` are bound from the node configuration.
 #[derive(Debug, Default)]
 pub(crate) struct Listeners {
+    /// Client proxy, HTTP.
     pub client_http: Option<std::net::TcpListener>,
+    /// Client proxy, HTTPS.
     pub client_https: Option<std::net::TcpListener>,
+    /// Server proxy (mutual TLS from other security servers).
     pub server: Option<std::net::TcpListener>,
+    /// OCSP responses of own certificates.
     pub ocsp_responder: Option<std::net::TcpListener>,
+    /// Health check.
     pub health_check: Option<std::net::TcpListener>,
+    /// Readiness, liveness, metrics.
     pub admin: Option<std::net::TcpListener>,
 }
 

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{free_port, ChildGuard, Demo, BIN};
+use support::{free_port, run_node, Demo, BIN};
 
 /// A TCP load balancer: each connection goes to the first backend that accepts it, bytes are
 /// relayed untouched (the TLS session is between the peer and the node).
@@ -141,49 +141,6 @@ fn node_config(provider_dir: &Path, dir: &Path, db: &str, server: &str, ocsp: &s
     path
 }
 
-fn health_addr(config: &Path) -> String {
-    let text = std::fs::read_to_string(config).unwrap();
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("health-check: "))
-        .unwrap()
-        .to_owned()
-}
-
-fn start(name: &str, config: &Path) -> ChildGuard {
-    let log = config.with_extension(format!("{}.log", name.replace(' ', "-")));
-    let mut node = ChildGuard::spawn(
-        name,
-        Command::new(BIN)
-            .args(["run", "-c"])
-            .arg(config)
-            .env("XROAD_LOG_LEVEL", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap()),
-    );
-    let health = health_addr(config);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !healthy(&health) {
-        assert!(
-            node.exited().is_none(),
-            "{name} exited while starting: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        assert!(Instant::now() < deadline, "{name} not ready within 60 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    node
-}
-
-fn healthy(addr: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
-}
-
 /// `GET /pets` of the provider's REST service through the consumer: the status and the
 /// `X-Road-Error` header, if any.
 fn call(consumer_http: &str, client: &str, provider: &str) -> String {
@@ -271,9 +228,9 @@ fn two_nodes_on_one_postgresql_serve_a_change_made_on_either() {
     let _server_lb = Balancer::start(&provider.server, vec![ports[0].clone(), ports[2].clone()]);
     let _ocsp_lb = Balancer::start(&ocsp_addr, vec![ports[1].clone(), ports[3].clone()]);
 
-    let mut node1 = start("node1", &n1);
-    let mut node2 = start("node2", &n2);
-    let _consumer = start("consumer", &consumer.config);
+    let mut node1 = run_node("node1", &n1);
+    let mut node2 = run_node("node2", &n2);
+    let _consumer = run_node("consumer", &consumer.config);
     let client = consumer.subsystem();
     let service_owner = provider.subsystem();
     assert_eq!(call(&consumer.client_http, client, service_owner), "200");
@@ -310,7 +267,7 @@ fn two_nodes_on_one_postgresql_serve_a_change_made_on_either() {
     };
     denied("node 2 alone");
     // ... and so does node 1 alone.
-    let _node1 = start("node1 again", &n1);
+    let _node1 = run_node("node1 again", &n1);
     node2.stop(Duration::from_secs(15));
     denied("node 1 alone");
 }

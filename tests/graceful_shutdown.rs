@@ -6,12 +6,11 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{ChildGuard, Demo, BIN};
+use support::{run_node, ChildGuard, Demo};
 
 /// How long the information system takes to answer.
 const SLOW: Duration = Duration::from_secs(2);
@@ -102,48 +101,6 @@ fn slow_is(listener: TcpListener, received: mpsc::Sender<()>) {
     });
 }
 
-fn config_value(config: &Path, key: &str) -> String {
-    std::fs::read_to_string(config)
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix(&format!("{key}: "))
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| panic!("{key} not in {}", config.display()))
-}
-
-fn healthy(addr: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
-}
-
-/// `xroad-sidecar run -c config`, once its health check passes.
-fn run(name: &str, config: &Path) -> ChildGuard {
-    let mut node = ChildGuard::spawn(
-        name,
-        Command::new(BIN)
-            .args(["run", "-c"])
-            .arg(config)
-            .env("XROAD_LOG_LEVEL", "warn")
-            .stdout(Stdio::null()),
-    );
-    let health = config_value(config, "health-check");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !healthy(&health) {
-        assert!(node.exited().is_none(), "{name} exited while starting");
-        assert!(Instant::now() < deadline, "{name} not ready within 60 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    node
-}
-
 /// Waits (bounded) for `node` to exit by itself.
 fn exit_status(node: &mut ChildGuard, within: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + within;
@@ -168,8 +125,8 @@ fn sigterm_lets_the_message_in_flight_finish() {
     slow_is(listener, received_tx);
 
     let demo = Demo::start_with(&["--external-nodes"], Some(&topology(&is_url)), &[]);
-    let mut provider = run("provider", &demo.node("provider").config);
-    let mut consumer = run("consumer", &demo.node("consumer").config);
+    let mut provider = run_node("provider", &demo.node("provider").config);
+    let mut consumer = run_node("consumer", &demo.node("consumer").config);
     let proxy = demo.node("consumer").client_http.clone();
 
     let client = std::thread::spawn(move || {

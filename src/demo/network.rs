@@ -44,23 +44,9 @@ const CONF_VALIDITY: Duration = Duration::from_secs(30 * 86_400);
 const MARKER: &str = ".xroad-demo-network";
 
 /// A node's listeners, bound on 127.0.0.1 before anything else so that their ports can be
-/// written into the global configuration and the node configurations. The proxy takes them
-/// (`Option::take`) instead of binding the addresses in the node configuration again.
-#[derive(Debug)]
-pub(crate) struct NodeListeners {
-    /// Client proxy, HTTP.
-    pub client_http: Option<TcpListener>,
-    /// Client proxy, HTTPS.
-    pub client_https: Option<TcpListener>,
-    /// Server proxy (mutual TLS from other security servers).
-    pub server: Option<TcpListener>,
-    /// OCSP responses of own certificates.
-    pub ocsp_responder: Option<TcpListener>,
-    /// Health check.
-    pub health_check: Option<TcpListener>,
-    /// Readiness, liveness, metrics.
-    pub admin: Option<TcpListener>,
-}
+/// written into the global configuration and the node configurations. The node takes them
+/// instead of binding the addresses in the node configuration again.
+pub(crate) type NodeListeners = crate::node::Listeners;
 
 fn bind() -> Result<(TcpListener, SocketAddr), String> {
     let l = TcpListener::bind("127.0.0.1:0")

@@ -10,9 +10,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use xroad_devnet::topology::Topology;
-
-use super::http::{self, HttpMessage};
+use super::http::HttpMessage;
 use super::*;
 use crate::demo::network::soap_envelope;
 
@@ -34,14 +32,7 @@ async fn hello(proxy: SocketAddr) -> HttpMessage {
         &service("FST/GOV/1/s", "helloService"),
         "<ns1:helloService><name>fastest</name></ns1:helloService>",
     );
-    http::send(
-        proxy,
-        "POST",
-        "/",
-        &[("Content-Type", "text/xml; charset=utf-8")],
-        envelope.as_bytes(),
-    )
-    .await
+    post_soap_to(proxy, &envelope).await
 }
 
 #[track_caller]
@@ -80,14 +71,7 @@ async fn the_fastest_provider_server_is_cached() {
         let _is = MockIs::start(service, |req| {
             Action::Sleep(Duration::from_millis(300), soap_echo(req))
         });
-        let topology = Topology::parse(&NET.replace("{url}", &url)).expect("topology");
-        let parent = state_dir("fastest");
-        std::fs::create_dir_all(&parent).expect("state parent");
-        let dir = tempfile::Builder::new()
-            .prefix("net-")
-            .tempdir_in(&parent)
-            .expect("temp dir");
-        let mut net = build_network(&topology, dir.path()).await.expect("network");
+        let (dir, mut net) = own_network("fastest", &NET.replace("{url}", &url)).await;
 
         // pb's server proxy port: counts the connections and holds them, silent.
         let silent = net
@@ -115,15 +99,7 @@ async fn the_fastest_provider_server_is_cached() {
             .find(|n| n.name == "ca")
             .expect("consumer");
         let proxy = layout.config.listen.client_http.expect("client proxy");
-        let l = &mut layout.listeners;
-        let listeners = node::Listeners {
-            client_http: l.client_http.take(),
-            client_https: l.client_https.take(),
-            server: l.server.take(),
-            ocsp_responder: l.ocsp_responder.take(),
-            health_check: l.health_check.take(),
-            admin: l.admin.take(),
-        };
+        let listeners = std::mem::take(&mut layout.listeners);
         let mut config = layout.config.clone();
         assert_eq!(
             config.peers.client_fastest_connecting_ssl_uri_cache_period,

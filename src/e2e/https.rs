@@ -3,8 +3,6 @@
 //! `CustomSSLSocketFactory`), and redirects that are not followed (Java's `HttpClientCreator`
 //! disables redirect handling): SOAP treats the `302` as an HTTP error, REST relays it.
 
-use xroad_devnet::topology::Topology;
-
 use super::http::{self, response, Action, MockIs};
 use super::*;
 use crate::demo::network::soap_envelope;
@@ -62,14 +60,7 @@ async fn https_provider_pinning_and_redirects() {
         let _is_b = MockIs::start_tls(listener_b, tls(&cert_b, &key_b), handler);
 
         let yaml = NET.replace("{a}", &url_a).replace("{b}", &url_b);
-        let topology = Topology::parse(&yaml).expect("topology");
-        let parent = state_dir("https");
-        std::fs::create_dir_all(&parent).expect("state parent");
-        let dir = tempfile::Builder::new()
-            .prefix("net-")
-            .tempdir_in(&parent)
-            .expect("temp dir");
-        let mut net = build_network(&topology, dir.path()).await.expect("network");
+        let (dir, mut net) = own_network("https", &yaml).await;
 
         // The provider's subsystem has A's certificate as its IS certificate; `open` does
         // not ask the service for it.
@@ -105,16 +96,7 @@ async fn https_provider_pinning_and_redirects() {
                 &service("TLS/GOV/1/s", code),
                 &format!("<ns1:{code}><data>over TLS</data></ns1:{code}>"),
             );
-            async move {
-                http::send(
-                    proxy,
-                    "POST",
-                    "/",
-                    &[("Content-Type", "text/xml; charset=utf-8")],
-                    envelope.as_bytes(),
-                )
-                .await
-            }
+            async move { post_soap_to(proxy, &envelope).await }
         };
         let faultstring = |r: &http::HttpMessage| {
             let t = r.text();

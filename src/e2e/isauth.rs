@@ -6,8 +6,6 @@
 //! `AbstractClientProxyHandler#handle` catches as a `Throwable` and gives the client proxy's
 //! prefix: `server.clientproxy.ssl_authentication_failed`, for SOAP and REST alike.
 
-use xroad_devnet::topology::Topology;
-
 use super::http::{self, HttpMessage};
 use super::*;
 use crate::demo::network::soap_envelope;
@@ -108,14 +106,7 @@ async fn is_authentication_modes_over_http_and_https() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let (registered, registered_key, registered_der) = certificate();
         let (other, other_key, _) = certificate();
-        let topology = Topology::parse(NET).expect("topology");
-        let parent = state_dir("isauth");
-        std::fs::create_dir_all(&parent).expect("state parent");
-        let dir = tempfile::Builder::new()
-            .prefix("net-")
-            .tempdir_in(&parent)
-            .expect("temp dir");
-        let mut net = build_network(&topology, dir.path()).await.expect("network");
+        let (dir, mut net) = own_network("isauth", NET).await;
 
         let consumer = net.node("ca").expect("consumer");
         let store = xroad_serverconf::Store::open(&consumer.config.database_url())

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::http::{self, Action};
+use super::http::Action;
 use super::pki::PrivateNet;
 use super::*;
 use crate::demo::network::soap_envelope;
@@ -62,16 +62,7 @@ async fn message_size_limit_and_client_timeout() {
                 &service("LIM/GOV/1/s", code),
                 &format!("<ns1:{code}><data>{data}</data></ns1:{code}>"),
             );
-            async move {
-                http::send(
-                    proxy,
-                    "POST",
-                    "/",
-                    &[("Content-Type", "text/xml; charset=utf-8")],
-                    envelope.as_bytes(),
-                )
-                .await
-            }
+            async move { post_soap_to(proxy, &envelope).await }
         };
 
         // Under the limit: served.

@@ -10,12 +10,11 @@
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use xroad_devnet::topology::Topology;
 use xroad_fault::XRoadError;
 use xroad_proxy::{AuthCredentials, PeerIdentity, ProxySettings, TlsAcceptor, TlsConnector};
 
 use super::forge::Forger;
-use super::http::{self, HttpMessage};
+use super::http::HttpMessage;
 use super::*;
 
 const NET: &str = r#"instance: MITM
@@ -119,14 +118,7 @@ async fn echo(proxy: SocketAddr, data: &str) -> HttpMessage {
         &service("MITM/GOV/1/s", "echo"),
         &format!("<ns1:echo><data>{data}</data></ns1:echo>"),
     );
-    http::send(
-        proxy,
-        "POST",
-        "/",
-        &[("Content-Type", "text/xml; charset=utf-8")],
-        envelope.as_bytes(),
-    )
-    .await
+    post_soap_to(proxy, &envelope).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,14 +127,7 @@ async fn a_byte_flipped_between_the_servers_is_caught_by_the_signatures() {
         let service = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/soap/echo", service.local_addr().expect("addr"));
         let _is = MockIs::start(service, |req| Action::Respond(soap_echo(req)));
-        let topology = Topology::parse(&NET.replace("{url}", &url)).expect("topology");
-        let parent = state_dir("mitm");
-        std::fs::create_dir_all(&parent).expect("state parent");
-        let dir = tempfile::Builder::new()
-            .prefix("net-")
-            .tempdir_in(&parent)
-            .expect("temp dir");
-        let mut net = build_network(&topology, dir.path()).await.expect("network");
+        let (dir, mut net) = own_network("mitm", &NET.replace("{url}", &url)).await;
 
         // The registered address of `pa` becomes the man in the middle's; `pa` serves on
         // another port that only the man in the middle knows.

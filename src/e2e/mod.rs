@@ -207,15 +207,7 @@ pub(crate) async fn start_nodes(net: &mut Network, skip: &[&str]) -> Vec<node::N
         if skip.contains(&layout.name.as_str()) {
             continue;
         }
-        let l = &mut layout.listeners;
-        let listeners = node::Listeners {
-            client_http: l.client_http.take(),
-            client_https: l.client_https.take(),
-            server: l.server.take(),
-            ocsp_responder: l.ocsp_responder.take(),
-            health_check: l.health_check.take(),
-            admin: l.admin.take(),
-        };
+        let listeners = std::mem::take(&mut layout.listeners);
         let n = node::start(&layout.config, listeners)
             .await
             .unwrap_or_else(|e| panic!("node {}: {e}", layout.name));
@@ -596,14 +588,34 @@ where
 
 /// Sends a SOAP request (`text/xml`) to the consumer's client proxy.
 pub(crate) async fn post_soap(env: &Env, envelope: &str) -> HttpMessage {
+    post_soap_to(env.proxy, envelope).await
+}
+
+/// Sends a SOAP request (`text/xml`) to the client proxy at `proxy`.
+pub(crate) async fn post_soap_to(proxy: SocketAddr, envelope: &str) -> HttpMessage {
     http::send(
-        env.proxy,
+        proxy,
         "POST",
         "/",
         &[("Content-Type", "text/xml; charset=utf-8")],
         envelope.as_bytes(),
     )
     .await
+}
+
+/// A network of one test's own, built from the topology `yaml` in a temporary folder under
+/// [`state_dir`]`(tag)` (so that leftovers of a killed run are removed); the folder goes
+/// when the returned guard drops.
+pub(crate) async fn own_network(tag: &str, yaml: &str) -> (tempfile::TempDir, Network) {
+    let topology = Topology::parse(yaml).expect("topology");
+    let parent = state_dir(tag);
+    std::fs::create_dir_all(&parent).expect("state parent");
+    let dir = tempfile::Builder::new()
+        .prefix("net-")
+        .tempdir_in(&parent)
+        .expect("temp dir");
+    let net = build_network(&topology, dir.path()).await.expect("network");
+    (dir, net)
 }
 
 /// The `xrd:id` of an envelope made by [`crate::demo::network::soap_envelope`].

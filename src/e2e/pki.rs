@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 use xroad_crypto::Certificate;
 use xroad_devnet::ocsp::{ResponderState, ResponseSigner};
 use xroad_devnet::pki::serial_hex;
-use xroad_devnet::topology::Topology;
 use xroad_proxy::health_checks as hc;
 use xroad_signer::{KeyUsage, Signer, SignerConfig, SOFT_TOKEN_ID};
 
@@ -40,17 +39,7 @@ impl PrivateNet {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/echo", listener.local_addr().expect("addr"));
         let mock = MockIs::start(listener, handler);
-        let topology = Topology::parse(&yaml.replace("{mock}", &url)).expect("topology");
-        // The shared network's folder naming, so that leftovers of a killed run are removed.
-        let parent = state_dir("private");
-        std::fs::create_dir_all(&parent).expect("state parent");
-        let dir = tempfile::Builder::new()
-            .prefix("net-")
-            .tempdir_in(&parent)
-            .expect("temp dir");
-        let mut net = build_network(&topology, dir.path())
-            .await
-            .expect("private network");
+        let (dir, mut net) = own_network("private", &yaml.replace("{mock}", &url)).await;
         prepare(&mut net);
         let nodes = start_nodes(&mut net, &[]).await;
         PrivateNet {
@@ -101,14 +90,7 @@ impl PrivateNet {
             &service(provider, "echo"),
             "<ns1:echo><data>pki</data></ns1:echo>",
         );
-        http::send(
-            proxy,
-            "POST",
-            "/",
-            &[("Content-Type", "text/xml; charset=utf-8")],
-            envelope.as_bytes(),
-        )
-        .await
+        post_soap_to(proxy, &envelope).await
     }
 }
 

@@ -311,8 +311,10 @@ pub fn healthy(addr: &str) -> bool {
 }
 
 /// `xroad-sidecar run -c config` (a node of a `demo --external-nodes` network), once its
-/// health check passes (at most 60 s).
+/// health check passes (at most 60 s). Its log goes to a file beside `config`, shown if the
+/// node exits while starting.
 pub fn run_node(name: &str, config: &Path) -> ChildGuard {
+    let log = config.with_extension(format!("{}.log", name.replace(' ', "-")));
     let mut node = ChildGuard::spawn(
         name,
         Command::new(BIN)
@@ -320,12 +322,17 @@ pub fn run_node(name: &str, config: &Path) -> ChildGuard {
             .arg(config)
             .env("XROAD_LOG_LEVEL", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null()),
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("node log file")),
     );
     let health = config_value(config, "health-check");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !healthy(&health) {
-        assert!(node.exited().is_none(), "{name} exited while starting");
+        assert!(
+            node.exited().is_none(),
+            "{name} exited while starting: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         assert!(Instant::now() < deadline, "{name} not ready within 60 s");
         std::thread::sleep(Duration::from_millis(20));
     }
