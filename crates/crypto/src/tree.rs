@@ -419,7 +419,14 @@ impl Document {
 
     /// The concatenated text of the children of `id` (not of deeper descendants).
     pub fn text(&self, id: NodeId) -> String {
-        let mut out = String::new();
+        let len = self
+            .children(id)
+            .map(|c| match self.nodes.get(c) {
+                Some(NodeData::Text(s)) => (s.end - s.start) as usize,
+                _ => 0,
+            })
+            .sum();
+        let mut out = String::with_capacity(len);
         for c in self.children(id) {
             if let Some(NodeData::Text(s)) = self.nodes.get(c) {
                 out.push_str(self.s(s));

@@ -11,7 +11,11 @@ pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     if !text.as_bytes().iter().any(is_ws) {
         return engine.decode(text).ok();
     }
-    let compact: Vec<u8> = text.bytes().filter(|b| !is_ws(b)).collect();
+    // Line by line, into a buffer sized once.
+    let mut compact = Vec::with_capacity(text.len());
+    for piece in text.as_bytes().split(is_ws) {
+        compact.extend_from_slice(piece);
+    }
     engine.decode(compact).ok()
 }
 
