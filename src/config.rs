@@ -99,6 +99,9 @@ pub struct Peers {
     /// `proxy.client-fastest-connecting-ssl-uri-cache-period`); 0 turns the cache off.
     #[serde(with = "secs")]
     pub client_fastest_connecting_ssl_uri_cache_period: Duration,
+    /// Idle connections kept open per peer security server address, for reuse. Java's pool
+    /// allows up to 2,500 connections per route (`proxy.pool-total-default-max-connections-per-route`).
+    pub pool_max_idle_connections: usize,
 }
 
 /// Limits on what one message may cost.
@@ -164,6 +167,7 @@ impl Default for Peers {
             ocsp_ports: BTreeMap::new(),
             connect_timeout: Duration::from_secs(30),
             client_fastest_connecting_ssl_uri_cache_period: Duration::from_secs(3600),
+            pool_max_idle_connections: 256,
         }
     }
 }

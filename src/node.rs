@@ -425,6 +425,7 @@ fn proxy_settings(config: &NodeConfig) -> Result<ProxySettings, String> {
     s.peer_ocsp_ports = config.peers.ocsp_ports.clone().into_iter().collect();
     s.connect_timeout = config.peers.connect_timeout;
     s.fastest_cache_period = config.peers.client_fastest_connecting_ssl_uri_cache_period;
+    s.peer_pool_max_idle = config.peers.pool_max_idle_connections;
     s.client_timeout = config.limits.client_timeout;
     Ok(s)
 }

@@ -31,6 +31,9 @@
 #                   suites, so the servers agree on GCM); Java's channel, CBC only:
 #                   TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,TLS_DHE_RSA_WITH_AES_256_CBC_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384
 #   KEEP_TMP=1      keep the temp dir
+#   HOLD=1          after the smoke run, keep the network up for experiments by hand
+#                   (strace, perf, wrk with other settings): prints the URL and the PIDs,
+#                   and stops the run (cleanly) when the file it names is created
 #   PROFILE=1       also sample both servers with `perf record` during every case and write
 #                   the hottest functions to OUT/profile-<node>-<case>.txt and the CPU time
 #                   per message by stage to OUT/stages-<node>-<case>.txt (stages.py)
@@ -50,6 +53,7 @@ ONLY=${ONLY:-}
 BASE_PORT=${BASE_PORT:-18600}
 KEEP_TMP=${KEEP_TMP:-0}
 PROFILE=${PROFILE:-0}
+HOLD=${HOLD:-0}
 P_SVC=$BASE_PORT
 SOAP_LUA=$SHARED/bench/soap-post.lua
 REST_LUA=$HERE/rest-post.lua
@@ -211,6 +215,11 @@ smoke "$REST_LUA" "$REST_SMALL"
 sleep 2
 for n in provider consumer; do IDLE[$n]=$(rss_kb "${PID[$n]}" VmRSS); done
 log "idle RSS after warm-up: provider ${IDLE[provider]} kB, consumer ${IDLE[consumer]} kB"
+if [ "$HOLD" = 1 ]; then
+    log "holding: URL=$URL consumer=${PID[consumer]} provider=${PID[provider]} service=$SVC_MASTER; touch $W/stop to end"
+    until [ -e "$W/stop" ]; do sleep 1; done
+    exit 0
+fi
 
 # ------------------------------------------------------------------ cases
 cpu_ticks() { local f; read -r -a f <<<"$(sed 's/.*) //' "/proc/$1/stat")"; echo $((f[11] + f[12])); }

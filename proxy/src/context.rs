@@ -52,6 +52,9 @@ pub struct ProxySettings {
     /// How long the fastest of several provider addresses is remembered (Java's
     /// `proxy.client-fastest-connecting-ssl-uri-cache-period`, 3600 s); zero turns it off.
     pub fastest_cache_period: Duration,
+    /// Idle connections kept per peer address. Fewer than the concurrent exchanges with a
+    /// peer means a TLS handshake for each exchange above it.
+    pub peer_pool_max_idle: usize,
 }
 
 impl Default for ProxySettings {
@@ -67,6 +70,7 @@ impl Default for ProxySettings {
             client_timeout: Duration::ZERO,
             pooled_connections: true,
             fastest_cache_period: Duration::from_secs(3600),
+            peer_pool_max_idle: 256,
         }
     }
 }

@@ -18,9 +18,6 @@ use crate::context::ProxyContext;
 use crate::transport::Body;
 use crate::TlsConnector;
 
-/// Idle connections kept per address.
-const MAX_IDLE_PER_ADDRESS: usize = 32;
-
 /// Java's `CACHED_TIMEOUT`: the connect (and handshake) timeout of a cached fastest address.
 const CACHED_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -118,14 +115,15 @@ impl PeerPool {
         None
     }
 
-    /// Returns a connection whose exchange is complete.
-    pub(crate) fn put_back(&self, conn: PeerConn) {
+    /// Returns a connection whose exchange is complete; it is kept if fewer than `max_idle`
+    /// connections to its address are.
+    pub(crate) fn put_back(&self, conn: PeerConn, max_idle: usize) {
         if conn.sender.is_closed() {
             return;
         }
         if let Ok(mut idle) = self.idle.lock() {
             let list = idle.entry(conn.address).or_default();
-            if list.len() < MAX_IDLE_PER_ADDRESS {
+            if list.len() < max_idle {
                 list.push((conn.server, conn.sender));
             }
         }

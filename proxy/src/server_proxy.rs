@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::header::HeaderMap;
 use hyper::service::service_fn;
@@ -345,8 +346,7 @@ pub(crate) fn fault_multipart(
     e: XRoadError,
     original_content_type: Option<&str>,
 ) -> Response<Body> {
-    let (tx, body) = transport::channel_body(4);
-    let Ok((w, ct)) = TransportWriter::new(tx) else {
+    let Ok((w, ct)) = TransportWriter::buffered() else {
         let spelling = ctx.settings().spelling;
         let e = e.with_origin(xroad_fault::Origin::ServerProxy);
         let mut r = plain_fault(&e, spelling, false);
@@ -354,12 +354,11 @@ pub(crate) fn fault_multipart(
         return r;
     };
     let xml = fault_part(ctx, e);
-    tokio::spawn(async move {
-        let r = w.finish_with_fault(xml).await;
-        if let Err(e) = r {
-            tracing::debug!("server proxy: fault not sent: {e}");
-        }
-    });
+    // In memory, the writer never waits: the message is complete at once.
+    let body = match w.finish_with_fault(xml).now_or_never() {
+        Some(Ok(bytes)) => transport::full_body(bytes),
+        _ => transport::full_body(Bytes::new()),
+    };
     let mut r = Response::builder()
         .status(200)
         .header("content-type", ct)

@@ -45,6 +45,7 @@ mod limits;
 mod mitm;
 mod operations;
 mod pki;
+mod pool;
 mod rest;
 mod soap;
 

@@ -11,7 +11,10 @@
 
 use std::io::{self, Write};
 
-use ring::rand::{SecureRandom, SystemRandom};
+use std::cell::RefCell;
+
+use rand::rngs::{OsRng, StdRng};
+use rand::{Rng, SeedableRng};
 
 use crate::MimeError;
 
@@ -35,22 +38,26 @@ pub struct Boundaries {
 }
 
 impl Boundaries {
-    /// Generates a fresh pair from the system CSPRNG.
+    /// Generates a fresh pair from a CSPRNG seeded once per thread by the system's: a
+    /// `getrandom` call per message was a system call on every message's path.
     pub fn generate() -> Result<Self, MimeError> {
-        let rng = SystemRandom::new();
-        let mut unique = String::with_capacity(UNIQUE_LEN);
-        let mut random = [0u8; 64];
-        while unique.len() < UNIQUE_LEN {
-            rng.fill(&mut random)
-                .map_err(|_| MimeError::RandomUnavailable)?;
-            // Rejection sampling: 208 = 4 * 52 keeps every letter equally likely.
-            for &b in random.iter().filter(|&&b| b < 208) {
-                if unique.len() == UNIQUE_LEN {
-                    break;
-                }
-                unique.push(char::from(BOUNDARY_LETTERS[usize::from(b % 52)]));
-            }
+        thread_local! {
+            static RNG: RefCell<Option<StdRng>> = const { RefCell::new(None) };
         }
+        let unique = RNG.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let rng = match &mut *slot {
+                Some(rng) => rng,
+                None => {
+                    slot.insert(StdRng::from_rng(OsRng).map_err(|_| MimeError::RandomUnavailable)?)
+                }
+            };
+            Ok::<String, MimeError>(
+                (0..UNIQUE_LEN)
+                    .map(|_| char::from(BOUNDARY_LETTERS[rng.gen_range(0..BOUNDARY_LETTERS.len())]))
+                    .collect(),
+            )
+        })?;
         Ok(Self {
             top: format!("xtop{unique}"),
             attachment: format!("xatt{unique}"),

@@ -129,29 +129,24 @@ async fn process(
         .map_err(|e| crate::context::signer_error(ErrorCode::CannotCreateSignature, e))?;
     let mut conn =
         peer::connect(ctx, ctx.connector(), &addresses, rest.service().provider()).await?;
-    let (tx, out) = transport::channel_body(8);
-    let (mut w, content_type) = TransportWriter::new(tx)?;
+    let small = transport::in_memory(body.iter().map(|(data, _)| data));
     let sent_header_part = header_part.clone();
     let (sent, sent_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let write = |mut w: TransportWriter| async move {
         let _sent = sent;
-        let result = async {
-            for o in ocsp {
-                w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
-                    .await?;
-            }
-            w.part(transport::REST_REQUEST, &[], sent_header_part)
+        for o in ocsp {
+            w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
                 .await?;
-            if let Some((data, _)) = &body {
-                w.spooled_part(transport::REST_BODY, &[], data).await?;
-            }
-            w.finish_signed(&signed).await
         }
-        .await;
-        if let Err(e) = result {
-            tracing::debug!("client proxy: REST request body not sent whole: {e}");
+        w.part(transport::REST_REQUEST, &[], sent_header_part)
+            .await?;
+        if let Some((data, _)) = &body {
+            w.spooled_part(transport::REST_BODY, &[], data).await?;
         }
-    });
+        w.finish_signed(&signed).await
+    };
+    let (content_type, out) =
+        transport::message_body(small, "client proxy: the REST request body", write).await?;
     let original_ct = header(&head.headers, "content-type")
         .unwrap_or("")
         .to_owned();
@@ -171,7 +166,8 @@ async fn process(
     };
     let response = super::with_client_timeout(ctx, &conn.address, sent_rx, exchange).await?;
     let response = read_response(ctx, response).await?;
-    ctx.peer_pool().put_back(conn);
+    ctx.peer_pool()
+        .put_back(conn, ctx.settings().peer_pool_max_idle);
     let message = response.message;
     if let Some(fault) = message.fault {
         return Err(fault);
@@ -200,15 +196,7 @@ async fn process(
         builder = builder.header(n.as_str(), v.as_str());
     }
     let body = match message.attachments.into_iter().next() {
-        Some(a) => {
-            let (tx, b) = transport::channel_body(8);
-            tokio::spawn(async move {
-                if let Err(e) = tx.send_spooled(&a.data).await {
-                    tx.abort(e).await;
-                }
-            });
-            b
-        }
+        Some(a) => transport::spooled_body(a.data),
         None => transport::full_body(Bytes::new()),
     };
     builder

@@ -114,31 +114,23 @@ pub(super) async fn process(
         .map_err(|e| crate::context::signer_error(ErrorCode::CannotCreateSignature, e))?;
 
     let mut conn = peer::connect(ctx, ctx.connector(), &addresses, service.provider()).await?;
-    let (tx, body) = transport::channel_body(8);
-    let (mut writer, content_type) = TransportWriter::new(tx)?;
     let soap_part = parts.first().cloned().unwrap_or_default();
+    let small = transport::in_memory(parts.iter());
     let soap_ct = request.soap_content_type.clone();
     let soap_headers = request.soap_part_headers.clone();
     let (sent, sent_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let write = |mut w: TransportWriter| async move {
         let _sent = sent;
-        let result = async {
-            for o in ocsp {
-                writer
-                    .part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
-                    .await?;
-            }
-            writer
-                .spooled_part(&soap_ct, &soap_headers, &soap_part)
+        for o in ocsp {
+            w.part(transport::OCSP_RESPONSE, &[], Bytes::from(o))
                 .await?;
-            writer.attachments(&attachments).await?;
-            writer.finish_signed(&signed).await
         }
-        .await;
-        if let Err(e) = result {
-            tracing::debug!("client proxy: request body not sent whole: {e}");
-        }
-    });
+        w.spooled_part(&soap_ct, &soap_headers, &soap_part).await?;
+        w.attachments(&attachments).await?;
+        w.finish_signed(&signed).await
+    };
+    let (content_type, body) =
+        transport::message_body(small, "client proxy: the request body", write).await?;
     let request_id = uuid::Uuid::new_v4().to_string();
     let http = hyper::Request::post("/")
         .header("host", host_header(&conn.address, addresses.len()))
@@ -159,7 +151,8 @@ pub(super) async fn process(
     };
     let response = super::with_client_timeout(ctx, &conn.address, sent_rx, exchange).await?;
     let response = super::read_response(ctx, response).await?;
-    ctx.peer_pool().put_back(conn);
+    ctx.peer_pool()
+        .put_back(conn, ctx.settings().peer_pool_max_idle);
     let message = response.message;
     if let Some(fault) = message.fault {
         return Err(fault);

@@ -152,24 +152,19 @@ async fn respond(
     // Java (`ServerRestMessageProcessor`) has written the REST response part and its body
     // when it signs: a signing failure is a fault part after them, instead of the signature.
     let signed = super::sign_response(ctx, signing, parts).await;
-    let (tx, out) = transport::channel_body(8);
-    let (mut w, ct) = TransportWriter::new(tx)?;
-    tokio::spawn(async move {
-        let result = async {
-            w.part(transport::REST_RESPONSE, &[], header_part).await?;
-            if let Some((data, _)) = &body {
-                w.spooled_part(transport::REST_BODY, &[], data).await?;
-            }
-            match &signed {
-                Ok(signed) => w.finish_signed(signed).await,
-                Err(fault) => w.finish_with_fault(fault.clone()).await,
-            }
+    let small = transport::in_memory(body.iter().map(|(data, _)| data));
+    let write = |mut w: TransportWriter| async move {
+        w.part(transport::REST_RESPONSE, &[], header_part).await?;
+        if let Some((data, _)) = &body {
+            w.spooled_part(transport::REST_BODY, &[], data).await?;
         }
-        .await;
-        if let Err(e) = result {
-            tracing::info!("server proxy: REST response not sent whole: {e}");
+        match &signed {
+            Ok(signed) => w.finish_signed(signed).await,
+            Err(fault) => w.finish_with_fault(fault.clone()).await,
         }
-    });
+    };
+    let (ct, out) =
+        transport::message_body(small, "server proxy: the REST response", write).await?;
     Response::builder()
         .status(200)
         .header("content-type", ct)

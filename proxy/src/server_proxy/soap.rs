@@ -166,32 +166,34 @@ where
         Err((e, Some(partial))) => (partial, Err(super::fault_part(ctx, e))),
         Err((e, None)) => return Ok(super::fault_multipart(ctx, e, Some(&content_type))),
     };
-    let (tx, body) = transport::channel_body(8);
-    let (mut w, ct) = TransportWriter::new(tx)?;
-    tokio::spawn(async move {
-        let result = async {
-            w.spooled_part(
-                &provider.soap_content_type,
-                &provider.soap_headers,
-                &provider.soap,
-            )
-            .await?;
-            w.attachments(&provider.attachments).await?;
-            match &signed {
-                Ok(signed) => w.finish_signed(signed).await,
-                Err(fault) => w.finish_with_fault(fault.clone()).await,
-            }
+    let small = transport::in_memory(
+        std::iter::once(&provider.soap).chain(provider.attachments.iter().map(|a| &a.data)),
+    );
+    let original_content_type = provider.original_content_type.clone();
+    let write = |mut w: TransportWriter| async move {
+        w.spooled_part(
+            &provider.soap_content_type,
+            &provider.soap_headers,
+            &provider.soap,
+        )
+        .await?;
+        w.attachments(&provider.attachments).await?;
+        match &signed {
+            Ok(signed) => w.finish_signed(signed).await,
+            Err(fault) => w.finish_with_fault(fault.clone()).await,
         }
-        .await;
-        if let Err(e) = result {
-            tracing::info!("server proxy: response to the client proxy not sent whole: {e}");
-        }
-    });
+    };
+    let (ct, body) = transport::message_body(
+        small,
+        "server proxy: the response to the client proxy",
+        write,
+    )
+    .await?;
     Response::builder()
         .status(200)
         .header("content-type", ct)
         .header(HEADER_HASH_ALGO, "SHA-512")
-        .header(HEADER_ORIGINAL_CONTENT_TYPE, provider.original_content_type)
+        .header(HEADER_ORIGINAL_CONTENT_TYPE, original_content_type)
         .body(body)
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))
 }

@@ -235,9 +235,53 @@ impl BodySender {
 /// Part bodies up to this size are copied into one frame with the framing around them.
 const COALESCE_LIMIT: usize = 64 * 1024;
 
-/// Writes a transport message part by part with Java's framing.
+/// Whether a message made of `parts` is written whole in memory rather than streamed: every
+/// part is in memory and together they fit one frame. The body is then complete before hyper
+/// polls it, so its head and body leave in one write (one TLS record, one `send`) with a
+/// `Content-Length`, and no task or channel is needed to produce it.
+pub fn in_memory<'a>(parts: impl IntoIterator<Item = &'a Spooled>) -> bool {
+    let mut total = 0usize;
+    parts.into_iter().all(|p| {
+        total = total.saturating_add(p.as_memory().map_or(usize::MAX, Bytes::len));
+        total <= COALESCE_LIMIT
+    })
+}
+
+/// A transport message body written by `write`: whole, right here, when `in_memory` (see
+/// [`in_memory`]), else streamed by a task of its own as `write` produces it. Returns the HTTP
+/// `Content-Type` and the body. `what` names the message in the log when streaming fails (the
+/// receiver went away or a spooled part could not be read).
+pub async fn message_body<F, Fut>(
+    in_memory: bool,
+    what: &'static str,
+    write: F,
+) -> Result<(String, Body), XRoadError>
+where
+    F: FnOnce(TransportWriter) -> Fut,
+    Fut: std::future::Future<Output = io::Result<Bytes>> + Send + 'static,
+{
+    if in_memory {
+        let (w, ct) = TransportWriter::buffered()?;
+        let bytes = write(w).await.map_err(|e| {
+            XRoadError::new(ErrorCode::InternalError, format!("{what} not written: {e}"))
+        })?;
+        return Ok((ct, full_body(bytes)));
+    }
+    let (tx, body) = channel_body(8);
+    let (w, ct) = TransportWriter::with_sender(Some(tx))?;
+    let writing = write(w);
+    tokio::spawn(async move {
+        if let Err(e) = writing.await {
+            tracing::info!("{what} not sent whole: {e}");
+        }
+    });
+    Ok((ct, body))
+}
+
+/// Writes a transport message part by part with Java's framing, streaming it through a
+/// [`BodySender`], or keeping it whole in memory (see [`message_body`]).
 pub struct TransportWriter {
-    tx: BodySender,
+    tx: Option<BodySender>,
     top: MultipartWriter,
     boundaries: Boundaries,
     buf: Vec<u8>,
@@ -248,8 +292,19 @@ fn mime_io(e: xroad_mime::MimeError) -> io::Error {
 }
 
 impl TransportWriter {
-    /// A writer with fresh boundaries; returns it and the HTTP `Content-Type`.
+    /// A writer with fresh boundaries streaming through `tx`; returns it and the HTTP
+    /// `Content-Type`.
     pub fn new(tx: BodySender) -> Result<(TransportWriter, String), XRoadError> {
+        Self::with_sender(Some(tx))
+    }
+
+    /// A writer keeping the whole message in memory: the finishing call returns it. Its
+    /// calls never wait for anything but the reading of a spooled file part.
+    pub fn buffered() -> Result<(TransportWriter, String), XRoadError> {
+        Self::with_sender(None)
+    }
+
+    fn with_sender(tx: Option<BodySender>) -> Result<(TransportWriter, String), XRoadError> {
         let boundaries = Boundaries::generate()
             .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
         let top = MultipartWriter::new(boundaries.top())
@@ -266,29 +321,41 @@ impl TransportWriter {
         ))
     }
 
+    /// Sends what is pending; without a sender, it stays.
     async fn flush(&mut self) -> io::Result<()> {
-        let b = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx.send(b).await
+        match &self.tx {
+            Some(tx) => tx.send(Bytes::from(std::mem::take(&mut self.buf))).await,
+            None => Ok(()),
+        }
     }
 
     /// Appends a part body: small ones join the pending framing, so that a small message
     /// leaves as one frame (one TLS record and one write instead of one per header and
     /// part); large ones are sent as they are, after what is pending.
     async fn body(&mut self, body: Bytes) -> io::Result<()> {
-        if self.buf.len() + body.len() <= COALESCE_LIMIT {
-            self.buf.extend_from_slice(&body);
-            return Ok(());
+        match &self.tx {
+            Some(tx) if self.buf.len() + body.len() > COALESCE_LIMIT => {
+                tx.send(Bytes::from(std::mem::take(&mut self.buf))).await?;
+                tx.send(body).await
+            }
+            _ => {
+                self.buf.extend_from_slice(&body);
+                Ok(())
+            }
         }
-        self.flush().await?;
-        self.tx.send(body).await
     }
 
     async fn spooled_body(&mut self, body: &Spooled) -> io::Result<()> {
-        match body.as_memory() {
-            Some(b) => self.body(b.clone()).await,
-            None => {
-                self.flush().await?;
-                self.tx.send_spooled(body).await
+        match (body.as_memory(), &self.tx) {
+            (Some(b), _) => self.body(b.clone()).await,
+            (None, Some(tx)) => {
+                tx.send(Bytes::from(std::mem::take(&mut self.buf))).await?;
+                tx.send_spooled(body).await
+            }
+            (None, None) => {
+                let b = body.to_bytes().await?;
+                self.buf.extend_from_slice(&b);
+                Ok(())
             }
         }
     }
@@ -356,8 +423,12 @@ impl TransportWriter {
     }
 
     /// Writes the hash chain parts (for a batch signature) and the signature of `signed`,
-    /// then closes the multipart and the body.
-    pub async fn finish_signed(mut self, signed: &xroad_signer::SignedMessage) -> io::Result<()> {
+    /// then closes the multipart and the body. Returns the message when it was kept in
+    /// memory, else nothing (it has been sent).
+    pub async fn finish_signed(
+        mut self,
+        signed: &xroad_signer::SignedMessage,
+    ) -> io::Result<Bytes> {
         if let Some(hc) = &signed.hash_chain {
             self.part(HASH_CHAIN_RESULT, &[], Bytes::from(hc.result.to_vec()))
                 .await?;
@@ -370,27 +441,33 @@ impl TransportWriter {
     }
 
     /// Writes a SOAP fault part (instead of the signature), then closes the multipart and
-    /// the body.
-    pub async fn finish_with_fault(mut self, fault_xml: Bytes) -> io::Result<()> {
+    /// the body. Returns what [`TransportWriter::finish_signed`] does.
+    pub async fn finish_with_fault(mut self, fault_xml: Bytes) -> io::Result<Bytes> {
         self.part(FAULT_PART, &[], fault_xml).await?;
         self.finish().await
     }
 
-    /// Closes the multipart and the body.
-    pub async fn finish(mut self) -> io::Result<()> {
+    /// Closes the multipart and the body. Returns what [`TransportWriter::finish_signed`]
+    /// does.
+    pub async fn finish(mut self) -> io::Result<Bytes> {
         let top = self.top.clone();
         top.finish(&mut self.buf);
-        self.flush().await
+        self.flush().await?;
+        Ok(Bytes::from(self.buf))
     }
 
-    /// The sender, to abort the body.
-    pub fn sender(&self) -> &BodySender {
-        &self.tx
+    /// The sender, to abort the body; `None` when the message is kept in memory.
+    pub fn sender(&self) -> Option<&BodySender> {
+        self.tx.as_ref()
     }
 }
 
-/// Sends a spooled part as a whole body.
+/// Sends a spooled part as a whole body: at once when it is in memory, else streamed by a
+/// task of its own.
 pub fn spooled_body(data: Spooled) -> Body {
+    if let Some(b) = data.as_memory() {
+        return full_body(b.clone());
+    }
     let (tx, body) = channel_body(4);
     tokio::spawn(async move {
         if let Err(e) = tx.send_spooled(&data).await {
@@ -406,6 +483,21 @@ pub fn spooled_body(data: Spooled) -> Body {
 pub fn soap_package(boundary: &str, parts: Vec<Attachment>) -> Result<Body, XRoadError> {
     let mut writer = MultipartWriter::soap_encoder(boundary)
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+    if in_memory(parts.iter().map(|p| &p.data)) {
+        let mut buf = Vec::new();
+        for p in &parts {
+            writer
+                .start_part(
+                    &mut buf,
+                    &p.content_type,
+                    p.headers.iter().map(|(n, v)| (n, v)),
+                )
+                .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
+            buf.extend_from_slice(p.data.as_memory().map_or(&[][..], |b| b));
+        }
+        writer.finish(&mut buf);
+        return Ok(full_body(buf));
+    }
     let (tx, body) = channel_body(8);
     tokio::spawn(async move {
         let result = async {

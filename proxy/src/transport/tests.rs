@@ -241,3 +241,77 @@ fn the_message_size_limit_applies_while_reading() {
     let e = d.feed(&b).unwrap_err();
     assert_eq!(e.error_code(), Some(ErrorCode::InvalidMessage));
 }
+
+/// The message of `written`, through [`message_body`]: kept whole or streamed.
+async fn through_message_body(whole: bool, attachment: &[u8]) -> (String, Body) {
+    let att = vec![Attachment {
+        content_type: "application/octet-stream".into(),
+        headers: vec![("Content-ID".into(), "<a>".into())],
+        data: Spooled::from_bytes(attachment.to_vec()),
+        digest: DigestAlgorithm::Sha512.digest(attachment),
+    }];
+    let write = |mut w: TransportWriter| async move {
+        w.part(OCSP_RESPONSE, &[], Bytes::from_static(b"\x30\x03"))
+            .await?;
+        w.part(
+            "text/xml; charset=UTF-8",
+            &[],
+            Bytes::from_static(SOAP.as_bytes()),
+        )
+        .await?;
+        w.attachments(&att).await?;
+        w.part(SIGNATURE, &[], Bytes::from_static(b"<sig/>"))
+            .await?;
+        w.finish().await
+    };
+    message_body(whole, "test message", write).await.unwrap()
+}
+
+/// The bytes with the random part of the boundaries blanked.
+fn unboundaried(ct: &str, bytes: &[u8]) -> String {
+    let unique = &ct.rsplit('=').next().unwrap()[4..];
+    String::from_utf8_lossy(bytes).replace(unique, "UNIQUE")
+}
+
+#[tokio::test]
+async fn a_message_kept_whole_has_the_streamed_bytes_and_a_length() {
+    for attachment in [&b"small"[..], &vec![b'a'; 200_000][..]] {
+        let (ct_whole, whole) = through_message_body(true, attachment).await;
+        let (ct_streamed, streamed) = through_message_body(false, attachment).await;
+        use hyper::body::Body as _;
+        let length = whole.size_hint().exact();
+        assert_eq!(streamed.size_hint().exact(), None);
+        let whole = collect(whole).await;
+        assert_eq!(length, Some(whole.len() as u64));
+        assert_eq!(
+            unboundaried(&ct_whole, &whole),
+            unboundaried(&ct_streamed, &collect(streamed).await)
+        );
+        let m = decode_in_chunks(&ct_whole, &whole, 13, settings(1 << 20));
+        assert_eq!(
+            m.attachments[0].data.to_bytes().await.unwrap().as_ref(),
+            attachment
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_small_parts_in_memory_are_kept_whole() {
+    let small = Spooled::from_bytes(vec![0u8; 1000]);
+    let big = Spooled::from_bytes(vec![0u8; COALESCE_LIMIT]);
+    assert!(in_memory([]));
+    assert!(in_memory([&small, &small]));
+    assert!(!in_memory([&small, &big]));
+    let mut spool = crate::spool::Spool::new(&settings(4));
+    spool.write(b"spooled to a file").unwrap();
+    let on_disk = spool.finish().unwrap();
+    assert!(on_disk.as_memory().is_none());
+    assert!(!in_memory([&on_disk]));
+    // A part on disk is read back when a writer keeps the message whole anyway.
+    let (mut w, _) = TransportWriter::buffered().unwrap();
+    w.spooled_part("application/octet-stream", &[], &on_disk)
+        .await
+        .unwrap();
+    let bytes = w.finish().await.unwrap();
+    assert!(String::from_utf8_lossy(&bytes).contains("spooled to a file"));
+}

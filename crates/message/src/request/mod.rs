@@ -15,7 +15,7 @@
 mod multipart;
 mod soap_action;
 
-use ring::digest;
+use openssl::sha::Sha512 as Sha512Hasher;
 use serde::Serialize;
 use xroad_fault::{ErrorCode, Origin, XRoadError};
 use xroad_mime::{ContentType, PartHeaders};
@@ -75,16 +75,6 @@ pub type Sha512 = [u8; 64];
 /// count bounds memory. Java has no limit.
 pub const MAX_ATTACHMENTS: usize = 10_000;
 
-fn sha512(ctx: digest::Context) -> Sha512 {
-    let mut out = [0u8; 64];
-    let d = ctx.finish();
-    // The context is always SHA-512, whose output is 64 bytes.
-    for (o, b) in out.iter_mut().zip(d.as_ref()) {
-        *o = *b;
-    }
-    out
-}
-
 fn base64_digest<S: serde::Serializer>(d: &Sha512, s: S) -> Result<S::Ok, S::Error> {
     use base64::Engine;
     s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(d))
@@ -104,7 +94,7 @@ struct ReadSoap {
 /// The SOAP part being read: parser and digest run side by side over the raw bytes.
 struct SoapPart {
     parser: SoapParser,
-    hash: digest::Context,
+    hash: Sha512Hasher,
     size: u64,
 }
 
@@ -112,7 +102,7 @@ impl SoapPart {
     fn new() -> Self {
         SoapPart {
             parser: SoapParser::new(),
-            hash: digest::Context::new(&digest::SHA512),
+            hash: Sha512Hasher::new(),
             size: 0,
         }
     }
@@ -124,7 +114,7 @@ impl SoapPart {
     }
 
     fn finish(self) -> Result<ReadSoap, XRoadError> {
-        let digest = sha512(self.hash);
+        let digest = self.hash.finish();
         match self.parser.finish()? {
             Soap::Message(message) => Ok(ReadSoap {
                 message,
@@ -152,7 +142,7 @@ fn fault_as_request(f: crate::soap::SoapFault) -> XRoadError {
 struct AttachmentPart {
     content_type: String,
     headers: Vec<(String, String)>,
-    hash: digest::Context,
+    hash: Sha512Hasher,
     size: u64,
 }
 
@@ -454,7 +444,7 @@ impl Leaves {
                     self.current = Some(AttachmentPart {
                         content_type: ct.to_owned(),
                         headers: headers_except_content_type(&headers),
-                        hash: digest::Context::new(&digest::SHA512),
+                        hash: Sha512Hasher::new(),
                         size: 0,
                     });
                 }
@@ -479,7 +469,7 @@ impl Leaves {
                         content_type: a.content_type,
                         headers: a.headers,
                         size: a.size,
-                        digest: sha512(a.hash),
+                        digest: a.hash.finish(),
                     });
                 }
                 Ok(())
