@@ -464,6 +464,10 @@ pub enum KeyType {
 /// taken this way (ring then decides, and refuses it).
 type OpensslRsa = Arc<OnceLock<Option<openssl::rsa::Rsa<openssl::pkey::Public>>>>;
 
+/// An EC key as OpenSSL holds it, its point decoded and checked to be on the curve once,
+/// not on every verification. `None` when the point is not valid on the key's curve.
+type OpensslEc = Arc<OnceLock<Option<EcKey<openssl::pkey::Public>>>>;
+
 /// A public key that can verify signatures.
 #[derive(Clone)]
 pub struct PublicKey {
@@ -471,6 +475,7 @@ pub struct PublicKey {
     /// RSA: the `RSAPublicKey` DER; EC: the SEC1 point.
     bytes: Vec<u8>,
     rsa: OpensslRsa,
+    ec: OpensslEc,
 }
 
 impl PartialEq for PublicKey {
@@ -617,6 +622,7 @@ impl PublicKey {
             key_type,
             bytes: key.to_vec(),
             rsa: OpensslRsa::default(),
+            ec: OpensslEc::default(),
         })
     }
 
@@ -728,13 +734,19 @@ impl PublicKey {
         };
         // OpenSSL truncates the digest to the order's length, as FIPS 186 (and Java) do.
         let invalid = |_| VerifyError::Invalid;
-        let mut ctx = BigNumContext::new().map_err(invalid)?;
-        let point = EcPoint::from_bytes(group, &self.bytes, &mut ctx).map_err(invalid)?;
-        let key = EcKey::from_public_key(group, &point).map_err(invalid)?;
+        let key = self
+            .ec
+            .get_or_init(|| {
+                let mut ctx = BigNumContext::new().ok()?;
+                let point = EcPoint::from_bytes(group, &self.bytes, &mut ctx).ok()?;
+                EcKey::from_public_key(group, &point).ok()
+            })
+            .as_ref()
+            .ok_or(VerifyError::Invalid)?;
         let r = BigNum::from_slice(&fixed[..field]).map_err(invalid)?;
         let s = BigNum::from_slice(&fixed[field..]).map_err(invalid)?;
         let sig = EcdsaSig::from_private_components(r, s).map_err(invalid)?;
-        match sig.verify(digest, &key) {
+        match sig.verify(digest, key) {
             Ok(true) => Ok(()),
             _ => Err(VerifyError::Invalid),
         }
