@@ -7,22 +7,6 @@ use super::http::{self, response, Action, MockIs};
 use super::*;
 use crate::demo::network::soap_envelope;
 
-const NET: &str = r#"instance: TLS
-members:
-  - { class: COM, code: "1", subsystems: [a] }
-  - { class: GOV, code: "1", subsystems: [s] }
-security-servers:
-  - { code: ca, owner: COM/1, clients: [COM/1/a] }
-  - { code: pa, owner: GOV/1, clients: [GOV/1/s] }
-services:
-  - { provider: GOV/1/s, code: open, type: soap, version: v1, url: "{a}/echo", allowed: [COM/1/a] }
-  - { provider: GOV/1/s, code: pinned, type: soap, version: v1, url: "{a}/echo", allowed: [COM/1/a] }
-  - { provider: GOV/1/s, code: wrongPin, type: soap, version: v1, url: "{b}/echo", allowed: [COM/1/a] }
-  - { provider: GOV/1/s, code: redirect, type: soap, version: v1, url: "{a}/redirect", allowed: [COM/1/a] }
-  - { provider: GOV/1/s, code: restRedirect, type: rest, url: "{a}/rest-redirect", allowed: [COM/1/a] }
-  - { provider: GOV/1/s, code: restWrongPin, type: rest, url: "{b}/rest", allowed: [COM/1/a] }
-"#;
-
 /// A self-signed certificate (PEM) and key, and the certificate's DER.
 fn certificate() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let (cert, key) = crate::node::generate_internal_cert().expect("certificate");
@@ -59,7 +43,17 @@ async fn https_provider_pinning_and_redirects() {
         let is_a = MockIs::start_tls(listener_a, tls(&cert_a, &key_a), handler);
         let _is_b = MockIs::start_tls(listener_b, tls(&cert_b, &key_b), handler);
 
-        let yaml = NET.replace("{a}", &url_a).replace("{b}", &url_b);
+        let yaml = pair_topology(
+            "TLS",
+            &[
+                pair_soap_service("open", &format!("{url_a}/echo")),
+                pair_soap_service("pinned", &format!("{url_a}/echo")),
+                pair_soap_service("wrongPin", &format!("{url_b}/echo")),
+                pair_soap_service("redirect", &format!("{url_a}/redirect")),
+                format!("{{ provider: GOV/1/s, code: restRedirect, type: rest, url: \"{url_a}/rest-redirect\", allowed: [COM/1/a] }}"),
+                format!("{{ provider: GOV/1/s, code: restWrongPin, type: rest, url: \"{url_b}/rest\", allowed: [COM/1/a] }}"),
+            ],
+        );
         let (dir, mut net) = own_network("https", &yaml).await;
 
         // The provider's subsystem has A's certificate as its IS certificate; `open` does

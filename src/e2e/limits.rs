@@ -9,18 +9,6 @@ use super::pki::PrivateNet;
 use super::*;
 use crate::demo::network::soap_envelope;
 
-const NET: &str = r#"instance: LIM
-members:
-  - { class: COM, code: "1", subsystems: [a] }
-  - { class: GOV, code: "1", subsystems: [s] }
-security-servers:
-  - { code: ca, owner: COM/1, clients: [COM/1/a] }
-  - { code: pa, owner: GOV/1, clients: [GOV/1/s] }
-services:
-  - { provider: GOV/1/s, code: echo, type: soap, version: v1, url: "{mock}", allowed: [COM/1/a] }
-  - { provider: GOV/1/s, code: slow, type: soap, version: v1, url: "{mock}-slow", allowed: [COM/1/a] }
-"#;
-
 /// The consumer's limits.
 const MAX_MESSAGE_SIZE: u64 = 64 * 1024;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -30,8 +18,15 @@ const SLOW: Duration = Duration::from_secs(8);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_size_limit_and_client_timeout() {
     tokio::time::timeout(TEST_TIMEOUT, async {
+        let yaml = pair_topology(
+            "LIM",
+            &[
+                pair_soap_service("echo", "{mock}"),
+                pair_soap_service("slow", "{mock}-slow"),
+            ],
+        );
         let net = PrivateNet::start_with(
-            NET,
+            &yaml,
             |req| {
                 let (_, target) = req.request_line();
                 if target == "/echo-slow" {

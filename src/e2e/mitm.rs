@@ -17,17 +17,6 @@ use super::forge::Forger;
 use super::http::HttpMessage;
 use super::*;
 
-const NET: &str = r#"instance: MITM
-members:
-  - { class: COM, code: "1", subsystems: [a] }
-  - { class: GOV, code: "1", subsystems: [s] }
-security-servers:
-  - { code: ca, owner: COM/1, clients: [COM/1/a] }
-  - { code: pa, owner: GOV/1, clients: [GOV/1/s] }
-services:
-  - { provider: GOV/1/s, code: echo, type: soap, version: v1, url: "{url}", allowed: [COM/1/a] }
-"#;
-
 /// Flipped on its way to the provider.
 const FLIP_REQUEST: &[u8] = b"flip-in-request";
 /// Passes to the provider, echoed, and flipped on its way back to the consumer.
@@ -127,7 +116,11 @@ async fn a_byte_flipped_between_the_servers_is_caught_by_the_signatures() {
         let service = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/soap/echo", service.local_addr().expect("addr"));
         let _is = MockIs::start(service, |req| Action::Respond(soap_echo(req)));
-        let (dir, mut net) = own_network("mitm", &NET.replace("{url}", &url)).await;
+        let (dir, mut net) = own_network(
+            "mitm",
+            &pair_topology("MITM", &[pair_soap_service("echo", &url)]),
+        )
+        .await;
 
         // The registered address of `pa` becomes the man in the middle's; `pa` serves on
         // another port that only the man in the middle knows.

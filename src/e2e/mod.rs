@@ -604,6 +604,30 @@ pub(crate) async fn post_soap_to(proxy: SocketAddr, envelope: &str) -> HttpMessa
     .await
 }
 
+/// The topology of two security servers: `ca` hosting the consumer `COM/1/a` and `pa`
+/// hosting the provider `GOV/1/s`, which offers `services` (entries of the `services:` list).
+pub(crate) fn pair_topology(instance: &str, services: &[String]) -> String {
+    let mut yaml = format!(
+        "instance: {instance}\nmembers:\n  - {{ class: COM, code: \"1\", subsystems: [a] }}\n  \
+         - {{ class: GOV, code: \"1\", subsystems: [s] }}\nsecurity-servers:\n  \
+         - {{ code: ca, owner: COM/1, clients: [COM/1/a] }}\n  \
+         - {{ code: pa, owner: GOV/1, clients: [GOV/1/s] }}\nservices:\n"
+    );
+    for s in services {
+        yaml.push_str("  - ");
+        yaml.push_str(s);
+        yaml.push('\n');
+    }
+    yaml
+}
+
+/// A SOAP service `code` (version `v1`) of `GOV/1/s` at `url`, open to `COM/1/a`.
+pub(crate) fn pair_soap_service(code: &str, url: &str) -> String {
+    format!(
+        "{{ provider: GOV/1/s, code: {code}, type: soap, version: v1, url: \"{url}\", allowed: [COM/1/a] }}"
+    )
+}
+
 /// A network of one test's own, built from the topology `yaml` in a temporary folder under
 /// [`state_dir`]`(tag)` (so that leftovers of a killed run are removed); the folder goes
 /// when the returned guard drops.

@@ -172,23 +172,17 @@ async fn revoked_certificates() {
     .expect("the test timed out");
 }
 
-const PAIR: &str = r#"instance: PKI
-members:
-  - { class: COM, code: "1", subsystems: [a] }
-  - { class: GOV, code: "1", subsystems: [s] }
-security-servers:
-  - { code: ca, owner: COM/1, clients: [COM/1/a] }
-  - { code: pa, owner: GOV/1, clients: [GOV/1/s] }
-services:
-  - { provider: GOV/1/s, code: echo, type: soap, version: v1, url: "{mock}", allowed: [COM/1/a] }
-"#;
+/// The PKI tests' network: one SOAP service at the mock IS.
+fn pair() -> String {
+    pair_topology("PKI", &[pair_soap_service("echo", "{mock}")])
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_ocsp_responses() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         // Every response the responder gives is two hours old (freshness: one hour), and so
         // are those the consumer's signer has cached (the builder's were fresh).
-        let net = PrivateNet::start(PAIR, |net| {
+        let net = PrivateNet::start(&pair(), |net| {
             let stale = Duration::from_secs(7200);
             net.ocsp.set_age(stale);
             let node = net.node("ca").expect("consumer");
@@ -226,7 +220,7 @@ const SHORT_VALIDITY: u64 = 12;
 async fn expired_global_configuration() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let started = tokio::time::Instant::now();
-        let yaml = format!("globalconf-validity: {SHORT_VALIDITY}\n{PAIR}");
+        let yaml = format!("globalconf-validity: {SHORT_VALIDITY}\n{}", pair());
         let net = PrivateNet::start(&yaml, |_| {}).await;
         let validity = Duration::from_secs(SHORT_VALIDITY);
         // Published after `started`: still valid if the build was quick enough to tell.
@@ -282,7 +276,8 @@ async fn provider_token_logged_out_while_the_service_answers() {
         let provider_signer: Arc<OnceLock<Arc<Signer>>> = Arc::default();
         let logs_out = provider_signer.clone();
         let yaml = format!(
-            "{PAIR}  - {{ provider: GOV/1/s, code: rest, type: rest, url: \"{{mock}}\", allowed: [COM/1/a] }}\n"
+            "{}  - {{ provider: GOV/1/s, code: rest, type: rest, url: \"{{mock}}\", allowed: [COM/1/a] }}\n",
+            pair()
         );
         let net = PrivateNet::start_with(
             &yaml,

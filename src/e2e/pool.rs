@@ -10,17 +10,6 @@ use super::http::{self, HttpMessage};
 use super::*;
 use crate::demo::network::soap_envelope;
 
-const NET: &str = r#"instance: POOL
-members:
-  - { class: COM, code: "1", subsystems: [a] }
-  - { class: GOV, code: "1", subsystems: [s] }
-security-servers:
-  - { code: ca, owner: COM/1, clients: [COM/1/a] }
-  - { code: pa, owner: GOV/1, clients: [GOV/1/s] }
-services:
-  - { provider: GOV/1/s, code: helloService, type: soap, version: v1, url: "{url}", allowed: [COM/1/a] }
-"#;
-
 /// More exchanges at once than the old pool kept.
 const CONCURRENT: usize = 40;
 /// How long the service takes: every exchange of a burst is in flight at the same time.
@@ -57,7 +46,11 @@ async fn concurrent_exchanges_reuse_all_their_connections() {
             seen.lock().expect("arrivals").push(Instant::now());
             Action::Sleep(SERVICE_TIME, soap_echo(req))
         });
-        let (dir, mut net) = own_network("pool", &NET.replace("{url}", &url)).await;
+        let (dir, mut net) = own_network(
+            "pool",
+            &pair_topology("POOL", &[pair_soap_service("helloService", &url)]),
+        )
+        .await;
         let consumer = net.node("ca").expect("consumer").config.clone();
         let proxy = consumer.listen.client_http.expect("client proxy");
         let admin = consumer.listen.admin.expect("admin port");

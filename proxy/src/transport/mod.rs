@@ -491,12 +491,7 @@ pub fn soap_package(boundary: &str, parts: Vec<Attachment>) -> Result<Body, XRoa
     if in_memory(parts.iter().map(|p| &p.data)) {
         let mut buf = Vec::new();
         for p in &parts {
-            writer
-                .start_part(
-                    &mut buf,
-                    &p.content_type,
-                    p.headers.iter().map(|(n, v)| (n, v)),
-                )
+            start_package_part(&mut writer, &mut buf, p)
                 .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;
             buf.extend_from_slice(p.data.as_memory().map_or(&[][..], |b| b));
         }
@@ -508,13 +503,7 @@ pub fn soap_package(boundary: &str, parts: Vec<Attachment>) -> Result<Body, XRoa
         let result = async {
             let mut buf = Vec::new();
             for p in &parts {
-                writer
-                    .start_part(
-                        &mut buf,
-                        &p.content_type,
-                        p.headers.iter().map(|(n, v)| (n, v)),
-                    )
-                    .map_err(mime_io)?;
+                start_package_part(&mut writer, &mut buf, p)?;
                 tx.send(Bytes::from(std::mem::take(&mut buf))).await?;
                 tx.send_spooled(&p.data).await?;
             }
@@ -527,6 +516,17 @@ pub fn soap_package(boundary: &str, parts: Vec<Attachment>) -> Result<Body, XRoa
         }
     });
     Ok(body)
+}
+
+/// Writes the delimiter and MIME headers of a package part.
+fn start_package_part(
+    writer: &mut MultipartWriter,
+    buf: &mut Vec<u8>,
+    p: &Attachment,
+) -> io::Result<()> {
+    writer
+        .start_part(buf, &p.content_type, p.headers.iter().map(|(n, v)| (n, v)))
+        .map_err(mime_io)
 }
 
 /// The `boundary` of a multipart content type, if it has one.
