@@ -56,10 +56,6 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    fn resolve(&self, prefix: &str) -> Option<&'a str> {
-        self.lookup(prefix).map(|ns| self.namespace(&ns))
-    }
-
     /// Where the namespace bound to `prefix` is.
     fn lookup(&self, prefix: &str) -> Option<NsOf> {
         if prefix == "xml" {
@@ -84,6 +80,8 @@ impl<'a> Scope<'a> {
         match ns {
             NsOf::None => "",
             NsOf::Xml => XML_NAMESPACE,
+            NsOf::Xmlns => XMLNS_NAMESPACE,
+            NsOf::Unresolved => "",
             NsOf::Text(r) => self.text.get(r.clone()).unwrap_or(""),
         }
     }
@@ -126,17 +124,14 @@ pub struct StartTag<'a> {
 impl<'a> StartTag<'a> {
     /// The value of the attribute `local` in namespace `namespace` (`""` for unprefixed).
     pub fn attribute(&self, namespace: &str, local: &str) -> Option<&'a str> {
+        let region = self.region.as_bytes();
         self.raw.iter().find_map(|a| {
-            let qname = self.region.get(a.qname.clone())?;
-            let (prefix, name) = split_at_colon(qname, a.colon);
-            // Compare the local name first: it usually settles the question.
-            let matches = short_eq_bytes(name.as_bytes(), local.as_bytes())
-                && short_eq_bytes(
-                    attribute_namespace(qname, prefix, self.scope)
-                        .unwrap_or("")
-                        .as_bytes(),
-                    namespace.as_bytes(),
-                );
+            // Compare the local name first: it usually settles the question. Namespaces were
+            // resolved when the tag was scanned.
+            let matches = region
+                .get(a.local())
+                .is_some_and(|name| short_eq_bytes(name, local.as_bytes()))
+                && short_eq_bytes(self.scope.namespace(&a.ns).as_bytes(), namespace.as_bytes());
             matches.then(|| a.value(self.region, self.values))
         })
     }
@@ -145,26 +140,14 @@ impl<'a> StartTag<'a> {
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
         self.raw.iter().map(|a| {
             let qname = self.region.get(a.qname.clone()).unwrap_or("");
-            let (prefix, local) = split_at_colon(qname, a.colon);
+            let (_, local) = split_at_colon(qname, a.colon);
             Attribute {
                 qname,
-                // Checked by the scanner before the tag was reported.
-                namespace: attribute_namespace(qname, prefix, self.scope).unwrap_or(""),
+                namespace: self.scope.namespace(&a.ns),
                 local,
                 value: a.value(self.region, self.values),
             }
         })
-    }
-}
-
-/// The namespace of an attribute: none when unprefixed, the xmlns namespace for declarations.
-fn attribute_namespace<'a>(qname: &str, prefix: &str, scope: Scope<'a>) -> Option<&'a str> {
-    if qname == "xmlns" || prefix == "xmlns" {
-        Some(XMLNS_NAMESPACE)
-    } else if prefix.is_empty() {
-        Some("")
-    } else {
-        scope.resolve(prefix)
     }
 }
 
@@ -189,11 +172,16 @@ impl<'a> EndTag<'a> {
     }
 }
 
-/// Where the namespace of an open element is, so its end tag needs no lookup.
+/// Where the namespace of an open element (or of an attribute) is, so it needs no second
+/// lookup.
 #[derive(Debug, Clone)]
 enum NsOf {
     None,
     Xml,
+    /// The namespace of `xmlns` and `xmlns:…` attributes.
+    Xmlns,
+    /// A prefixed attribute's namespace before its tag's declarations are in scope.
+    Unresolved,
     /// A range of `ns_text`, valid while the element is open.
     Text(Range<usize>),
 }
@@ -381,22 +369,43 @@ fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
     }
 }
 
-/// Equality for short byte strings without a `memcmp` call, eight bytes at a time.
+/// Equality for short byte strings without a `memcmp` call: two overlapping loads a side
+/// cover up to 16 bytes (names, prefixes), longer strings go eight bytes at a time.
 fn short_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-    for (x, y) in (&mut wa).zip(&mut wb) {
-        if word(x) != word(y) {
-            return false;
+    match n {
+        0 => true,
+        // The first, middle and last bytes are all of them.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if word8(a, i) != word8(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            word8(a, n - 8) == word8(b, n - 8)
         }
     }
-    wa.remainder()
-        .iter()
-        .zip(wb.remainder())
-        .all(|(x, y)| x == y)
+}
+
+/// The four bytes at `at` as a number (0 past the end, which callers never reach).
+fn word4(s: &[u8], at: usize) -> u32 {
+    s.get(at..at + 4)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
+}
+
+/// The eight bytes at `at` as a number (0 past the end, which callers never reach).
+fn word8(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 8)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u64::from_ne_bytes)
 }
 
 fn is_xml_char(c: u32) -> bool {
@@ -636,6 +645,16 @@ impl Scanner {
         };
         match second {
             b'/' => {
+                // The usual end tag is the open element's name and `>`: compared in place,
+                // without searching for the `>` first.
+                if let Some(&(start, ..)) = self.open.last() {
+                    let open_name = self.names.as_bytes().get(start..).unwrap_or_default();
+                    let end = 2 + open_name.len();
+                    if d.get(end) == Some(&b'>') && short_eq_bytes(&d[2..end], open_name) {
+                        self.close_element(h)?;
+                        return Ok(Some(end + 1));
+                    }
+                }
                 let Some(end) = find_any(d, [b'>']) else {
                     return need_more();
                 };
@@ -644,7 +663,7 @@ impl Scanner {
             }
             b'?' => {
                 // Search after the `<?`, so that `<?>` is not its own terminator.
-                let Some(end) = memmem::find(&d[2..], b"?>").map(|i| i + 2) else {
+                let Some(end) = pi_end(&d[2..]).map(|i| i + 2) else {
                     return need_more();
                 };
                 if let Some((target, data)) = self.processing_instruction(slice(2, end)?)? {
@@ -678,10 +697,18 @@ impl Scanner {
                 }
             }
             _ => {
-                let Some(end) = tag_end(d) else {
-                    return need_more();
+                // The name scan finds the end of the usual tag, a name followed by `>`; only
+                // tags with more in them are searched for their end (past quoted values).
+                let name = scan_name(&d[1..]);
+                let end = match d.get(1 + name.0) {
+                    Some(b'>') => 1 + name.0,
+                    Some(_) => match tag_end(d) {
+                        Some(end) => end,
+                        None => return need_more(),
+                    },
+                    None => return need_more(),
                 };
-                self.start_tag(slice(1, end)?, h)?;
+                self.start_tag(slice(1, end)?, name, h)?;
                 Ok(Some(end + 1))
             }
         }
@@ -761,14 +788,22 @@ impl Scanner {
         Ok((!declaration).then_some((target_str, data)))
     }
 
-    fn start_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
+    /// `inner` is between `<` and `>`; `name` is [`scan_name`] of it.
+    fn start_tag<H: Handler>(
+        &mut self,
+        inner: &str,
+        name: (usize, Option<usize>),
+        h: &mut H,
+    ) -> Result<(), H::Error> {
         let off = self.offset;
         self.at_start = false;
         let (inner, empty) = match inner.strip_suffix('/') {
             Some(rest) => (rest, true),
             None => (inner, false),
         };
-        let (name_end, colon) = scan_name(inner.as_bytes());
+        // A name never takes in the `/` of an empty-element tag, so it is the same scanned
+        // before or after removing it.
+        let (name_end, colon) = name;
         let (qname, region) = inner.split_at_checked(name_end).unwrap_or((inner, ""));
         let followed_ok = region.as_bytes().first().is_none_or(|&b| is_ws(b));
         if !name_ok(qname.as_bytes()) || !followed_ok {
@@ -841,13 +876,13 @@ impl Scanner {
             .map_err(|k| err(k, off))?;
 
         for a in &self.raw_attrs {
-            let aq = &region[a.qname.clone()];
-            let prefix = if aq == "xmlns" {
-                ""
-            } else if let Some(p) = aq.strip_prefix("xmlns:") {
-                p
-            } else {
+            if !matches!(a.ns, NsOf::Xmlns) {
                 continue;
+            }
+            // `xmlns` declares the default namespace, `xmlns:p` the prefix `p`.
+            let prefix = match a.colon {
+                Some(c) => region.get(a.qname.start + c + 1..a.qname.end).unwrap_or(""),
+                None => "",
             };
             let value = a.value(region, &self.values);
             if !prefix.is_empty() && value.is_empty() {
@@ -866,37 +901,48 @@ impl Scanner {
             bindings: &self.bindings,
             text: &self.ns_text,
         };
-        let names = |a: &RawAttr| -> Result<(&str, &str, &str), SyntaxError> {
-            let aq = region.get(a.qname.clone()).unwrap_or("");
-            let (prefix, local) = split_at_colon(aq, a.colon);
-            let ns = attribute_namespace(aq, prefix, scope)
-                .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?;
-            Ok((aq, ns, local))
+        let bytes = region.as_bytes();
+        let attrs = &mut self.raw_attrs;
+        // Each prefixed attribute's namespace is looked up once, now that the tag's own
+        // declarations are in scope, and kept for the handler's lookups.
+        let resolve = |a: &mut RawAttr| -> Result<(), SyntaxError> {
+            if let (NsOf::Unresolved, Some(c)) = (&a.ns, a.colon) {
+                let prefix = region.get(a.qname.start..a.qname.start + c).unwrap_or("");
+                a.ns = scope
+                    .lookup(prefix)
+                    .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?;
+            }
+            Ok(())
         };
-        let attrs = &self.raw_attrs;
+        let qname = |a: &RawAttr| bytes.get(a.qname.clone()).unwrap_or_default();
         // Unique by qualified name and by expanded name (namespace, local name); pairwise for
-        // the usual few attributes (an earlier one's namespace is looked up again only when
-        // the local names match), hashed for many so that a huge tag stays linear.
+        // the usual few attributes (namespaces compared only when the local names match),
+        // hashed for many so that a huge tag stays linear.
         if attrs.len() <= 16 {
-            for (i, a) in attrs.iter().enumerate() {
-                let (aq, ns, local) = names(a)?;
-                for b in &attrs[..i] {
-                    let bq = region.get(b.qname.clone()).unwrap_or("");
-                    let (_, bl) = split_at_colon(bq, b.colon);
-                    let same = short_eq_bytes(bq.as_bytes(), aq.as_bytes())
-                        || (short_eq_bytes(bl.as_bytes(), local.as_bytes())
-                            && names(b).is_ok_and(|(_, bns, _)| bns == ns));
-                    if same {
-                        return Err(err(K::DuplicateAttribute(aq.into()), off));
-                    }
+            for i in 0..attrs.len() {
+                let (earlier, rest) = attrs.split_at_mut(i);
+                let Some(a) = rest.first_mut() else { break };
+                resolve(a)?;
+                let (aq, local) = (qname(a), bytes.get(a.local()).unwrap_or_default());
+                let ns = scope.namespace(&a.ns);
+                let same = |b: &RawAttr| {
+                    short_eq_bytes(qname(b), aq)
+                        || (short_eq_bytes(bytes.get(b.local()).unwrap_or_default(), local)
+                            && scope.namespace(&b.ns) == ns)
+                };
+                if earlier.iter().any(same) {
+                    let aq = region.get(a.qname.clone()).unwrap_or("");
+                    return Err(err(K::DuplicateAttribute(aq.into()), off));
                 }
             }
         } else {
             let mut qnames = std::collections::HashSet::with_capacity(attrs.len());
             let mut expanded = std::collections::HashSet::with_capacity(attrs.len());
-            for a in attrs {
-                let (aq, ns, local) = names(a)?;
-                if !qnames.insert(aq) || !expanded.insert((ns, local)) {
+            for a in attrs.iter_mut() {
+                resolve(a)?;
+                let aq = region.get(a.qname.clone()).unwrap_or("");
+                let local = region.get(a.local()).unwrap_or("");
+                if !qnames.insert(aq) || !expanded.insert((scope.namespace(&a.ns), local)) {
                     return Err(err(K::DuplicateAttribute(aq.into()), off));
                 }
             }
@@ -907,7 +953,7 @@ impl Scanner {
     fn end_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
         let inner = inner.as_bytes();
         let off = self.offset;
-        let Some((start, local_at, ns)) = self.open.last().cloned() else {
+        let Some(&(start, ..)) = self.open.last() else {
             let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
             let found = String::from_utf8_lossy(&inner[..name_end]).into_owned();
             return Err(err(K::UnexpectedEndTag(found), off).into());
@@ -926,9 +972,18 @@ impl Scanner {
             let found = String::from_utf8_lossy(&inner[..name_end]).into_owned();
             return Err(err(K::MismatchedEndTag { expected, found }, off).into());
         }
+        self.close_element(h)
+    }
+
+    /// Ends the open element (its end tag has been checked).
+    fn close_element<H: Handler>(&mut self, h: &mut H) -> Result<(), H::Error> {
+        let Some(&(start, local_at, ref ns)) = self.open.last() else {
+            return Ok(());
+        };
+        let ns = ns.clone();
         let depth = self.open.len();
         {
-            let qname = &self.names[start..];
+            let qname = self.names.get(start..).unwrap_or("");
             let local = qname.get(local_at..).unwrap_or(qname);
             let scope = Scope {
                 bindings: &self.bindings,
@@ -1092,7 +1147,10 @@ fn valid_xml_declaration(rest: &str) -> bool {
         if t.len() == s.len() {
             return None;
         }
-        let t = trim(trim(t.strip_prefix(name)?).strip_prefix(b"=")?);
+        let t = t
+            .get(name.len()..)
+            .filter(|_| short_eq_bytes(&t[..name.len()], name))?;
+        let t = trim(trim(t).strip_prefix(b"=")?);
         let (&quote, t) = t.split_first()?;
         if quote != b'"' && quote != b'\'' {
             return None;
@@ -1141,6 +1199,19 @@ fn text_end(d: &[u8]) -> usize {
     find_any(d, [b'<', b'&']).unwrap_or(d.len())
 }
 
+/// The position of the `?>` that ends a processing instruction. Declarations are short: a
+/// search for `?` costs less than setting up a substring search.
+fn pi_end(d: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let j = i + find_any(d.get(i..)?, [b'?'])?;
+        if *d.get(j + 1)? == b'>' {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+}
+
 fn tag_end(d: &[u8]) -> Option<usize> {
     let mut i = 1;
     loop {
@@ -1159,6 +1230,9 @@ struct RawAttr {
     qname: Range<usize>,
     /// Position of the `:` in the name.
     colon: Option<usize>,
+    /// The namespace: known from the name alone for unprefixed names and declarations,
+    /// resolved by [`Scanner::attributes`] for the others.
+    ns: NsOf,
     /// Range of the value: within the attribute region when it needed no decoding (the usual
     /// case), else within the buffer of decoded values.
     value: Range<usize>,
@@ -1166,6 +1240,12 @@ struct RawAttr {
 }
 
 impl RawAttr {
+    /// Range of the local name within the attribute region.
+    fn local(&self) -> Range<usize> {
+        self.colon
+            .map_or(self.qname.start, |c| self.qname.start + c + 1)..self.qname.end
+    }
+
     fn value<'v>(&self, region: &'v str, values: &'v str) -> &'v str {
         let src = if self.decoded { values } else { region };
         src.get(self.value.clone()).unwrap_or("")
@@ -1192,9 +1272,17 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
         let (len, colon) = scan_name(&region[i..]);
         i += len;
         let name = name_start..i;
-        if !name_ok(&region[name.clone()]) {
+        let qname = &region[name.clone()];
+        if !name_ok(qname) {
             return Err(K::Malformed("invalid attribute name"));
         }
+        let ns = match colon {
+            None if qname == b"xmlns" => NsOf::Xmlns,
+            Some(5) if qname.starts_with(b"xmlns:") => NsOf::Xmlns,
+            // Unprefixed attributes do not take the default namespace.
+            None => NsOf::None,
+            Some(_) => NsOf::Unresolved,
+        };
         while i < region.len() && is_ws(region[i]) {
             i += 1;
         }
@@ -1217,6 +1305,7 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             out.push(RawAttr {
                 qname: name,
                 colon,
+                ns,
                 value: value_start..value_start + value_len,
                 decoded: false,
             });
@@ -1226,6 +1315,7 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             out.push(RawAttr {
                 qname: name,
                 colon,
+                ns,
                 value: start..values.len(),
                 decoded: true,
             });

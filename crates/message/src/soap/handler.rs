@@ -142,8 +142,9 @@ impl SoapHandler {
         self.header_finished
     }
 
-    pub(crate) fn into_soap(self, encoding: &'static str) -> Result<Soap, XRoadError> {
-        match self.result {
+    /// The result, once the document has ended (taken, so the handler is not moved).
+    pub(crate) fn take_soap(&mut self, encoding: &'static str) -> Result<Soap, XRoadError> {
+        match self.result.take() {
             Some(Soap::Message(mut m)) => {
                 m.encoding = encoding;
                 Ok(Soap::Message(m))
