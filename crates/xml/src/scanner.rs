@@ -342,10 +342,36 @@ fn valid_name(name: &[u8]) -> bool {
 }
 
 /// Scans a name at the start of `b`: returns its length and the position of its first `:`.
+///
+/// Every byte a name excludes, and the `:`, is below 0x40, so words of eight bytes at or above
+/// 0x40 (letters, mostly) are taken whole; only the bytes below 0x40 (digits, `-`, `.`, `:`,
+/// the end of the name) are looked at one by one.
 fn scan_name(b: &[u8]) -> (usize, Option<usize>) {
-    let len = b.iter().position(|&c| !is_name_byte(c)).unwrap_or(b.len());
-    // Prefixes are short: the colon search usually stops within a few bytes.
-    (len, b[..len].iter().position(|&c| c == b':'))
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut colon = None;
+    let mut i = 0;
+    loop {
+        if let Some(w) = b.get(i..i + 8) {
+            let x = word8(w, 0);
+            // High bit of each byte below 0x40; the lowest one is exact.
+            let low = x.wrapping_sub(LO * 0x40) & !x & HI;
+            if low == 0 {
+                i += 8;
+                continue;
+            }
+            i += (low.trailing_zeros() / 8) as usize;
+        }
+        match b.get(i) {
+            Some(&c) if is_name_byte(c) => {
+                if c == b':' && colon.is_none() {
+                    colon = Some(i);
+                }
+                i += 1;
+            }
+            _ => return (i, colon),
+        }
+    }
 }
 
 /// Whether a scanned name is acceptable: non-empty, a valid first byte, not ending in `:`.
@@ -398,14 +424,15 @@ fn short_eq_bytes(a: &[u8], b: &[u8]) -> bool {
 fn word4(s: &[u8], at: usize) -> u32 {
     s.get(at..at + 4)
         .and_then(|w| w.try_into().ok())
-        .map_or(0, u32::from_ne_bytes)
+        .map_or(0, u32::from_le_bytes)
 }
 
-/// The eight bytes at `at` as a number (0 past the end, which callers never reach).
+/// The eight bytes at `at` as a little-endian number (0 past the end, which callers never
+/// reach).
 fn word8(s: &[u8], at: usize) -> u64 {
     s.get(at..at + 8)
         .and_then(|w| w.try_into().ok())
-        .map_or(0, u64::from_ne_bytes)
+        .map_or(0, u64::from_le_bytes)
 }
 
 fn is_xml_char(c: u32) -> bool {
@@ -1349,4 +1376,112 @@ fn decode_attribute_value(raw: &[u8], out: &mut String) -> Result<(), K> {
         i = j + consumed;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The byte-by-byte definitions the word-at-a-time helpers must agree with.
+    fn scan_name_bytewise(b: &[u8]) -> (usize, Option<usize>) {
+        let len = b.iter().position(|&c| !is_name_byte(c)).unwrap_or(b.len());
+        (len, b[..len].iter().position(|&c| c == b':'))
+    }
+
+    #[test]
+    fn scan_name_edges() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b">",
+            b"a",
+            b"abcdefg",
+            b"abcdefgh",
+            b"abcdefghi>",
+            b"abcdefgh>",
+            b"abcdefg:h>",
+            b"abcdefgh:i j",
+            b"SOAP-ENV:Envelope xmlns",
+            b"id:xRoadInstance>",
+            b"a:b:c/>",
+            b"x1.2-3_4:y>",
+            b"abcdefghijklmnop",
+            b"abcdefghijklmnop/",
+            "nämi:välja>".as_bytes(),
+            "ünïcödé-nàmè:ölçü=".as_bytes(),
+            "日本語:名前 ".as_bytes(),
+            b"a\tb",
+            b"abcdefg\nh",
+            b"abcdefgh=\"v\"",
+            b"abc(d",
+            b"abcdefgh,ijk",
+            b"a\x7fb\x80c>",
+        ];
+        for &c in cases {
+            assert_eq!(
+                scan_name(c),
+                scan_name_bytewise(c),
+                "{:?}",
+                String::from_utf8_lossy(c)
+            );
+            // Every start offset, so that each byte falls at every position of a word.
+            for i in 0..c.len() {
+                assert_eq!(scan_name(&c[i..]), scan_name_bytewise(&c[i..]));
+            }
+        }
+    }
+
+    #[test]
+    fn short_eq_bytes_every_length() {
+        let a: Vec<u8> = (0u8..40).map(|i| b'a' + i % 26).collect();
+        for n in 0..a.len() {
+            let x = &a[..n];
+            assert!(short_eq_bytes(x, x));
+            assert!(!short_eq_bytes(x, &a[..n + 1]));
+            // A difference at every position is seen.
+            for k in 0..n {
+                let mut y = x.to_vec();
+                y[k] ^= 0x20;
+                assert!(!short_eq_bytes(x, &y), "length {n}, difference at {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn pi_end_positions() {
+        assert_eq!(pi_end(b"xml version='1.0'?>"), Some(17));
+        assert_eq!(pi_end(b"a ? b ?> c"), Some(6));
+        assert_eq!(pi_end(b"?>"), Some(0));
+        assert_eq!(pi_end(b"a?"), None);
+        assert_eq!(pi_end(b"a? >"), None);
+        assert_eq!(pi_end(b""), None);
+        let long = [b"p ".as_slice(), &[b'?'; 40], b">"].concat();
+        assert_eq!(pi_end(&long), Some(41));
+    }
+
+    proptest! {
+        #[test]
+        fn scan_name_matches_bytewise(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
+        }
+
+        #[test]
+        fn scan_name_matches_bytewise_on_name_like_bytes(
+            b in proptest::collection::vec(
+                prop_oneof![Just(b':'), Just(b'-'), Just(b'.'), Just(b'7'), Just(b'a'),
+                    Just(b'Z'), Just(b'>'), Just(b' '), Just(0xC3), Just(0xA4)],
+                0..40,
+            )
+        ) {
+            prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
+        }
+
+        #[test]
+        fn short_eq_bytes_is_equality(
+            a in proptest::collection::vec(0u8..4, 0..24),
+            b in proptest::collection::vec(0u8..4, 0..24),
+        ) {
+            prop_assert_eq!(short_eq_bytes(&a, &b), a == b);
+        }
+    }
 }
