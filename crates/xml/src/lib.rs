@@ -323,6 +323,46 @@ mod tests {
             kind("<e xmlns:p=''/>"),
             SyntaxErrorKind::Malformed("empty namespace URI for a prefix")
         );
+        // Attributes are parsed on the way to the tag's end; malformed and unfinished tags
+        // still fail as before.
+        for (doc, expected) in [
+            (
+                "<a b='1'/ >",
+                SyntaxErrorKind::Malformed("attributes must be separated by whitespace"),
+            ),
+            (
+                "<a b='1' / >",
+                SyntaxErrorKind::Malformed("invalid attribute name"),
+            ),
+            (
+                "<a b='1'c='2'/>",
+                SyntaxErrorKind::Malformed("attributes must be separated by whitespace"),
+            ),
+            (
+                "<a b='1' c/>",
+                SyntaxErrorKind::Malformed("attribute without a value"),
+            ),
+            (
+                "<a b='1' c=2>",
+                SyntaxErrorKind::Malformed("attribute value must be quoted"),
+            ),
+            ("<a b='1>'", SyntaxErrorKind::PrematureEnd),
+            ("<a b='1'", SyntaxErrorKind::PrematureEnd),
+            (
+                "<a b='<'/>",
+                SyntaxErrorKind::Malformed("'<' in an attribute value"),
+            ),
+            (
+                "<a b='&x;'/>",
+                SyntaxErrorKind::UndeclaredEntity("x".into()),
+            ),
+        ] {
+            assert_eq!(kind(doc), expected, "{doc}");
+        }
+        assert_eq!(
+            scan("<a b = '>' c=\"/>\" />").unwrap(),
+            "<{}a {}b=\">\" {}c=\"/>\"></a@1>"
+        );
         // Not a declaration: `xmlnsx:a` is an ordinary prefixed name.
         assert_eq!(
             kind("<e xmlnsx:a='1'/>"),

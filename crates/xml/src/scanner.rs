@@ -727,15 +727,27 @@ impl Scanner {
                 // The name scan finds the end of the usual tag, a name followed by `>`; only
                 // tags with more in them are searched for their end (past quoted values).
                 let name = scan_name(&d[1..]);
-                let end = match d.get(1 + name.0) {
-                    Some(b'>') => 1 + name.0,
-                    Some(_) => match tag_end(d) {
-                        Some(end) => end,
-                        None => return need_more(),
-                    },
+                let after_name = 1 + name.0;
+                let (end, parsed) = match d.get(after_name) {
+                    Some(b'>') => (after_name, false),
+                    Some(_) => {
+                        // Attributes are parsed straight from the bytes after the name, which
+                        // finds the tag's end on the way. When that fails (a malformed or
+                        // unfinished tag), the end is searched for and the tag scanned as a
+                        // whole, so errors come in the usual order.
+                        let rest = &d[after_name..];
+                        match parse_attributes(rest, true, &mut self.values, &mut self.raw_attrs) {
+                            Ok(len) if rest.get(len) == Some(&b'/') => (after_name + len + 1, true),
+                            Ok(len) => (after_name + len, true),
+                            Err(_) => match tag_end(d) {
+                                Some(end) => (end, false),
+                                None => return need_more(),
+                            },
+                        }
+                    }
                     None => return need_more(),
                 };
-                self.start_tag(slice(1, end)?, name, h)?;
+                self.start_tag(slice(1, end)?, name, parsed, h)?;
                 Ok(Some(end + 1))
             }
         }
@@ -815,11 +827,13 @@ impl Scanner {
         Ok((!declaration).then_some((target_str, data)))
     }
 
-    /// `inner` is between `<` and `>`; `name` is [`scan_name`] of it.
+    /// `inner` is between `<` and `>`; `name` is [`scan_name`] of it; `parsed` says whether
+    /// `raw_attrs` already holds the attributes after the name.
     fn start_tag<H: Handler>(
         &mut self,
         inner: &str,
         name: (usize, Option<usize>),
+        parsed: bool,
         h: &mut H,
     ) -> Result<(), H::Error> {
         let off = self.offset;
@@ -844,11 +858,13 @@ impl Scanner {
         }
         // Namespace declarations of this element come into scope before its names resolve.
         self.marks.push((self.bindings.len(), self.ns_text.len()));
-        if region.bytes().all(is_ws) {
+        if parsed {
+            self.attributes(region, true, off)?;
+        } else if region.bytes().all(is_ws) {
             // The usual element: no attributes, nothing to declare or check.
             self.raw_attrs.clear();
         } else {
-            self.attributes(region, off)?;
+            self.attributes(region, false, off)?;
         }
         if self.bindings.len() > self.limits.max_bindings {
             return Err(err(K::TooManyBindings(self.limits.max_bindings), off).into());
@@ -898,9 +914,17 @@ impl Scanner {
 
     /// Parses the attributes of a start tag, brings its namespace declarations into scope and
     /// checks prefixes and uniqueness.
-    fn attributes(&mut self, region: &str, off: u64) -> Result<(), SyntaxError> {
-        parse_attributes(region.as_bytes(), &mut self.values, &mut self.raw_attrs)
+    /// `parsed`: `raw_attrs` already holds the attributes of `region` (see [`Scanner::markup`]).
+    fn attributes(&mut self, region: &str, parsed: bool, off: u64) -> Result<(), SyntaxError> {
+        if !parsed {
+            parse_attributes(
+                region.as_bytes(),
+                false,
+                &mut self.values,
+                &mut self.raw_attrs,
+            )
             .map_err(|k| err(k, off))?;
+        }
 
         for a in &self.raw_attrs {
             if !matches!(a.ns, NsOf::Xmlns) {
@@ -1280,7 +1304,16 @@ impl RawAttr {
 }
 
 /// Parses ` name="value"` pairs; decoded, normalized values are appended to `values`.
-fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) -> Result<(), K> {
+///
+/// With `open_ended`, `region` runs on past the tag: the attributes end where a `>` or `/>`
+/// stands in place of a name, and their length is returned. Anything else, running out of
+/// bytes included, is an error, which the caller settles by finding the tag's end first.
+fn parse_attributes(
+    region: &[u8],
+    open_ended: bool,
+    values: &mut String,
+    out: &mut Vec<RawAttr>,
+) -> Result<usize, K> {
     values.clear();
     out.clear();
     let mut i = 0;
@@ -1289,8 +1322,17 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
         while i < region.len() && is_ws(region[i]) {
             i += 1;
         }
+        if open_ended {
+            match region.get(i..i + 2) {
+                Some([b'>', _] | b"/>") => return Ok(i),
+                // A `>` as the very last byte.
+                None if region.get(i) == Some(&b'>') => return Ok(i),
+                None if i == region.len() => return Err(K::PrematureEnd),
+                _ => {}
+            }
+        }
         if i == region.len() {
-            return Ok(());
+            return Ok(i);
         }
         if i == ws_start {
             return Err(K::Malformed("attributes must be separated by whitespace"));
