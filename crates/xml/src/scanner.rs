@@ -58,22 +58,22 @@ struct Scope<'a> {
 impl<'a> Scope<'a> {
     /// Where the namespace bound to `prefix` is.
     fn lookup(&self, prefix: &str) -> Option<NsOf> {
-        if prefix == "xml" {
+        let wanted = prefix.as_bytes();
+        if wanted.len() == 3 && short_eq_bytes(wanted, b"xml") {
             return Some(NsOf::Xml);
         }
-        let text = self.text;
-        let wanted = prefix.as_bytes();
-        self.bindings
-            .iter()
-            .rev()
-            .find(|b| {
-                b.prefix.len() == wanted.len()
-                    && text
-                        .as_bytes()
-                        .get(b.prefix.clone())
-                        .is_some_and(|p| short_eq_bytes(p, wanted))
-            })
-            .map(|b| NsOf::Text(b.uri.clone()))
+        let text = self.text.as_bytes();
+        // Innermost first; the length settles most candidates without looking at bytes.
+        for b in self.bindings.iter().rev() {
+            if b.prefix.end - b.prefix.start == wanted.len()
+                && text
+                    .get(b.prefix.clone())
+                    .is_some_and(|p| short_eq_bytes(p, wanted))
+            {
+                return Some(NsOf::Text(b.uri.clone()));
+            }
+        }
+        None
     }
 
     fn namespace(&self, ns: &NsOf) -> &'a str {
