@@ -186,6 +186,17 @@ enum NsOf {
     Text(Range<usize>),
 }
 
+/// An open element.
+#[derive(Debug)]
+struct Open {
+    /// Where its qualified name starts in `names`, and its local name within that.
+    name: usize,
+    local_at: usize,
+    ns: NsOf,
+    /// The lengths of `bindings` and `ns_text` before it opened (its declarations follow).
+    scope: (usize, usize),
+}
+
 /// A streaming XML scanner: feed it bytes with [`Scanner::feed`], then call
 /// [`Scanner::finish`].
 #[derive(Debug)]
@@ -198,14 +209,12 @@ pub struct Scanner {
     carry_tried: usize,
     /// Offset of the first byte of `carry` (or of the next chunk) in the whole input.
     offset: u64,
-    /// Qualified names of the open elements, concatenated; `open` holds their start offsets.
+    /// Qualified names of the open elements, concatenated.
     names: String,
-    open: Vec<(usize, usize, NsOf)>,
-    /// Namespace bindings in scope, their text in `ns_text`; `marks[i]` holds the lengths of
-    /// both before element `i` opened.
+    open: Vec<Open>,
+    /// Namespace bindings in scope, their text in `ns_text`.
     bindings: Vec<Binding>,
     ns_text: String,
-    marks: Vec<(usize, usize)>,
     /// The attributes of the current tag (reused).
     raw_attrs: Vec<RawAttr>,
     root_seen: bool,
@@ -229,10 +238,9 @@ impl Default for Scanner {
 struct Buffers {
     carry: Vec<u8>,
     names: String,
-    open: Vec<(usize, usize, NsOf)>,
+    open: Vec<Open>,
     bindings: Vec<Binding>,
     ns_text: String,
-    marks: Vec<(usize, usize)>,
     raw_attrs: Vec<RawAttr>,
     values: String,
 }
@@ -252,7 +260,6 @@ impl Buffers {
             open: Vec::with_capacity(16),
             bindings: Vec::with_capacity(8),
             ns_text: String::with_capacity(256),
-            marks: Vec::with_capacity(16),
             raw_attrs: Vec::with_capacity(8),
             values: String::with_capacity(64),
         }
@@ -273,9 +280,8 @@ impl Buffers {
             + self.names.capacity()
             + self.ns_text.capacity()
             + self.values.capacity()
-            + self.open.capacity() * std::mem::size_of::<(usize, usize, NsOf)>()
+            + self.open.capacity() * std::mem::size_of::<Open>()
             + self.bindings.capacity() * std::mem::size_of::<Binding>()
-            + self.marks.capacity() * std::mem::size_of::<(usize, usize)>()
             + self.raw_attrs.capacity() * std::mem::size_of::<RawAttr>();
         if bytes > KEPT_BUFFER_BYTES {
             return;
@@ -285,7 +291,6 @@ impl Buffers {
         self.open.clear();
         self.bindings.clear();
         self.ns_text.clear();
-        self.marks.clear();
         self.raw_attrs.clear();
         self.values.clear();
         let _ = SPARE.try_with(|s| s.set(Some(self)));
@@ -300,7 +305,6 @@ impl Drop for Scanner {
             open: std::mem::take(&mut self.open),
             bindings: std::mem::take(&mut self.bindings),
             ns_text: std::mem::take(&mut self.ns_text),
-            marks: std::mem::take(&mut self.marks),
             raw_attrs: std::mem::take(&mut self.raw_attrs),
             values: std::mem::take(&mut self.values),
         }
@@ -496,7 +500,6 @@ impl Scanner {
             open: b.open,
             bindings: b.bindings,
             ns_text: b.ns_text,
-            marks: b.marks,
             raw_attrs: b.raw_attrs,
             root_seen: false,
             at_start: true,
@@ -674,8 +677,8 @@ impl Scanner {
             b'/' => {
                 // The usual end tag is the open element's name and `>`: compared in place,
                 // without searching for the `>` first.
-                if let Some(&(start, ..)) = self.open.last() {
-                    let open_name = self.names.as_bytes().get(start..).unwrap_or_default();
+                if let Some(open) = self.open.last() {
+                    let open_name = self.names.as_bytes().get(open.name..).unwrap_or_default();
                     let end = 2 + open_name.len();
                     if d.get(end) == Some(&b'>') && short_eq_bytes(&d[2..end], open_name) {
                         self.close_element(h)?;
@@ -857,7 +860,7 @@ impl Scanner {
             return Err(err(K::TooDeep(self.limits.max_depth), off).into());
         }
         // Namespace declarations of this element come into scope before its names resolve.
-        self.marks.push((self.bindings.len(), self.ns_text.len()));
+        let outer_scope = (self.bindings.len(), self.ns_text.len());
         if parsed {
             self.attributes(region, true, off)?;
         } else if region.bytes().all(is_ws) {
@@ -903,10 +906,14 @@ impl Scanner {
                 ns,
                 scope,
             })?;
-            self.pop_scope();
+            self.truncate_scope(outer_scope);
         } else {
-            let local_at = colon.map_or(0, |c| c + 1);
-            self.open.push((self.names.len(), local_at, ns));
+            self.open.push(Open {
+                name: self.names.len(),
+                local_at: colon.map_or(0, |c| c + 1),
+                ns,
+                scope: outer_scope,
+            });
             self.names.push_str(qname);
         }
         Ok(())
@@ -1004,7 +1011,7 @@ impl Scanner {
     fn end_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
         let inner = inner.as_bytes();
         let off = self.offset;
-        let Some(&(start, ..)) = self.open.last() else {
+        let Some(&Open { name: start, .. }) = self.open.last() else {
             let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
             let found = String::from_utf8_lossy(&inner[..name_end]).into_owned();
             return Err(err(K::UnexpectedEndTag(found), off).into());
@@ -1028,7 +1035,13 @@ impl Scanner {
 
     /// Ends the open element (its end tag has been checked).
     fn close_element<H: Handler>(&mut self, h: &mut H) -> Result<(), H::Error> {
-        let Some(&(start, local_at, ref ns)) = self.open.last() else {
+        let Some(&Open {
+            name: start,
+            local_at,
+            ref ns,
+            scope: outer_scope,
+        }) = self.open.last()
+        else {
             return Ok(());
         };
         let ns = ns.clone();
@@ -1050,13 +1063,13 @@ impl Scanner {
         }
         self.open.pop();
         self.names.truncate(start);
-        self.pop_scope();
+        self.truncate_scope(outer_scope);
         Ok(())
     }
 
-    /// Drops the namespace bindings of the element that just ended.
-    fn pop_scope(&mut self) {
-        let (bindings, text) = self.marks.pop().unwrap_or((0, 0));
+    /// Drops the namespace bindings of an element that ended: back to `(bindings, ns_text)`
+    /// lengths from before it opened.
+    fn truncate_scope(&mut self, (bindings, text): (usize, usize)) {
         self.bindings.truncate(bindings);
         self.ns_text.truncate(text);
     }
