@@ -624,7 +624,12 @@ impl Scanner {
                 }
                 // `end` is at an ASCII delimiter or the end, so on a character boundary.
                 let piece = text.get(..end).unwrap_or(text);
-                self.emit_text(&self.line_ends(piece), h)?;
+                if self.has_cr {
+                    self.emit_text(&normalize_line_ends(piece), h)?;
+                } else {
+                    // The usual case, without a `Cow` to build and drop for every run.
+                    self.emit_text(piece, h)?;
+                }
                 Ok(Some(end))
             }
         }
