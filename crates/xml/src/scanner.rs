@@ -390,11 +390,10 @@ fn name_ok(name: &[u8]) -> bool {
 
 /// Splits a qualified name at `colon` (from [`scan_name`]).
 fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
-    match colon {
-        Some(i) => (
-            qname.get(..i).unwrap_or(""),
-            qname.get(i + 1..).unwrap_or(""),
-        ),
+    // One boundary check for the split; the `:` after it is one byte.
+    match colon.map(|i| (i, qname.split_at_checked(i))) {
+        Some((_, Some((prefix, rest)))) => (prefix, rest.get(1..).unwrap_or("")),
+        Some((i, None)) => ("", qname.get(i + 1..).unwrap_or("")),
         None => ("", qname),
     }
 }
