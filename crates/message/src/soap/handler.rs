@@ -146,7 +146,43 @@ fn id_error(e: IdError) -> ParseError {
     XRoadError::new(ErrorCode::InternalError, e.to_string()).into()
 }
 
+/// The most bytes of value buffer kept for the next handler of a thread.
+const KEPT_VALUE_BYTES: usize = 4096;
+
+/// A capture stack and value buffer.
+type Buffers = (Vec<(usize, Capture)>, String);
+
+thread_local! {
+    /// The buffers of the thread's last handler, kept for the next: a handler is made per
+    /// message, and allocating (and freeing) both costs more than a small message's values do.
+    static SPARE: std::cell::Cell<Option<Buffers>> = const { std::cell::Cell::new(None) };
+}
+
+impl Drop for SoapHandler {
+    fn drop(&mut self) {
+        let (mut captures, mut text) = (
+            std::mem::take(&mut self.captures),
+            std::mem::take(&mut self.text),
+        );
+        if text.capacity() <= KEPT_VALUE_BYTES {
+            captures.clear();
+            text.clear();
+            let _ = SPARE.try_with(|s| s.set(Some((captures, text))));
+        }
+    }
+}
+
 impl SoapHandler {
+    /// A handler for a new document, with the buffers a previous one of this thread left.
+    pub(crate) fn new() -> Self {
+        let mut h = SoapHandler::default();
+        if let Some((captures, text)) = SPARE.try_with(std::cell::Cell::take).ok().flatten() {
+            h.captures = captures;
+            h.text = text;
+        }
+        h
+    }
+
     pub(crate) fn header_finished(&self) -> bool {
         self.header_finished
     }

@@ -175,7 +175,7 @@ impl SoapParser {
         SoapParser {
             decoder: Decoder::new(),
             scanner: Scanner::default(),
-            handler: SoapHandler::default(),
+            handler: SoapHandler::new(),
             failed: None,
         }
     }
