@@ -247,6 +247,130 @@ mod tests {
     }
 
     #[test]
+    fn tags_found_by_their_name_scan_and_end_tags_compared_in_place() {
+        // Names longer and shorter than a word, with `:`, digits, `-`, `.` and non-ASCII at
+        // every position; end tags with and without whitespace; empty elements.
+        let doc = "<r:root xmlns:r='urn:r'><abcdefgh>1</abcdefgh><abcdefghi/><a1.b-c>2</a1.b-c >\
+                   <r:nämi-väli>3</r:nämi-väli><日本語>4</日本語><abcdefg:hij xmlns:abcdefg='u'/>\
+                   </r:root>";
+        assert_eq!(
+            scan(doc).unwrap(),
+            "<{urn:r}root {http://www.w3.org/2000/xmlns/}r=\"urn:r\"><{}abcdefgh>\"1\"</abcdefgh@2>\
+             <{}abcdefghi></abcdefghi@2><{}a1.b-c>\"2\"</a1.b-c@2><{urn:r}nämi-väli>\"3\"\
+             </nämi-väli@2><{}日本語>\"4\"</日本語@2><{u}hij {http://www.w3.org/2000/xmlns/}abcdefg=\"u\">\
+             </hij@2></root@1>"
+        );
+        // End tags that only start like the open name, or run past it, are still mismatches.
+        for (doc, expected, found) in [
+            ("<abcdefgh></abcdefg>", "abcdefgh", "abcdefg"),
+            ("<abcdefg></abcdefgh>", "abcdefg", "abcdefgh"),
+            ("<p:a xmlns:p='u'></p:b>", "p:a", "p:b"),
+            ("<nämi></nämo>", "nämi", "nämo"),
+        ] {
+            assert_eq!(
+                kind(doc),
+                SyntaxErrorKind::MismatchedEndTag {
+                    expected: expected.into(),
+                    found: found.into()
+                },
+                "{doc}"
+            );
+        }
+        assert_eq!(
+            kind("<a></a b>"),
+            SyntaxErrorKind::Malformed("end tag with content after its name")
+        );
+        // A name running into a quote or an invalid byte is not a name.
+        assert_eq!(
+            kind("<a\"b\"></a>"),
+            SyntaxErrorKind::Malformed("invalid element name")
+        );
+        assert_eq!(
+            kind("<abcdefgh(>"),
+            SyntaxErrorKind::Malformed("invalid element name")
+        );
+    }
+
+    #[test]
+    fn attribute_namespaces_resolved_once_per_tag() {
+        // The tag's own declarations apply to its attributes whatever their order.
+        let out = scan("<e p:a='1' xmlns:p='u' q:b='2' xmlns:q='v' c='3' xml:lang='et'/>").unwrap();
+        assert_eq!(
+            out,
+            "<{}e {u}a=\"1\" {http://www.w3.org/2000/xmlns/}p=\"u\" {v}b=\"2\" \
+             {http://www.w3.org/2000/xmlns/}q=\"v\" {}c=\"3\" \
+             {http://www.w3.org/XML/1998/namespace}lang=\"et\"></e@1>"
+        );
+        // Duplicates by qualified name and by expanded name; the first offending attribute
+        // decides between an unbound prefix and a duplicate.
+        assert_eq!(
+            kind("<e xmlns:p='u' xmlns:q='u' p:a='1' q:a='2'/>"),
+            SyntaxErrorKind::DuplicateAttribute("q:a".into())
+        );
+        assert_eq!(
+            kind("<e a='1' a='2'/>"),
+            SyntaxErrorKind::DuplicateAttribute("a".into())
+        );
+        assert_eq!(
+            kind("<e a='1' a='2' z:b='3'/>"),
+            SyntaxErrorKind::DuplicateAttribute("a".into())
+        );
+        assert_eq!(
+            kind("<e z:b='3' a='1' a='2'/>"),
+            SyntaxErrorKind::UnboundPrefix("z".into())
+        );
+        assert_eq!(
+            kind("<e xmlns:p=''/>"),
+            SyntaxErrorKind::Malformed("empty namespace URI for a prefix")
+        );
+        // Attributes are parsed on the way to the tag's end; malformed and unfinished tags
+        // still fail as before.
+        for (doc, expected) in [
+            (
+                "<a b='1'/ >",
+                SyntaxErrorKind::Malformed("attributes must be separated by whitespace"),
+            ),
+            (
+                "<a b='1' / >",
+                SyntaxErrorKind::Malformed("invalid attribute name"),
+            ),
+            (
+                "<a b='1'c='2'/>",
+                SyntaxErrorKind::Malformed("attributes must be separated by whitespace"),
+            ),
+            (
+                "<a b='1' c/>",
+                SyntaxErrorKind::Malformed("attribute without a value"),
+            ),
+            (
+                "<a b='1' c=2>",
+                SyntaxErrorKind::Malformed("attribute value must be quoted"),
+            ),
+            ("<a b='1>'", SyntaxErrorKind::PrematureEnd),
+            ("<a b='1'", SyntaxErrorKind::PrematureEnd),
+            (
+                "<a b='<'/>",
+                SyntaxErrorKind::Malformed("'<' in an attribute value"),
+            ),
+            (
+                "<a b='&x;'/>",
+                SyntaxErrorKind::UndeclaredEntity("x".into()),
+            ),
+        ] {
+            assert_eq!(kind(doc), expected, "{doc}");
+        }
+        assert_eq!(
+            scan("<a b = '>' c=\"/>\" />").unwrap(),
+            "<{}a {}b=\">\" {}c=\"/>\"></a@1>"
+        );
+        // Not a declaration: `xmlnsx:a` is an ordinary prefixed name.
+        assert_eq!(
+            kind("<e xmlnsx:a='1'/>"),
+            SyntaxErrorKind::UnboundPrefix("xmlnsx".into())
+        );
+    }
+
+    #[test]
     fn scoping_of_bindings() {
         let out = scan("<r xmlns:p='u1'><p:a xmlns:p='u2'><p:b/></p:a><p:c/></r>").unwrap();
         assert!(out.contains("<{u2}b>"), "{out}");

@@ -56,34 +56,32 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    fn resolve(&self, prefix: &str) -> Option<&'a str> {
-        self.lookup(prefix).map(|ns| self.namespace(&ns))
-    }
-
     /// Where the namespace bound to `prefix` is.
     fn lookup(&self, prefix: &str) -> Option<NsOf> {
-        if prefix == "xml" {
+        let wanted = prefix.as_bytes();
+        if wanted.len() == 3 && short_eq_bytes(wanted, b"xml") {
             return Some(NsOf::Xml);
         }
-        let text = self.text;
-        let wanted = prefix.as_bytes();
-        self.bindings
-            .iter()
-            .rev()
-            .find(|b| {
-                b.prefix.len() == wanted.len()
-                    && text
-                        .as_bytes()
-                        .get(b.prefix.clone())
-                        .is_some_and(|p| short_eq_bytes(p, wanted))
-            })
-            .map(|b| NsOf::Text(b.uri.clone()))
+        let text = self.text.as_bytes();
+        // Innermost first; the length settles most candidates without looking at bytes.
+        for b in self.bindings.iter().rev() {
+            if b.prefix.end - b.prefix.start == wanted.len()
+                && text
+                    .get(b.prefix.clone())
+                    .is_some_and(|p| short_eq_bytes(p, wanted))
+            {
+                return Some(NsOf::Text(b.uri.clone()));
+            }
+        }
+        None
     }
 
     fn namespace(&self, ns: &NsOf) -> &'a str {
         match ns {
             NsOf::None => "",
             NsOf::Xml => XML_NAMESPACE,
+            NsOf::Xmlns => XMLNS_NAMESPACE,
+            NsOf::Unresolved => "",
             NsOf::Text(r) => self.text.get(r.clone()).unwrap_or(""),
         }
     }
@@ -126,17 +124,14 @@ pub struct StartTag<'a> {
 impl<'a> StartTag<'a> {
     /// The value of the attribute `local` in namespace `namespace` (`""` for unprefixed).
     pub fn attribute(&self, namespace: &str, local: &str) -> Option<&'a str> {
+        let region = self.region.as_bytes();
         self.raw.iter().find_map(|a| {
-            let qname = self.region.get(a.qname.clone())?;
-            let (prefix, name) = split_at_colon(qname, a.colon);
-            // Compare the local name first: it usually settles the question.
-            let matches = short_eq_bytes(name.as_bytes(), local.as_bytes())
-                && short_eq_bytes(
-                    attribute_namespace(qname, prefix, self.scope)
-                        .unwrap_or("")
-                        .as_bytes(),
-                    namespace.as_bytes(),
-                );
+            // Compare the local name first: it usually settles the question. Namespaces were
+            // resolved when the tag was scanned.
+            let matches = region
+                .get(a.local())
+                .is_some_and(|name| short_eq_bytes(name, local.as_bytes()))
+                && short_eq_bytes(self.scope.namespace(&a.ns).as_bytes(), namespace.as_bytes());
             matches.then(|| a.value(self.region, self.values))
         })
     }
@@ -145,26 +140,14 @@ impl<'a> StartTag<'a> {
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
         self.raw.iter().map(|a| {
             let qname = self.region.get(a.qname.clone()).unwrap_or("");
-            let (prefix, local) = split_at_colon(qname, a.colon);
+            let (_, local) = split_at_colon(qname, a.colon);
             Attribute {
                 qname,
-                // Checked by the scanner before the tag was reported.
-                namespace: attribute_namespace(qname, prefix, self.scope).unwrap_or(""),
+                namespace: self.scope.namespace(&a.ns),
                 local,
                 value: a.value(self.region, self.values),
             }
         })
-    }
-}
-
-/// The namespace of an attribute: none when unprefixed, the xmlns namespace for declarations.
-fn attribute_namespace<'a>(qname: &str, prefix: &str, scope: Scope<'a>) -> Option<&'a str> {
-    if qname == "xmlns" || prefix == "xmlns" {
-        Some(XMLNS_NAMESPACE)
-    } else if prefix.is_empty() {
-        Some("")
-    } else {
-        scope.resolve(prefix)
     }
 }
 
@@ -189,13 +172,29 @@ impl<'a> EndTag<'a> {
     }
 }
 
-/// Where the namespace of an open element is, so its end tag needs no lookup.
+/// Where the namespace of an open element (or of an attribute) is, so it needs no second
+/// lookup.
 #[derive(Debug, Clone)]
 enum NsOf {
     None,
     Xml,
+    /// The namespace of `xmlns` and `xmlns:…` attributes.
+    Xmlns,
+    /// A prefixed attribute's namespace before its tag's declarations are in scope.
+    Unresolved,
     /// A range of `ns_text`, valid while the element is open.
     Text(Range<usize>),
+}
+
+/// An open element.
+#[derive(Debug)]
+struct Open {
+    /// Where its qualified name starts in `names`, and its local name within that.
+    name: usize,
+    local_at: usize,
+    ns: NsOf,
+    /// The lengths of `bindings` and `ns_text` before it opened (its declarations follow).
+    scope: (usize, usize),
 }
 
 /// A streaming XML scanner: feed it bytes with [`Scanner::feed`], then call
@@ -210,14 +209,12 @@ pub struct Scanner {
     carry_tried: usize,
     /// Offset of the first byte of `carry` (or of the next chunk) in the whole input.
     offset: u64,
-    /// Qualified names of the open elements, concatenated; `open` holds their start offsets.
+    /// Qualified names of the open elements, concatenated.
     names: String,
-    open: Vec<(usize, usize, NsOf)>,
-    /// Namespace bindings in scope, their text in `ns_text`; `marks[i]` holds the lengths of
-    /// both before element `i` opened.
+    open: Vec<Open>,
+    /// Namespace bindings in scope, their text in `ns_text`.
     bindings: Vec<Binding>,
     ns_text: String,
-    marks: Vec<(usize, usize)>,
     /// The attributes of the current tag (reused).
     raw_attrs: Vec<RawAttr>,
     root_seen: bool,
@@ -241,10 +238,9 @@ impl Default for Scanner {
 struct Buffers {
     carry: Vec<u8>,
     names: String,
-    open: Vec<(usize, usize, NsOf)>,
+    open: Vec<Open>,
     bindings: Vec<Binding>,
     ns_text: String,
-    marks: Vec<(usize, usize)>,
     raw_attrs: Vec<RawAttr>,
     values: String,
 }
@@ -264,7 +260,6 @@ impl Buffers {
             open: Vec::with_capacity(16),
             bindings: Vec::with_capacity(8),
             ns_text: String::with_capacity(256),
-            marks: Vec::with_capacity(16),
             raw_attrs: Vec::with_capacity(8),
             values: String::with_capacity(64),
         }
@@ -285,9 +280,8 @@ impl Buffers {
             + self.names.capacity()
             + self.ns_text.capacity()
             + self.values.capacity()
-            + self.open.capacity() * std::mem::size_of::<(usize, usize, NsOf)>()
+            + self.open.capacity() * std::mem::size_of::<Open>()
             + self.bindings.capacity() * std::mem::size_of::<Binding>()
-            + self.marks.capacity() * std::mem::size_of::<(usize, usize)>()
             + self.raw_attrs.capacity() * std::mem::size_of::<RawAttr>();
         if bytes > KEPT_BUFFER_BYTES {
             return;
@@ -297,7 +291,6 @@ impl Buffers {
         self.open.clear();
         self.bindings.clear();
         self.ns_text.clear();
-        self.marks.clear();
         self.raw_attrs.clear();
         self.values.clear();
         let _ = SPARE.try_with(|s| s.set(Some(self)));
@@ -312,7 +305,6 @@ impl Drop for Scanner {
             open: std::mem::take(&mut self.open),
             bindings: std::mem::take(&mut self.bindings),
             ns_text: std::mem::take(&mut self.ns_text),
-            marks: std::mem::take(&mut self.marks),
             raw_attrs: std::mem::take(&mut self.raw_attrs),
             values: std::mem::take(&mut self.values),
         }
@@ -354,10 +346,36 @@ fn valid_name(name: &[u8]) -> bool {
 }
 
 /// Scans a name at the start of `b`: returns its length and the position of its first `:`.
+///
+/// Every byte a name excludes, and the `:`, is below 0x40, so words of eight bytes at or above
+/// 0x40 (letters, mostly) are taken whole; only the bytes below 0x40 (digits, `-`, `.`, `:`,
+/// the end of the name) are looked at one by one.
 fn scan_name(b: &[u8]) -> (usize, Option<usize>) {
-    let len = b.iter().position(|&c| !is_name_byte(c)).unwrap_or(b.len());
-    // Prefixes are short: the colon search usually stops within a few bytes.
-    (len, b[..len].iter().position(|&c| c == b':'))
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut colon = None;
+    let mut i = 0;
+    loop {
+        if let Some(w) = b.get(i..i + 8) {
+            let x = word8(w, 0);
+            // High bit of each byte below 0x40; the lowest one is exact.
+            let low = x.wrapping_sub(LO * 0x40) & !x & HI;
+            if low == 0 {
+                i += 8;
+                continue;
+            }
+            i += (low.trailing_zeros() / 8) as usize;
+        }
+        match b.get(i) {
+            Some(&c) if is_name_byte(c) => {
+                if c == b':' && colon.is_none() {
+                    colon = Some(i);
+                }
+                i += 1;
+            }
+            _ => return (i, colon),
+        }
+    }
 }
 
 /// Whether a scanned name is acceptable: non-empty, a valid first byte, not ending in `:`.
@@ -372,31 +390,52 @@ fn name_ok(name: &[u8]) -> bool {
 
 /// Splits a qualified name at `colon` (from [`scan_name`]).
 fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
-    match colon {
-        Some(i) => (
-            qname.get(..i).unwrap_or(""),
-            qname.get(i + 1..).unwrap_or(""),
-        ),
+    // One boundary check for the split; the `:` after it is one byte.
+    match colon.map(|i| (i, qname.split_at_checked(i))) {
+        Some((_, Some((prefix, rest)))) => (prefix, rest.get(1..).unwrap_or("")),
+        Some((i, None)) => ("", qname.get(i + 1..).unwrap_or("")),
         None => ("", qname),
     }
 }
 
-/// Equality for short byte strings without a `memcmp` call, eight bytes at a time.
+/// Equality for short byte strings without a `memcmp` call: two overlapping loads a side
+/// cover up to 16 bytes (names, prefixes), longer strings go eight bytes at a time.
 fn short_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let (mut wa, mut wb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-    for (x, y) in (&mut wa).zip(&mut wb) {
-        if word(x) != word(y) {
-            return false;
+    match n {
+        0 => true,
+        // The first, middle and last bytes are all of them.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if word8(a, i) != word8(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            word8(a, n - 8) == word8(b, n - 8)
         }
     }
-    wa.remainder()
-        .iter()
-        .zip(wb.remainder())
-        .all(|(x, y)| x == y)
+}
+
+/// The four bytes at `at` as a number (0 past the end, which callers never reach).
+fn word4(s: &[u8], at: usize) -> u32 {
+    s.get(at..at + 4)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+/// The eight bytes at `at` as a little-endian number (0 past the end, which callers never
+/// reach).
+fn word8(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 8)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 fn is_xml_char(c: u32) -> bool {
@@ -460,7 +499,6 @@ impl Scanner {
             open: b.open,
             bindings: b.bindings,
             ns_text: b.ns_text,
-            marks: b.marks,
             raw_attrs: b.raw_attrs,
             root_seen: false,
             at_start: true,
@@ -585,7 +623,12 @@ impl Scanner {
                 }
                 // `end` is at an ASCII delimiter or the end, so on a character boundary.
                 let piece = text.get(..end).unwrap_or(text);
-                self.emit_text(&self.line_ends(piece), h)?;
+                if self.has_cr {
+                    self.emit_text(&normalize_line_ends(piece), h)?;
+                } else {
+                    // The usual case, without a `Cow` to build and drop for every run.
+                    self.emit_text(piece, h)?;
+                }
                 Ok(Some(end))
             }
         }
@@ -636,6 +679,16 @@ impl Scanner {
         };
         match second {
             b'/' => {
+                // The usual end tag is the open element's name and `>`: compared in place,
+                // without searching for the `>` first.
+                if let Some(open) = self.open.last() {
+                    let open_name = self.names.as_bytes().get(open.name..).unwrap_or_default();
+                    let end = 2 + open_name.len();
+                    if d.get(end) == Some(&b'>') && short_eq_bytes(&d[2..end], open_name) {
+                        self.close_element(h)?;
+                        return Ok(Some(end + 1));
+                    }
+                }
                 let Some(end) = find_any(d, [b'>']) else {
                     return need_more();
                 };
@@ -644,7 +697,7 @@ impl Scanner {
             }
             b'?' => {
                 // Search after the `<?`, so that `<?>` is not its own terminator.
-                let Some(end) = memmem::find(&d[2..], b"?>").map(|i| i + 2) else {
+                let Some(end) = pi_end(&d[2..]).map(|i| i + 2) else {
                     return need_more();
                 };
                 if let Some((target, data)) = self.processing_instruction(slice(2, end)?)? {
@@ -678,10 +731,30 @@ impl Scanner {
                 }
             }
             _ => {
-                let Some(end) = tag_end(d) else {
-                    return need_more();
+                // The name scan finds the end of the usual tag, a name followed by `>`; only
+                // tags with more in them are searched for their end (past quoted values).
+                let name = scan_name(&d[1..]);
+                let after_name = 1 + name.0;
+                let (end, parsed) = match d.get(after_name) {
+                    Some(b'>') => (after_name, false),
+                    Some(_) => {
+                        // Attributes are parsed straight from the bytes after the name, which
+                        // finds the tag's end on the way. When that fails (a malformed or
+                        // unfinished tag), the end is searched for and the tag scanned as a
+                        // whole, so errors come in the usual order.
+                        let rest = &d[after_name..];
+                        match parse_attributes(rest, true, &mut self.values, &mut self.raw_attrs) {
+                            Ok(len) if rest.get(len) == Some(&b'/') => (after_name + len + 1, true),
+                            Ok(len) => (after_name + len, true),
+                            Err(_) => match tag_end(d) {
+                                Some(end) => (end, false),
+                                None => return need_more(),
+                            },
+                        }
+                    }
+                    None => return need_more(),
                 };
-                self.start_tag(slice(1, end)?, h)?;
+                self.start_tag(slice(1, end)?, name, parsed, h)?;
                 Ok(Some(end + 1))
             }
         }
@@ -761,14 +834,24 @@ impl Scanner {
         Ok((!declaration).then_some((target_str, data)))
     }
 
-    fn start_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
+    /// `inner` is between `<` and `>`; `name` is [`scan_name`] of it; `parsed` says whether
+    /// `raw_attrs` already holds the attributes after the name.
+    fn start_tag<H: Handler>(
+        &mut self,
+        inner: &str,
+        name: (usize, Option<usize>),
+        parsed: bool,
+        h: &mut H,
+    ) -> Result<(), H::Error> {
         let off = self.offset;
         self.at_start = false;
         let (inner, empty) = match inner.strip_suffix('/') {
             Some(rest) => (rest, true),
             None => (inner, false),
         };
-        let (name_end, colon) = scan_name(inner.as_bytes());
+        // A name never takes in the `/` of an empty-element tag, so it is the same scanned
+        // before or after removing it.
+        let (name_end, colon) = name;
         let (qname, region) = inner.split_at_checked(name_end).unwrap_or((inner, ""));
         let followed_ok = region.as_bytes().first().is_none_or(|&b| is_ws(b));
         if !name_ok(qname.as_bytes()) || !followed_ok {
@@ -781,12 +864,14 @@ impl Scanner {
             return Err(err(K::TooDeep(self.limits.max_depth), off).into());
         }
         // Namespace declarations of this element come into scope before its names resolve.
-        self.marks.push((self.bindings.len(), self.ns_text.len()));
-        if region.bytes().all(is_ws) {
+        let outer_scope = (self.bindings.len(), self.ns_text.len());
+        if parsed {
+            self.attributes(region, true, off)?;
+        } else if region.bytes().all(is_ws) {
             // The usual element: no attributes, nothing to declare or check.
             self.raw_attrs.clear();
         } else {
-            self.attributes(region, off)?;
+            self.attributes(region, false, off)?;
         }
         if self.bindings.len() > self.limits.max_bindings {
             return Err(err(K::TooManyBindings(self.limits.max_bindings), off).into());
@@ -825,10 +910,14 @@ impl Scanner {
                 ns,
                 scope,
             })?;
-            self.pop_scope();
+            self.truncate_scope(outer_scope);
         } else {
-            let local_at = colon.map_or(0, |c| c + 1);
-            self.open.push((self.names.len(), local_at, ns));
+            self.open.push(Open {
+                name: self.names.len(),
+                local_at: colon.map_or(0, |c| c + 1),
+                ns,
+                scope: outer_scope,
+            });
             self.names.push_str(qname);
         }
         Ok(())
@@ -836,18 +925,26 @@ impl Scanner {
 
     /// Parses the attributes of a start tag, brings its namespace declarations into scope and
     /// checks prefixes and uniqueness.
-    fn attributes(&mut self, region: &str, off: u64) -> Result<(), SyntaxError> {
-        parse_attributes(region.as_bytes(), &mut self.values, &mut self.raw_attrs)
+    /// `parsed`: `raw_attrs` already holds the attributes of `region` (see [`Scanner::markup`]).
+    fn attributes(&mut self, region: &str, parsed: bool, off: u64) -> Result<(), SyntaxError> {
+        if !parsed {
+            parse_attributes(
+                region.as_bytes(),
+                false,
+                &mut self.values,
+                &mut self.raw_attrs,
+            )
             .map_err(|k| err(k, off))?;
+        }
 
         for a in &self.raw_attrs {
-            let aq = &region[a.qname.clone()];
-            let prefix = if aq == "xmlns" {
-                ""
-            } else if let Some(p) = aq.strip_prefix("xmlns:") {
-                p
-            } else {
+            if !matches!(a.ns, NsOf::Xmlns) {
                 continue;
+            }
+            // `xmlns` declares the default namespace, `xmlns:p` the prefix `p`.
+            let prefix = match a.colon {
+                Some(c) => region.get(a.qname.start + c + 1..a.qname.end).unwrap_or(""),
+                None => "",
             };
             let value = a.value(region, &self.values);
             if !prefix.is_empty() && value.is_empty() {
@@ -866,37 +963,48 @@ impl Scanner {
             bindings: &self.bindings,
             text: &self.ns_text,
         };
-        let names = |a: &RawAttr| -> Result<(&str, &str, &str), SyntaxError> {
-            let aq = region.get(a.qname.clone()).unwrap_or("");
-            let (prefix, local) = split_at_colon(aq, a.colon);
-            let ns = attribute_namespace(aq, prefix, scope)
-                .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?;
-            Ok((aq, ns, local))
+        let bytes = region.as_bytes();
+        let attrs = &mut self.raw_attrs;
+        // Each prefixed attribute's namespace is looked up once, now that the tag's own
+        // declarations are in scope, and kept for the handler's lookups.
+        let resolve = |a: &mut RawAttr| -> Result<(), SyntaxError> {
+            if let (NsOf::Unresolved, Some(c)) = (&a.ns, a.colon) {
+                let prefix = region.get(a.qname.start..a.qname.start + c).unwrap_or("");
+                a.ns = scope
+                    .lookup(prefix)
+                    .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?;
+            }
+            Ok(())
         };
-        let attrs = &self.raw_attrs;
+        let qname = |a: &RawAttr| bytes.get(a.qname.clone()).unwrap_or_default();
         // Unique by qualified name and by expanded name (namespace, local name); pairwise for
-        // the usual few attributes (an earlier one's namespace is looked up again only when
-        // the local names match), hashed for many so that a huge tag stays linear.
+        // the usual few attributes (namespaces compared only when the local names match),
+        // hashed for many so that a huge tag stays linear.
         if attrs.len() <= 16 {
-            for (i, a) in attrs.iter().enumerate() {
-                let (aq, ns, local) = names(a)?;
-                for b in &attrs[..i] {
-                    let bq = region.get(b.qname.clone()).unwrap_or("");
-                    let (_, bl) = split_at_colon(bq, b.colon);
-                    let same = short_eq_bytes(bq.as_bytes(), aq.as_bytes())
-                        || (short_eq_bytes(bl.as_bytes(), local.as_bytes())
-                            && names(b).is_ok_and(|(_, bns, _)| bns == ns));
-                    if same {
-                        return Err(err(K::DuplicateAttribute(aq.into()), off));
-                    }
+            for i in 0..attrs.len() {
+                let (earlier, rest) = attrs.split_at_mut(i);
+                let Some(a) = rest.first_mut() else { break };
+                resolve(a)?;
+                let (aq, local) = (qname(a), bytes.get(a.local()).unwrap_or_default());
+                let ns = scope.namespace(&a.ns);
+                let same = |b: &RawAttr| {
+                    short_eq_bytes(qname(b), aq)
+                        || (short_eq_bytes(bytes.get(b.local()).unwrap_or_default(), local)
+                            && scope.namespace(&b.ns) == ns)
+                };
+                if earlier.iter().any(same) {
+                    let aq = region.get(a.qname.clone()).unwrap_or("");
+                    return Err(err(K::DuplicateAttribute(aq.into()), off));
                 }
             }
         } else {
             let mut qnames = std::collections::HashSet::with_capacity(attrs.len());
             let mut expanded = std::collections::HashSet::with_capacity(attrs.len());
-            for a in attrs {
-                let (aq, ns, local) = names(a)?;
-                if !qnames.insert(aq) || !expanded.insert((ns, local)) {
+            for a in attrs.iter_mut() {
+                resolve(a)?;
+                let aq = region.get(a.qname.clone()).unwrap_or("");
+                let local = region.get(a.local()).unwrap_or("");
+                if !qnames.insert(aq) || !expanded.insert((scope.namespace(&a.ns), local)) {
                     return Err(err(K::DuplicateAttribute(aq.into()), off));
                 }
             }
@@ -907,7 +1015,7 @@ impl Scanner {
     fn end_tag<H: Handler>(&mut self, inner: &str, h: &mut H) -> Result<(), H::Error> {
         let inner = inner.as_bytes();
         let off = self.offset;
-        let Some((start, local_at, ns)) = self.open.last().cloned() else {
+        let Some(&Open { name: start, .. }) = self.open.last() else {
             let name_end = inner.iter().position(|&b| is_ws(b)).unwrap_or(inner.len());
             let found = String::from_utf8_lossy(&inner[..name_end]).into_owned();
             return Err(err(K::UnexpectedEndTag(found), off).into());
@@ -926,9 +1034,24 @@ impl Scanner {
             let found = String::from_utf8_lossy(&inner[..name_end]).into_owned();
             return Err(err(K::MismatchedEndTag { expected, found }, off).into());
         }
+        self.close_element(h)
+    }
+
+    /// Ends the open element (its end tag has been checked).
+    fn close_element<H: Handler>(&mut self, h: &mut H) -> Result<(), H::Error> {
+        let Some(&Open {
+            name: start,
+            local_at,
+            ref ns,
+            scope: outer_scope,
+        }) = self.open.last()
+        else {
+            return Ok(());
+        };
+        let ns = ns.clone();
         let depth = self.open.len();
         {
-            let qname = &self.names[start..];
+            let qname = self.names.get(start..).unwrap_or("");
             let local = qname.get(local_at..).unwrap_or(qname);
             let scope = Scope {
                 bindings: &self.bindings,
@@ -944,13 +1067,13 @@ impl Scanner {
         }
         self.open.pop();
         self.names.truncate(start);
-        self.pop_scope();
+        self.truncate_scope(outer_scope);
         Ok(())
     }
 
-    /// Drops the namespace bindings of the element that just ended.
-    fn pop_scope(&mut self) {
-        let (bindings, text) = self.marks.pop().unwrap_or((0, 0));
+    /// Drops the namespace bindings of an element that ended: back to `(bindings, ns_text)`
+    /// lengths from before it opened.
+    fn truncate_scope(&mut self, (bindings, text): (usize, usize)) {
         self.bindings.truncate(bindings);
         self.ns_text.truncate(text);
     }
@@ -1092,7 +1215,10 @@ fn valid_xml_declaration(rest: &str) -> bool {
         if t.len() == s.len() {
             return None;
         }
-        let t = trim(trim(t.strip_prefix(name)?).strip_prefix(b"=")?);
+        let t = t
+            .get(name.len()..)
+            .filter(|_| short_eq_bytes(&t[..name.len()], name))?;
+        let t = trim(trim(t).strip_prefix(b"=")?);
         let (&quote, t) = t.split_first()?;
         if quote != b'"' && quote != b'\'' {
             return None;
@@ -1141,6 +1267,19 @@ fn text_end(d: &[u8]) -> usize {
     find_any(d, [b'<', b'&']).unwrap_or(d.len())
 }
 
+/// The position of the `?>` that ends a processing instruction. Declarations are short: a
+/// search for `?` costs less than setting up a substring search.
+fn pi_end(d: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let j = i + find_any(d.get(i..)?, [b'?'])?;
+        if *d.get(j + 1)? == b'>' {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+}
+
 fn tag_end(d: &[u8]) -> Option<usize> {
     let mut i = 1;
     loop {
@@ -1159,6 +1298,9 @@ struct RawAttr {
     qname: Range<usize>,
     /// Position of the `:` in the name.
     colon: Option<usize>,
+    /// The namespace: known from the name alone for unprefixed names and declarations,
+    /// resolved by [`Scanner::attributes`] for the others.
+    ns: NsOf,
     /// Range of the value: within the attribute region when it needed no decoding (the usual
     /// case), else within the buffer of decoded values.
     value: Range<usize>,
@@ -1166,6 +1308,12 @@ struct RawAttr {
 }
 
 impl RawAttr {
+    /// Range of the local name within the attribute region.
+    fn local(&self) -> Range<usize> {
+        self.colon
+            .map_or(self.qname.start, |c| self.qname.start + c + 1)..self.qname.end
+    }
+
     fn value<'v>(&self, region: &'v str, values: &'v str) -> &'v str {
         let src = if self.decoded { values } else { region };
         src.get(self.value.clone()).unwrap_or("")
@@ -1173,7 +1321,16 @@ impl RawAttr {
 }
 
 /// Parses ` name="value"` pairs; decoded, normalized values are appended to `values`.
-fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) -> Result<(), K> {
+///
+/// With `open_ended`, `region` runs on past the tag: the attributes end where a `>` or `/>`
+/// stands in place of a name, and their length is returned. Anything else, running out of
+/// bytes included, is an error, which the caller settles by finding the tag's end first.
+fn parse_attributes(
+    region: &[u8],
+    open_ended: bool,
+    values: &mut String,
+    out: &mut Vec<RawAttr>,
+) -> Result<usize, K> {
     values.clear();
     out.clear();
     let mut i = 0;
@@ -1182,8 +1339,17 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
         while i < region.len() && is_ws(region[i]) {
             i += 1;
         }
+        if open_ended {
+            match region.get(i..i + 2) {
+                Some([b'>', _] | b"/>") => return Ok(i),
+                // A `>` as the very last byte.
+                None if region.get(i) == Some(&b'>') => return Ok(i),
+                None if i == region.len() => return Err(K::PrematureEnd),
+                _ => {}
+            }
+        }
         if i == region.len() {
-            return Ok(());
+            return Ok(i);
         }
         if i == ws_start {
             return Err(K::Malformed("attributes must be separated by whitespace"));
@@ -1192,9 +1358,17 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
         let (len, colon) = scan_name(&region[i..]);
         i += len;
         let name = name_start..i;
-        if !name_ok(&region[name.clone()]) {
+        let qname = &region[name.clone()];
+        if !name_ok(qname) {
             return Err(K::Malformed("invalid attribute name"));
         }
+        let ns = match colon {
+            None if qname == b"xmlns" => NsOf::Xmlns,
+            Some(5) if qname.starts_with(b"xmlns:") => NsOf::Xmlns,
+            // Unprefixed attributes do not take the default namespace.
+            None => NsOf::None,
+            Some(_) => NsOf::Unresolved,
+        };
         while i < region.len() && is_ws(region[i]) {
             i += 1;
         }
@@ -1217,6 +1391,7 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             out.push(RawAttr {
                 qname: name,
                 colon,
+                ns,
                 value: value_start..value_start + value_len,
                 decoded: false,
             });
@@ -1226,6 +1401,7 @@ fn parse_attributes(region: &[u8], values: &mut String, out: &mut Vec<RawAttr>) 
             out.push(RawAttr {
                 qname: name,
                 colon,
+                ns,
                 value: start..values.len(),
                 decoded: true,
             });
@@ -1259,4 +1435,112 @@ fn decode_attribute_value(raw: &[u8], out: &mut String) -> Result<(), K> {
         i = j + consumed;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The byte-by-byte definitions the word-at-a-time helpers must agree with.
+    fn scan_name_bytewise(b: &[u8]) -> (usize, Option<usize>) {
+        let len = b.iter().position(|&c| !is_name_byte(c)).unwrap_or(b.len());
+        (len, b[..len].iter().position(|&c| c == b':'))
+    }
+
+    #[test]
+    fn scan_name_edges() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b">",
+            b"a",
+            b"abcdefg",
+            b"abcdefgh",
+            b"abcdefghi>",
+            b"abcdefgh>",
+            b"abcdefg:h>",
+            b"abcdefgh:i j",
+            b"SOAP-ENV:Envelope xmlns",
+            b"id:xRoadInstance>",
+            b"a:b:c/>",
+            b"x1.2-3_4:y>",
+            b"abcdefghijklmnop",
+            b"abcdefghijklmnop/",
+            "nämi:välja>".as_bytes(),
+            "ünïcödé-nàmè:ölçü=".as_bytes(),
+            "日本語:名前 ".as_bytes(),
+            b"a\tb",
+            b"abcdefg\nh",
+            b"abcdefgh=\"v\"",
+            b"abc(d",
+            b"abcdefgh,ijk",
+            b"a\x7fb\x80c>",
+        ];
+        for &c in cases {
+            assert_eq!(
+                scan_name(c),
+                scan_name_bytewise(c),
+                "{:?}",
+                String::from_utf8_lossy(c)
+            );
+            // Every start offset, so that each byte falls at every position of a word.
+            for i in 0..c.len() {
+                assert_eq!(scan_name(&c[i..]), scan_name_bytewise(&c[i..]));
+            }
+        }
+    }
+
+    #[test]
+    fn short_eq_bytes_every_length() {
+        let a: Vec<u8> = (0u8..40).map(|i| b'a' + i % 26).collect();
+        for n in 0..a.len() {
+            let x = &a[..n];
+            assert!(short_eq_bytes(x, x));
+            assert!(!short_eq_bytes(x, &a[..n + 1]));
+            // A difference at every position is seen.
+            for k in 0..n {
+                let mut y = x.to_vec();
+                y[k] ^= 0x20;
+                assert!(!short_eq_bytes(x, &y), "length {n}, difference at {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn pi_end_positions() {
+        assert_eq!(pi_end(b"xml version='1.0'?>"), Some(17));
+        assert_eq!(pi_end(b"a ? b ?> c"), Some(6));
+        assert_eq!(pi_end(b"?>"), Some(0));
+        assert_eq!(pi_end(b"a?"), None);
+        assert_eq!(pi_end(b"a? >"), None);
+        assert_eq!(pi_end(b""), None);
+        let long = [b"p ".as_slice(), &[b'?'; 40], b">"].concat();
+        assert_eq!(pi_end(&long), Some(41));
+    }
+
+    proptest! {
+        #[test]
+        fn scan_name_matches_bytewise(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
+        }
+
+        #[test]
+        fn scan_name_matches_bytewise_on_name_like_bytes(
+            b in proptest::collection::vec(
+                prop_oneof![Just(b':'), Just(b'-'), Just(b'.'), Just(b'7'), Just(b'a'),
+                    Just(b'Z'), Just(b'>'), Just(b' '), Just(0xC3), Just(0xA4)],
+                0..40,
+            )
+        ) {
+            prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
+        }
+
+        #[test]
+        fn short_eq_bytes_is_equality(
+            a in proptest::collection::vec(0u8..4, 0..24),
+            b in proptest::collection::vec(0u8..4, 0..24),
+        ) {
+            prop_assert_eq!(short_eq_bytes(&a, &b), a == b);
+        }
+    }
 }

@@ -213,7 +213,7 @@ fn choose(buf: &[u8]) -> Result<(Mode, usize), EncodingError> {
         }
         Some(label) => {
             let enc = Encoding::for_label(label.as_bytes())
-                .ok_or_else(|| EncodingError::Unsupported(label.clone()))?;
+                .ok_or_else(|| EncodingError::Unsupported(label.to_owned()))?;
             if enc == UTF_8 {
                 Ok((Mode::Utf8, 0))
             } else if enc == UTF_16LE
@@ -223,7 +223,7 @@ fn choose(buf: &[u8]) -> Result<(Mode, usize), EncodingError> {
             {
                 // A UTF-16 label on a document that is not UTF-16 encoded (it has an ASCII
                 // declaration), or a label encoding_rs only decodes as "replacement".
-                Err(EncodingError::Unsupported(label))
+                Err(EncodingError::Unsupported(label.to_owned()))
             } else {
                 Ok((
                     Mode::Transcode(Box::new(enc.new_decoder_without_bom_handling())),
@@ -241,14 +241,16 @@ fn find_decl_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// The `encoding` pseudo-attribute of a leading `<?xml … ?>` declaration.
-fn declared_encoding(buf: &[u8]) -> Option<String> {
+fn declared_encoding(buf: &[u8]) -> Option<&str> {
     let rest = buf.strip_prefix(b"<?xml")?;
     if !rest.first().is_some_and(|b| b.is_ascii_whitespace()) {
         return None;
     }
     let end = find_decl_end(rest)?;
     let decl = std::str::from_utf8(&rest[..end]).ok()?;
-    let at = memchr::memmem::find(decl.as_bytes(), b"encoding")?;
+    // The declaration is short: trying each `e` costs less than setting up a substring search.
+    let at = memchr::memchr_iter(b'e', decl.as_bytes())
+        .find(|&i| decl.as_bytes()[i..].starts_with(b"encoding"))?;
     let after = decl[at + "encoding".len()..]
         .trim_start()
         .strip_prefix('=')?
@@ -256,7 +258,7 @@ fn declared_encoding(buf: &[u8]) -> Option<String> {
     let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &after[1..];
     let close = value.find(quote)?;
-    Some(value[..close].to_owned())
+    Some(&value[..close])
 }
 
 #[cfg(test)]
@@ -289,6 +291,29 @@ mod tests {
         assert_eq!(decode(&bom, 1).unwrap(), b"<a/>");
         assert_eq!(decode(b"<a/>", 1).unwrap(), b"<a/>");
         assert_eq!(decode(b"", 1).unwrap(), b"");
+    }
+
+    #[test]
+    fn declared_encoding_is_found_past_other_words() {
+        let label = |d: &str| declared_encoding(d.as_bytes()).map(str::to_owned);
+        assert_eq!(
+            label("<?xml version='1.0' encoding='ISO-8859-1'?>").as_deref(),
+            Some("ISO-8859-1")
+        );
+        assert_eq!(
+            label("<?xml version=\"1.0\" encoding = \"utf-8\" ?><a/>").as_deref(),
+            Some("utf-8")
+        );
+        assert_eq!(
+            label("<?xml version='1.0' standalone='yes' encodinG='x'?>"),
+            None
+        );
+        assert_eq!(label("<?xml version='1.0' encoding?>"), None);
+        assert_eq!(label("<?xml version='1.0'?><a encoding='x'/>"), None);
+        assert_eq!(
+            label("<?xml version='1.0' eeencoding='x'?>").as_deref(),
+            Some("x")
+        );
     }
 
     #[test]

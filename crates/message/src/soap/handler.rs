@@ -96,6 +96,14 @@ struct Fields {
     request_hash: Option<RequestHash>,
 }
 
+/// What a closed envelope held: the message itself stays in the handler's fields until it is
+/// taken, so that it is moved once.
+#[derive(Debug)]
+enum Ended {
+    Message { response: bool },
+    Fault(SoapFault),
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct SoapHandler {
     depth: usize,
@@ -113,7 +121,8 @@ pub(crate) struct SoapHandler {
     service_name: Option<Code>,
     fault: Option<SoapFault>,
     in_fault: bool,
-    result: Option<Soap>,
+    /// What the closed envelope held, once it passed its checks.
+    ended: Option<Ended>,
 }
 
 fn duplicate(namespace: &str, local: &str) -> ParseError {
@@ -137,18 +146,73 @@ fn id_error(e: IdError) -> ParseError {
     XRoadError::new(ErrorCode::InternalError, e.to_string()).into()
 }
 
+/// The most bytes of value buffer kept for the next handler of a thread.
+const KEPT_VALUE_BYTES: usize = 4096;
+
+/// A capture stack and value buffer.
+type Buffers = (Vec<(usize, Capture)>, String);
+
+thread_local! {
+    /// The buffers of the thread's last handler, kept for the next: a handler is made per
+    /// message, and allocating (and freeing) both costs more than a small message's values do.
+    static SPARE: std::cell::Cell<Option<Buffers>> = const { std::cell::Cell::new(None) };
+}
+
+impl Drop for SoapHandler {
+    fn drop(&mut self) {
+        let (mut captures, mut text) = (
+            std::mem::take(&mut self.captures),
+            std::mem::take(&mut self.text),
+        );
+        if text.capacity() <= KEPT_VALUE_BYTES {
+            captures.clear();
+            text.clear();
+            let _ = SPARE.try_with(|s| s.set(Some((captures, text))));
+        }
+    }
+}
+
 impl SoapHandler {
+    /// A handler for a new document, with the buffers a previous one of this thread left.
+    pub(crate) fn new() -> Self {
+        let mut h = SoapHandler::default();
+        if let Some((captures, text)) = SPARE.try_with(std::cell::Cell::take).ok().flatten() {
+            h.captures = captures;
+            h.text = text;
+        }
+        h
+    }
+
     pub(crate) fn header_finished(&self) -> bool {
         self.header_finished
     }
 
-    pub(crate) fn into_soap(self, encoding: &'static str) -> Result<Soap, XRoadError> {
-        match self.result {
-            Some(Soap::Message(mut m)) => {
-                m.encoding = encoding;
-                Ok(Soap::Message(m))
+    /// The result, once the document has ended (taken, so the handler is not moved).
+    pub(crate) fn take_soap(&mut self, encoding: &'static str) -> Result<Soap, XRoadError> {
+        match self.ended.take() {
+            Some(Ended::Message { response }) => {
+                let missing = || XRoadError::new(ErrorCode::InternalError, "message taken twice");
+                // Checked present by `close_envelope`.
+                let f = &mut self.fields;
+                Ok(Soap::Message(SoapMessage {
+                    header: SoapHeader {
+                        client: f.client.take().ok_or_else(missing)?,
+                        service: f.service.take().ok_or_else(missing)?,
+                        id: f.id.take().ok_or_else(missing)?,
+                        user_id: f.user_id.take(),
+                        issue: f.issue.take(),
+                        protocol_version: f.protocol_version.take().ok_or_else(missing)?,
+                        represented_party: f.represented_party.take(),
+                        security_server: f.security_server.take(),
+                        request_hash: f.request_hash.take(),
+                    },
+                    service_name: self.service_name.take().ok_or_else(missing)?,
+                    rpc: self.rpc,
+                    response,
+                    encoding,
+                }))
             }
-            Some(fault) => Ok(fault),
+            Some(Ended::Fault(fault)) => Ok(Soap::Fault(fault)),
             None => Err(XRoadError::new(
                 ErrorCode::InvalidSoap,
                 "Malformed SOAP message: envelope missing",
@@ -429,7 +493,7 @@ impl SoapHandler {
     /// The checks Java makes when the envelope closes, in Java's order.
     fn close_envelope(&mut self) -> Result<(), ParseError> {
         if let Some(fault) = self.fault.take() {
-            self.result = Some(Soap::Fault(fault));
+            self.ended = Some(Ended::Fault(fault));
             return Ok(());
         }
         let missing = |name: &str| -> ParseError {
@@ -446,18 +510,23 @@ impl SoapHandler {
             )
             .into());
         }
-        let f = std::mem::take(&mut self.fields);
-        let protocol_version = f
-            .protocol_version
-            .ok_or_else(|| missing("protocolVersion"))?;
-        let client = f.client.ok_or_else(|| missing("client"))?;
-        let id = f.id.ok_or_else(|| missing("id"))?;
-        let service = f.service.ok_or_else(|| {
-            ParseError(XRoadError::new(
+        let f = &self.fields;
+        if f.protocol_version.is_none() {
+            return Err(missing("protocolVersion"));
+        }
+        if f.client.is_none() {
+            return Err(missing("client"));
+        }
+        if f.id.is_none() {
+            return Err(missing("id"));
+        }
+        let Some(service) = &f.service else {
+            return Err(XRoadError::new(
                 ErrorCode::MissingHeaderField,
                 "Message header must contain service id",
-            ))
-        })?;
+            )
+            .into());
+        };
         if !self.body_seen {
             return Err(XRoadError::new(
                 ErrorCode::MissingBody,
@@ -465,10 +534,9 @@ impl SoapHandler {
             )
             .into());
         }
-        let service_name = self
-            .service_name
-            .take()
-            .ok_or_else(|| ParseError(XRoadError::new(ErrorCode::InvalidBody, INVALID_BODY)))?;
+        let Some(service_name) = &self.service_name else {
+            return Err(XRoadError::new(ErrorCode::InvalidBody, INVALID_BODY).into());
+        };
         if !service_name.starts_with(service.service_code()) {
             return Err(XRoadError::new(
                 ErrorCode::InconsistentHeaders,
@@ -476,24 +544,10 @@ impl SoapHandler {
             )
             .into());
         }
-        let response = service_name.ends_with("Response");
-        self.result = Some(Soap::Message(SoapMessage {
-            header: SoapHeader {
-                client,
-                service,
-                id,
-                user_id: f.user_id,
-                issue: f.issue,
-                protocol_version,
-                represented_party: f.represented_party,
-                security_server: f.security_server,
-                request_hash: f.request_hash,
-            },
-            service_name,
-            rpc: self.rpc,
-            response,
-            encoding: "UTF-8",
-        }));
+        // The message is built when taken (`take_soap`), moved once.
+        self.ended = Some(Ended::Message {
+            response: service_name.ends_with("Response"),
+        });
         Ok(())
     }
 }

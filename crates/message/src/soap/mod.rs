@@ -175,7 +175,7 @@ impl SoapParser {
         SoapParser {
             decoder: Decoder::new(),
             scanner: Scanner::default(),
-            handler: SoapHandler::default(),
+            handler: SoapHandler::new(),
             failed: None,
         }
     }
@@ -201,9 +201,18 @@ impl SoapParser {
         mut self,
         observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
     ) -> Result<Soap, XRoadError> {
+        self.end(observer)
+    }
+
+    /// Ends the document in place: the parser is large, and moving it costs more than a
+    /// small document's tags do.
+    fn end(
+        &mut self,
+        observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
+    ) -> Result<Soap, XRoadError> {
         self.step(&[], true, observer)?;
         let encoding = self.decoder.encoding().unwrap_or("UTF-8");
-        self.handler.into_soap(encoding)
+        self.handler.take_soap(encoding)
     }
 
     /// Whether the SOAP header has been read completely: every header check that can fail
@@ -261,7 +270,7 @@ impl SoapParser {
 pub fn parse_soap(document: &[u8]) -> Result<Soap, XRoadError> {
     let mut p = SoapParser::new();
     p.feed(document)?;
-    p.finish()
+    p.end(&mut |_| Ok(()))
 }
 
 #[cfg(test)]
