@@ -220,14 +220,7 @@ async fn call_provider(
     let body = match message.attachments.first() {
         Some(a) => {
             headers.push(("content-length".to_owned(), a.data.len().to_string()));
-            let (tx, body) = transport::channel_body(8);
-            let data = a.data.clone();
-            tokio::spawn(async move {
-                if let Err(e) = tx.send_spooled(&data).await {
-                    tx.abort(e).await;
-                }
-            });
-            body
+            transport::spooled_body(a.data.clone())
         }
         None => transport::full_body(Bytes::new()),
     };
