@@ -341,50 +341,6 @@ pub(crate) async fn with_client_timeout<T>(
     }
 }
 
-/// Reads a response body of the provider's security server into `feed`, failing as Java's
-/// socket read timeout does when no data comes for `idle` (the client timeout; zero: no
-/// limit).
-async fn read_peer_body<B>(
-    idle: std::time::Duration,
-    mut body: B,
-    mut feed: impl FnMut(&[u8]) -> Result<(), XRoadError>,
-) -> Result<u64, XRoadError>
-where
-    B: hyper::body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    use http_body_util::BodyExt;
-    let mut total = 0u64;
-    loop {
-        let next = body.frame();
-        let frame = if idle.is_zero() {
-            Ok(next.await)
-        } else {
-            tokio::time::timeout(idle, next).await
-        };
-        let frame = match frame {
-            Err(_) => {
-                tracing::info!(
-                    "client proxy: the response body paused for {} s",
-                    idle.as_secs()
-                );
-                return Err(XRoadError::new(ErrorCode::IoError, "Read timed out"));
-            }
-            Ok(None) => return Ok(total),
-            Ok(Some(frame)) => frame.map_err(|e| {
-                XRoadError::new(
-                    ErrorCode::IoError,
-                    format!("Error reading the message body: {e}"),
-                )
-            })?,
-        };
-        if let Ok(data) = frame.into_data() {
-            total += data.len() as u64;
-            feed(&data)?;
-        }
-    }
-}
-
 pub(crate) struct PeerResponse {
     pub message: transport::TransportMessage,
     pub original_content_type: Option<String>,
@@ -425,7 +381,7 @@ async fn decode_response(
         // A fault before the provider started its response.
         const LIMIT: usize = 8 << 20;
         let mut body = Vec::new();
-        read_peer_body(ctx.settings().client_timeout, response.into_body(), |c| {
+        transport::read_body_idle(ctx.settings().client_timeout, response.into_body(), |c| {
             if body.len() + c.len() > LIMIT {
                 return Err(XRoadError::new(
                     ErrorCode::IoError,
@@ -465,7 +421,7 @@ async fn decode_response(
             DigestAlgorithm::Sha512,
             ctx.settings().spool.clone(),
         )?;
-        read_peer_body(ctx.settings().client_timeout, response.into_body(), |c| {
+        transport::read_body_idle(ctx.settings().client_timeout, response.into_body(), |c| {
             if c.is_empty() {
                 Ok(())
             } else {
@@ -476,7 +432,7 @@ async fn decode_response(
         return Err(missing());
     };
     let mut decoder = TransportDecoder::new(&content_type, hash, ctx.settings().spool.clone())?;
-    let n = read_peer_body(ctx.settings().client_timeout, response.into_body(), |c| {
+    let n = transport::read_body_idle(ctx.settings().client_timeout, response.into_body(), |c| {
         decoder.feed(c)
     })
     .await?;
@@ -620,10 +576,14 @@ mod tests {
     #[tokio::test]
     async fn a_body_pausing_longer_than_the_client_timeout_is_a_read_timeout() {
         let mut read = Vec::new();
-        let e = super::read_peer_body(Duration::from_millis(100), pausing(&["ab", "cd"]), |c| {
-            read.extend_from_slice(c);
-            Ok(())
-        })
+        let e = crate::transport::read_body_idle(
+            Duration::from_millis(100),
+            pausing(&["ab", "cd"]),
+            |c| {
+                read.extend_from_slice(c);
+                Ok(())
+            },
+        )
         .await
         .unwrap_err();
         assert_eq!(read, b"abcd");
@@ -642,7 +602,7 @@ mod tests {
     async fn a_body_that_ends_is_read_whole() {
         let body = http_body_util::Full::new(Bytes::from_static(b"whole"));
         let mut read = Vec::new();
-        let n = super::read_peer_body(Duration::from_millis(100), body, |c| {
+        let n = crate::transport::read_body_idle(Duration::from_millis(100), body, |c| {
             read.extend_from_slice(c);
             Ok(())
         })
@@ -664,7 +624,7 @@ mod tests {
             }),
         ));
         let mut read = Vec::new();
-        let n = super::read_peer_body(Duration::ZERO, body, |c| {
+        let n = crate::transport::read_body_idle(Duration::ZERO, body, |c| {
             read.extend_from_slice(c);
             Ok(())
         })

@@ -185,9 +185,20 @@ pub(crate) fn write(tag: u8, content: &[u8], out: &mut Vec<u8>) {
 
 /// Appends a constructed element whose content `fill` writes.
 pub(crate) fn write_nested(tag: u8, out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
-    let mut content = Vec::new();
-    fill(&mut content);
-    write(tag, &content, out);
+    // Written in place with a one-byte length, moved up for the rare long form: no buffer
+    // per nesting level.
+    out.push(tag);
+    let len_at = out.len();
+    out.push(0);
+    fill(out);
+    let len = out.len() - len_at - 1;
+    if len < 0x80 {
+        out[len_at] = len as u8;
+    } else {
+        let mut header = Vec::with_capacity(9);
+        write_len(len, &mut header);
+        out.splice(len_at..len_at + 1, header);
+    }
 }
 
 /// A DER INTEGER's content as an unsigned magnitude without leading zero octets.
@@ -224,6 +235,34 @@ pub(crate) fn generalized_time(tlv: Tlv<'_>) -> Result<i64, DerError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn nested_elements_written_in_place_equal_the_buffered_ones() {
+        for sizes in [
+            &[0usize][..],
+            &[5, 0x7f],
+            &[0x7e],
+            &[0x80],
+            &[0x7f, 0x100],
+            &[70_000, 3],
+        ] {
+            let mut in_place = vec![0xAA];
+            write_nested(0x30, &mut in_place, |outer| {
+                for (i, &n) in sizes.iter().enumerate() {
+                    write_nested(0xA0 | i as u8, outer, |inner| {
+                        inner.resize(inner.len() + n, 7)
+                    });
+                }
+            });
+            let mut outer = Vec::new();
+            for (i, &n) in sizes.iter().enumerate() {
+                write(0xA0 | i as u8, &vec![7; n], &mut outer);
+            }
+            let mut buffered = vec![0xAA];
+            write(0x30, &outer, &mut buffered);
+            assert_eq!(in_place, buffered, "{sizes:?}");
+        }
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -47,13 +47,16 @@ pub(crate) const MAX_HEADER_LEN: usize = 10_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PartHeaders {
     raw: Vec<u8>,
+    /// The fields' names and values decoded, one after the other (one allocation per part).
+    text: String,
     fields: Vec<Field>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Field {
-    name: String,
-    value: String,
+    /// The name and the value in `text`.
+    name: Range<usize>,
+    value: Range<usize>,
     /// The bytes after the colon in `raw`, folding included (what mime4j parses types from).
     raw_value: Range<usize>,
 }
@@ -66,9 +69,15 @@ impl PartHeaders {
 
     /// All valid fields in original order, repeated names included.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.fields
-            .iter()
-            .map(|f| (f.name.as_str(), f.value.as_str()))
+        self.fields.iter().map(|f| (self.name(f), self.value(f)))
+    }
+
+    fn name(&self, f: &Field) -> &str {
+        self.text.get(f.name.clone()).unwrap_or_default()
+    }
+
+    fn value(&self, f: &Field) -> &str {
+        self.text.get(f.value.clone()).unwrap_or_default()
     }
 
     /// The value of the **last** field called `name` (case-insensitive): a repeated field
@@ -77,16 +86,16 @@ impl PartHeaders {
         self.fields
             .iter()
             .rev()
-            .find(|f| f.name.eq_ignore_ascii_case(name))
-            .map(|f| f.value.as_str())
+            .find(|f| self.name(f).eq_ignore_ascii_case(name))
+            .map(|f| self.value(f))
     }
 
     /// The values of all fields called `name` (case-insensitive), in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.fields
             .iter()
-            .filter(move |f| f.name.eq_ignore_ascii_case(name))
-            .map(|f| f.value.as_str())
+            .filter(move |f| self.name(f).eq_ignore_ascii_case(name))
+            .map(|f| self.value(f))
     }
 
     /// The `Content-Type` value, if any: the last one if repeated (what Java uses).
@@ -105,7 +114,7 @@ impl PartHeaders {
     /// which is what X-Road's handlers take as the part's content type.
     pub fn multipart_boundary(&self) -> Option<String> {
         for f in &self.fields {
-            if !f.name.eq_ignore_ascii_case("content-type") {
+            if !self.name(f).eq_ignore_ascii_case("content-type") {
                 continue;
             }
             let raw_value = self.raw.get(f.raw_value.clone()).unwrap_or_default();
@@ -132,9 +141,14 @@ impl PartHeaders {
     /// Fails only on mime4j's limits.
     pub(crate) fn parse(raw: &[u8]) -> Result<Self, MimeError> {
         let mut fields = Vec::new();
-        walk(raw, false, |range| fields.extend(build_field(raw, range)))?;
+        // ASCII names and values fit in the raw length (a byte above 0x7F takes two).
+        let mut text = String::with_capacity(raw.len());
+        walk(raw, false, |range| {
+            fields.extend(build_field(raw, range, &mut text));
+        })?;
         Ok(Self {
             raw: raw.to_vec(),
+            text,
             fields,
         })
     }
@@ -209,7 +223,7 @@ fn strip_line_break(line: &[u8]) -> &[u8] {
 
 /// `DefaultFieldBuilder.build` + `RawFieldParser.parseField` + `RawField.getBody`: the field at
 /// `range` of `block`, or `None` for a field mime4j skips.
-fn build_field(block: &[u8], range: Range<usize>) -> Option<Field> {
+fn build_field(block: &[u8], range: Range<usize>, text: &mut String) -> Option<Field> {
     let start = range.start;
     let raw = strip_line_break(block.get(range).unwrap_or_default());
     let mut colon = 0;
@@ -226,14 +240,18 @@ fn build_field(block: &[u8], range: Range<usize>) -> Option<Field> {
     if raw.len() > value_start + 1 && mime4j::is_wsp(raw[value_start]) {
         value_start += 1;
     }
-    let value = raw[value_start..]
-        .iter()
-        .filter(|&&b| b != b'\r' && b != b'\n')
-        .map(|&b| char::from(b))
-        .collect();
+    let name_start = text.len();
+    text.extend(name.iter().map(|&b| char::from(b)));
+    let value_start_in_text = text.len();
+    text.extend(
+        raw[value_start..]
+            .iter()
+            .filter(|&&b| b != b'\r' && b != b'\n')
+            .map(|&b| char::from(b)),
+    );
     Some(Field {
-        name: mime4j::latin1_string(name),
-        value,
+        name: name_start..value_start_in_text,
+        value: value_start_in_text..text.len(),
         raw_value: start + colon + 1..start + raw.len(),
     })
 }

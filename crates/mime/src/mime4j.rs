@@ -1,6 +1,7 @@
 //! Ports of the Apache mime4j 0.8.7 parsing routines whose exact results the Java Security Server
 //! depends on (`RawFieldParser`, `CharsetUtil`, `FallbackBodyDescriptorBuilder`). Bytes stand for
 //! the ISO-8859-1 chars mime4j works on.
+use std::borrow::Cow;
 
 /// `CharsetUtil.isWhitespace`: SP, HT, CR, LF.
 pub(crate) fn is_wsp(b: u8) -> bool {
@@ -55,8 +56,25 @@ fn skip_comment(buf: &[u8], pos: &mut usize) {
 
 /// `RawFieldParser.parseToken`: up to one of `delimiters` (not consumed), whitespace runs between
 /// words turned into one space, comments dropped, no quoting.
-pub(crate) fn parse_token(buf: &[u8], pos: &mut usize, delimiters: &[u8]) -> Vec<u8> {
-    parse_words(buf, pos, delimiters, false)
+pub(crate) fn parse_token<'a>(buf: &'a [u8], pos: &mut usize, delimiters: &[u8]) -> Cow<'a, [u8]> {
+    // Most tokens have whitespace at their ends at most and no comment: they are a slice.
+    let rest = buf.get(*pos..).unwrap_or_default();
+    let end = rest
+        .iter()
+        .position(|b| delimiters.contains(b))
+        .unwrap_or(rest.len());
+    let span = &rest[..end];
+    let start = span.iter().position(|&b| !is_wsp(b)).unwrap_or(end);
+    let stop = span
+        .iter()
+        .rposition(|&b| !is_wsp(b))
+        .map_or(start, |i| i + 1);
+    let word = &span[start..stop];
+    if word.iter().any(|&b| is_wsp(b) || b == b'(') {
+        return Cow::Owned(parse_words(buf, pos, delimiters, false));
+    }
+    *pos += end;
+    Cow::Borrowed(word)
 }
 
 /// `RawFieldParser.parseValue`: [`parse_token`] with quoted strings (a backslash escapes only `"`
@@ -139,6 +157,17 @@ pub(crate) enum BodyType {
 pub(crate) fn body_type(value: &[u8]) -> BodyType {
     let mut pos = 0;
     let main = parse_token(value, &mut pos, b";");
+    let main = trim_java(&main);
+    let Some(slash) = main.iter().position(|&b| b == b'/') else {
+        return BodyType::NotSet;
+    };
+    let (ty, subtype) = (trim_java(&main[..slash]), trim_java(&main[slash + 1..]));
+    if ty.is_empty() || subtype.is_empty() {
+        return BodyType::NotSet;
+    }
+    if !ty.eq_ignore_ascii_case(b"multipart") {
+        return BodyType::Leaf;
+    }
     // The last `boundary` parameter (a `HashMap`); `None` inside when written without `=`.
     let mut boundary: Option<Option<Vec<u8>>> = None;
     if pos < value.len() {
@@ -165,17 +194,6 @@ pub(crate) fn body_type(value: &[u8]) -> BodyType {
                 boundary = Some(param);
             }
         }
-    }
-    let main = trim_java(&main);
-    let Some(slash) = main.iter().position(|&b| b == b'/') else {
-        return BodyType::NotSet;
-    };
-    let (ty, subtype) = (trim_java(&main[..slash]), trim_java(&main[slash + 1..]));
-    if ty.is_empty() || subtype.is_empty() {
-        return BodyType::NotSet;
-    }
-    if !ty.eq_ignore_ascii_case(b"multipart") {
-        return BodyType::Leaf;
     }
     match boundary {
         Some(Some(b)) => BodyType::Multipart(b),
@@ -249,5 +267,23 @@ mod tests {
         }
         assert_eq!(body_type(b"text/xml; boundary=a"), BodyType::Leaf);
         assert_eq!(body_type(b"multipartx/y; boundary=a"), BodyType::Leaf);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn token_slice_equals_the_word_loop(
+            buf in proptest::collection::vec(proptest::sample::select(
+                b" \t\r\n(;=:\"\\ab/".to_vec()), 0..24),
+            pos in 0usize..26,
+        ) {
+            let pos = pos.min(buf.len());
+            for delimiters in [&b":"[..], b";", b"=;"] {
+                let (mut a, mut b) = (pos, pos);
+                let fast = parse_token(&buf, &mut a, delimiters);
+                let slow = parse_words(&buf, &mut b, delimiters, false);
+                proptest::prop_assert_eq!(&*fast, &slow[..]);
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
     }
 }

@@ -158,7 +158,7 @@ where
     // them: a failure after the SOAP part (an attachment cut short, signing) is a fault part
     // after what was written, instead of the signature.
     let read = read_provider_response(ctx, &content_type, response, &request_digest).await;
-    let (provider, signed) = match read {
+    let (mut provider, signed) = match read {
         Ok(provider) => {
             let signed = super::sign_response(ctx, signing, provider_signed_parts(&provider)).await;
             (provider, signed)
@@ -169,7 +169,7 @@ where
     let small = transport::in_memory(
         std::iter::once(&provider.soap).chain(provider.attachments.iter().map(|a| &a.data)),
     );
-    let original_content_type = provider.original_content_type.clone();
+    let original_content_type = std::mem::take(&mut provider.original_content_type);
     let write = |mut w: TransportWriter| async move {
         w.spooled_part(
             &provider.soap_content_type,

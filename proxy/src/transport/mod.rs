@@ -541,6 +541,20 @@ pub fn boundary_of(content_type: &str) -> Option<String> {
 /// / `EofException` (`IOException`s that are not `SocketException`s). Returns the bytes read
 /// (counted in the metrics).
 pub async fn read_body<B>(
+    body: B,
+    feed: impl FnMut(&[u8]) -> Result<(), XRoadError>,
+) -> Result<u64, XRoadError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    read_body_idle(std::time::Duration::ZERO, body, feed).await
+}
+
+/// [`read_body`], failing as Java's socket read timeout does when no data comes for `idle`
+/// (zero: no limit), e.g. a peer security server's response under the client timeout.
+pub async fn read_body_idle<B>(
+    idle: std::time::Duration,
     mut body: B,
     mut feed: impl FnMut(&[u8]) -> Result<(), XRoadError>,
 ) -> Result<u64, XRoadError>
@@ -549,19 +563,31 @@ where
     B::Error: std::fmt::Display,
 {
     let mut total = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            XRoadError::new(
-                ErrorCode::IoError,
-                format!("Error reading the message body: {e}"),
-            )
-        })?;
+    loop {
+        let next = body.frame();
+        let frame = if idle.is_zero() {
+            Ok(next.await)
+        } else {
+            tokio::time::timeout(idle, next).await
+        };
+        let frame = match frame {
+            Err(_) => {
+                tracing::info!("the message body paused for {} s", idle.as_secs());
+                return Err(XRoadError::new(ErrorCode::IoError, "Read timed out"));
+            }
+            Ok(None) => return Ok(total),
+            Ok(Some(frame)) => frame.map_err(|e| {
+                XRoadError::new(
+                    ErrorCode::IoError,
+                    format!("Error reading the message body: {e}"),
+                )
+            })?,
+        };
         if let Ok(data) = frame.into_data() {
             total += data.len() as u64;
             feed(&data)?;
         }
     }
-    Ok(total)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 //! Java's proxy and signer: [`SignatureBuilder::prepare`] yields the digest to sign, and
 //! [`PreparedSignature::finish`] takes the signature value.
 
-use std::fmt::Write;
-use std::sync::Arc;
+use std::fmt::{self, Write};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::algorithm::{Digest, DigestAlgorithm, SignatureAlgorithm};
@@ -25,11 +25,17 @@ const XADES_NS: &str = "http://uri.etsi.org/01903/v1.3.2#";
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// The namespace declarations of the root, as C14N renders them on an apex element.
-fn root_namespaces() -> String {
-    format!(" xmlns:asic=\"{ASIC_NS}\" xmlns:ds=\"{DS_NS}\" xmlns:xades=\"{XADES_NS}\" xmlns:xsi=\"{XSI_NS}\"")
+fn root_namespaces() -> &'static str {
+    static NAMESPACES: OnceLock<String> = OnceLock::new();
+    NAMESPACES.get_or_init(|| {
+        format!(" xmlns:asic=\"{ASIC_NS}\" xmlns:ds=\"{DS_NS}\" xmlns:xades=\"{XADES_NS}\" xmlns:xsi=\"{XSI_NS}\"")
+    })
 }
 
 const SIGNED_PROPERTIES_START: &str = "<xades:SignedProperties";
+
+/// Room for a `ds:SignedInfo` with SHA-512 digests and the root's namespaces (~1 KB).
+const SIGNED_INFO_CAPACITY: usize = 1280;
 
 /// A CR as Java's serializer writes it in text, and as C14N writes it.
 const SERIALIZED_CR: &str = "&#13;";
@@ -38,16 +44,29 @@ const CANONICAL_CR: &str = "&#xD;";
 /// Base64 as Santuario writes digest values and certificates: lines of 76 characters ending
 /// in CRLF, the CR escaped (`cr`).
 fn mime_base64(bytes: &[u8], cr: &str) -> String {
-    let b64 = encode_base64(bytes);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 76 * (cr.len() + 1));
-    for (i, line) in b64.as_bytes().chunks(76).enumerate() {
-        if i > 0 {
-            out.push_str(cr);
-            out.push('\n');
+    MimeBase64(bytes, cr).to_string()
+}
+
+/// [`mime_base64`] written where it is formatted: 57 bytes make one line of 76 characters,
+/// each encoded on the stack.
+struct MimeBase64<'a>(&'a [u8], &'a str);
+
+impl fmt::Display for MimeBase64<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use base64::Engine;
+        for (i, chunk) in self.0.chunks(57).enumerate() {
+            if i > 0 {
+                f.write_str(self.1)?;
+                f.write_str("\n")?;
+            }
+            let mut line = [0u8; 76];
+            let n = base64::engine::general_purpose::STANDARD
+                .encode_slice(chunk, &mut line)
+                .map_err(|_| fmt::Error)?;
+            f.write_str(std::str::from_utf8(&line[..n]).map_err(|_| fmt::Error)?)?;
         }
-        out.push_str(std::str::from_utf8(line).unwrap_or(""));
+        Ok(())
     }
-    out
 }
 
 /// The signature policy X-Road signatures name (constants of Java's `SignatureXmlBuilder`).
@@ -153,40 +172,54 @@ impl SignatureBuilder {
         // declared on it: hash it in pieces rather than building it.
         let sp_rest = self.signed_properties_rest(time, mime, &fixed.signing_cert_id);
         let mut h = dalg.hasher();
-        for piece in [SIGNED_PROPERTIES_START, &root_namespaces(), &sp_rest] {
+        for piece in [SIGNED_PROPERTIES_START, root_namespaces(), &sp_rest] {
             h.update(piece.as_bytes());
         }
         let sp_digest = h.finish();
-        let signed_info = |ns: &str, cr: &str| self.signed_info(ns, cr, uri, &digest, &sp_digest);
-        let canonical = signed_info(&root_namespaces(), CANONICAL_CR).into_bytes();
+        let signed_info = |out: &mut String, ns: &str, cr: &str| {
+            self.signed_info(out, ns, cr, uri, &digest, &sp_digest)
+        };
+        let mut canonical = String::with_capacity(SIGNED_INFO_CAPACITY);
+        signed_info(&mut canonical, root_namespaces(), CANONICAL_CR);
+        let canonical = canonical.into_bytes();
+        let mut head = String::with_capacity(SIGNED_INFO_CAPACITY + 512);
+        head.push_str(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><asic:XAdESSignatures",
+        );
+        head.push_str(root_namespaces());
+        head.push_str("><ds:Signature Id=\"signature\">\n");
+        signed_info(&mut head, "", SERIALIZED_CR);
+        head.push_str("\n<ds:SignatureValue Id=\"signature-value\">");
+        let mut tail = String::with_capacity(
+            fixed.certificate.len() + sp_rest.len() + fixed.unsigned.len() + 400,
+        );
+        let _ = write!(
+            tail,
+            "</ds:SignatureValue>\n<ds:KeyInfo>\n<ds:X509Data>\n<ds:X509Certificate>\n{}\n</ds:X509Certificate>\n\
+             </ds:X509Data>\n</ds:KeyInfo>\n<ds:Object><xades:QualifyingProperties Target=\"#signature\">{SIGNED_PROPERTIES_START}{sp_rest}{}\
+             </xades:QualifyingProperties></ds:Object>\n</ds:Signature></asic:XAdESSignatures>",
+            fixed.certificate, fixed.unsigned
+        );
         PreparedSignature {
             to_sign: dalg.digest(&canonical),
             canonical_signed_info: canonical,
-            head: format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?><asic:XAdESSignatures{}>\
-                 <ds:Signature Id=\"signature\">\n{}\n<ds:SignatureValue Id=\"signature-value\">",
-                root_namespaces(),
-                signed_info("", SERIALIZED_CR)
-            ),
-            tail: format!(
-                "</ds:SignatureValue>\n<ds:KeyInfo>\n<ds:X509Data>\n<ds:X509Certificate>\n{}\n</ds:X509Certificate>\n\
-                 </ds:X509Data>\n</ds:KeyInfo>\n<ds:Object><xades:QualifyingProperties Target=\"#signature\">{SIGNED_PROPERTIES_START}{sp_rest}{}\
-                 </xades:QualifyingProperties></ds:Object>\n</ds:Signature></asic:XAdESSignatures>",
-                fixed.certificate, fixed.unsigned
-            ),
+            head,
+            tail,
         }
     }
 
     fn signed_info(
         &self,
+        out: &mut String,
         ns: &str,
         cr: &str,
         uri: &str,
         digest: &Digest,
         sp_digest: &Digest,
-    ) -> String {
+    ) {
         let d = self.digest_algorithm().uri();
-        format!(
+        let _ = write!(
+            out,
             "<ds:SignedInfo{ns}>\n\
              <ds:CanonicalizationMethod Algorithm=\"{C14N_10}\"></ds:CanonicalizationMethod>\n\
              <ds:SignatureMethod Algorithm=\"{}\"></ds:SignatureMethod>\n\
@@ -202,9 +235,9 @@ impl SignatureBuilder {
             self.algorithm.uri(),
             escape_attr(uri),
             digest.algorithm().uri(),
-            mime_base64(digest.as_bytes(), cr),
-            mime_base64(sp_digest.as_bytes(), cr)
-        )
+            MimeBase64(digest.as_bytes(), cr),
+            MimeBase64(sp_digest.as_bytes(), cr)
+        );
     }
 
     /// `CertDigest` and `IssuerSerial` of a certificate.

@@ -89,38 +89,57 @@ fn sequence(
     doc: &Document,
     id: NodeId,
     rules: &[(&str, &str, usize, usize)],
-) -> Result<Vec<Vec<NodeId>>, XRoadError> {
-    let name = doc
-        .element(id)
-        .map_or(String::new(), |e| e.qname.to_owned());
+) -> Result<Groups, XRoadError> {
+    let name = || doc.element(id).map_or("", |e| e.qname);
     if doc.has_non_whitespace_text(id) {
-        return Err(malformed(format!("text is not allowed in {name}")));
+        return Err(malformed(format!("text is not allowed in {}", name())));
     }
     let kids: Vec<NodeId> = doc.child_elements(id).collect();
     let mut at = 0;
-    let mut out = Vec::with_capacity(rules.len());
-    for &(ns, local, min, max) in rules {
-        let mut got = Vec::new();
-        while at < kids.len() && got.len() < max && doc.is(kids[at], ns, local) {
-            got.push(kids[at]);
+    let mut ends = [0; MAX_RULES];
+    if rules.len() > MAX_RULES {
+        return Err(malformed(format!("too many rules for {}", name())));
+    }
+    for (i, &(ns, local, min, max)) in rules.iter().enumerate() {
+        let start = at;
+        while at < kids.len() && at - start < max && doc.is(kids[at], ns, local) {
             at += 1;
         }
-        if got.len() < min {
+        if at - start < min {
             let found = kids
                 .get(at)
                 .and_then(|&k| doc.element(k))
-                .map_or("nothing".to_owned(), |e| e.qname.to_owned());
+                .map_or("nothing", |e| e.qname);
             return Err(malformed(format!(
-                "{name} must contain {local} where it has {found}"
+                "{} must contain {local} where it has {found}",
+                name()
             )));
         }
-        out.push(got);
+        ends[i] = at;
     }
     if let Some(&k) = kids.get(at) {
         let q = doc.element(k).map_or("", |e| e.qname);
-        return Err(malformed(format!("unexpected element {q} in {name}")));
+        return Err(malformed(format!("unexpected element {q} in {}", name())));
     }
-    Ok(out)
+    Ok(Groups { kids, ends })
+}
+
+/// The most rules a [`sequence`] takes (ds:Signature's four).
+const MAX_RULES: usize = 4;
+
+/// The children a [`sequence`] matched, by rule: `groups[i]` are those of rule `i`.
+struct Groups {
+    kids: Vec<NodeId>,
+    ends: [usize; MAX_RULES],
+}
+
+impl std::ops::Index<usize> for Groups {
+    type Output = [NodeId];
+
+    fn index(&self, rule: usize) -> &[NodeId] {
+        let start = rule.checked_sub(1).map_or(0, |r| self.ends[r]);
+        &self.kids[start..self.ends[rule]]
+    }
 }
 
 fn require_attr(doc: &Document, id: NodeId, name: &str) -> Result<(), XRoadError> {
@@ -199,7 +218,7 @@ fn check_signed_info(doc: &Document, si: NodeId) -> Result<(), XRoadError> {
             ],
         )?;
         for &t in &p[0] {
-            for transform in sequence(doc, t, &[(DS_NS, "Transform", 1, UNBOUNDED)])?.remove(0) {
+            for &transform in &sequence(doc, t, &[(DS_NS, "Transform", 1, UNBOUNDED)])?[0] {
                 require_attr(doc, transform, "Algorithm")?;
             }
         }
@@ -248,4 +267,54 @@ fn check_qualifying_properties(doc: &Document, qp: NodeId) -> Result<(), XRoadEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: &[(&str, &str, usize, usize)] = &[
+        ("urn:t", "a", 1, 1),
+        ("urn:t", "b", 0, 1),
+        ("urn:t", "c", 0, UNBOUNDED),
+        ("urn:t", "d", 1, 2),
+    ];
+
+    fn run(xml: &str) -> Result<Vec<Vec<NodeId>>, String> {
+        let doc = Document::parse(xml.as_bytes()).map_err(|e| e.to_string())?;
+        let groups = sequence(&doc, doc.root, RULES).map_err(|e| e.to_string())?;
+        Ok((0..RULES.len()).map(|i| groups[i].to_vec()).collect())
+    }
+
+    fn sizes(xml: &str) -> Vec<usize> {
+        run(xml).unwrap().iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn groups_follow_the_rules() {
+        let ns = r#"xmlns:t="urn:t""#;
+        assert_eq!(
+            sizes(&format!("<t:r {ns}><t:a/><t:d/></t:r>")),
+            [1, 0, 0, 1]
+        );
+        assert_eq!(
+            sizes(&format!(
+                "<t:r {ns}>\n <t:a/><t:b/><t:c/><t:c/><t:c/><t:d/><t:d/>\n</t:r>"
+            )),
+            [1, 1, 3, 2]
+        );
+        let all = run(&format!("<t:r {ns}><t:a/><t:c/><t:d/></t:r>")).unwrap();
+        let flat: Vec<NodeId> = all.concat();
+        assert!(flat.windows(2).all(|w| w[0] < w[1]), "document order");
+    }
+
+    #[test]
+    fn what_breaks_the_sequence_is_named() {
+        let ns = r#"xmlns:t="urn:t""#;
+        let err = |body: &str| run(&format!("<t:r {ns}>{body}</t:r>")).unwrap_err();
+        assert!(err("<t:d/>").contains("t:r must contain a where it has t:d"));
+        assert!(err("<t:a/>").contains("t:r must contain d where it has nothing"));
+        assert!(err("<t:a/><t:d/><t:d/><t:d/>").contains("unexpected element t:d in t:r"));
+        assert!(err("<t:a/>x<t:d/>").contains("text is not allowed in t:r"));
+    }
 }
