@@ -3,95 +3,18 @@
 //! (C14N, digests, RSA-2048, certificate path and OCSP, with the caches warm), and the
 //! per-message cost of hash chains in a batch of 64.
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use xroad_crypto::hashchain::{self, ChainInput, MapResolver};
-use xroad_crypto::signature::{self, Part, SignatureBuilder, SignedData};
+use xroad_crypto::signature::{self, Part, SignedData};
 use xroad_crypto::time::parse_instant;
-use xroad_crypto::{
-    ApprovedCa, CaCert, Certificate, Digest, DigestAlgorithm, SignatureAlgorithm, TrustContext,
-};
+use xroad_crypto::{Certificate, Digest, DigestAlgorithm, SignatureAlgorithm};
 use xroad_identifiers::ClientId;
 
-fn vector(rel: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/xroad-7.8")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (the shared vectors must be beside the repository)",
-            path.display()
-        )
-    })
-}
-
-fn b64(s: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(
-            s.split_whitespace()
-                .collect::<String>()
-                .replace("&#13;", ""),
-        )
-        .unwrap()
-}
-
-fn text_of<'a>(xml: &'a str, tag: &str) -> &'a str {
-    let s = xml.find(&format!("<{tag}")).unwrap();
-    let body = &xml[s..];
-    &body[body.find('>').unwrap() + 1..body.find(&format!("</{tag}>")).unwrap()]
-}
-
-struct Fixture {
-    builder: SignatureBuilder,
-    key: ring::signature::RsaKeyPair,
-    trust: TrustContext,
-}
-
-fn fixture() -> Fixture {
-    let sign0 = String::from_utf8(vector("signatures/common-test/sign-0.xml")).unwrap();
-    let ocsp = b64(text_of(&sign0, "xades:EncapsulatedOCSPValue"));
-    let cert = Arc::new(Certificate::from_pem_or_der(&vector("certs/consumer.pem")).unwrap());
-    let alg =
-        SignatureAlgorithm::from_uri("http://www.w3.org/2001/04/xmldsig-more#rsa-sha512").unwrap();
-    let builder = SignatureBuilder::new(alg, cert)
-        .with_ocsp_responses(vec![ocsp])
-        .with_signing_time(parse_instant("2017-09-08T09:15:11.580Z").unwrap());
-    let pem = String::from_utf8(vector("certs/consumer.key")).unwrap();
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    let key = ring::signature::RsaKeyPair::from_der(&b64(&body)).unwrap();
-    let shared =
-        String::from_utf8(vector("globalconf/globalconf_good_v4/EE/shared-params.xml")).unwrap();
-    let responder = shared
-        .split("<cert>")
-        .skip(1)
-        .filter_map(|p| p.split("</cert>").next())
-        .map(|c| Arc::new(Certificate::from_der(&b64(c)).unwrap()))
-        .find(|c| c.subject().rfc2253().contains("CN=consumer"))
-        .unwrap();
-    let ca = CaCert::new(Arc::new(
-        Certificate::from_pem_or_der(&vector("certs/root-ca.pem")).unwrap(),
-    ))
-    .with_ocsp_responder(responder);
-    let trust = TrustContext::new(vec![ApprovedCa {
-        instance: "EE".into(),
-        name: "Cyber".into(),
-        top: ca,
-        intermediates: vec![],
-        profile_class:
-            "ee.ria.xroad.common.certificateprofile.impl.TestCertificateProfileInfoProvider".into(),
-        authentication_only: false,
-    }])
-    .with_ocsp_freshness(42);
-    Fixture {
-        builder,
-        key,
-        trust,
-    }
-}
+#[allow(dead_code)]
+mod common;
+use common::{fixture, vector};
 
 fn bench(c: &mut Criterion) {
     let f = fixture();

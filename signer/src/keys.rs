@@ -175,6 +175,29 @@ pub(crate) fn sign_digest(
     Ok(out)
 }
 
+/// An ECDSA signature of `digest` as XML-DSig carries it (raw `r‖s`, each half the field's
+/// size), made straight from the EC key: no key context fetched per signature and no DER
+/// written to be parsed again. `None` for a key that is not EC or a mechanism that is not ECDSA.
+pub(crate) fn sign_digest_ecdsa_raw(
+    key: &PKeyRef<Private>,
+    algorithm: SignatureAlgorithm,
+    digest: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    if key.id() != Id::EC || algorithm.mechanism != SignMechanism::Ecdsa {
+        return Ok(None);
+    }
+    if digest.len() != algorithm.digest.output_len() {
+        return Ok(None); // sign_digest says what is wrong
+    }
+    let ec = key.ec_key()?;
+    let field = i32::try_from(ec.group().degree().div_ceil(8))
+        .map_err(|_| SignerError::Unsupported("elliptic curve of the key".into()))?;
+    let sig = openssl::ecdsa::EcdsaSig::sign(digest, &ec)?;
+    let mut raw = sig.r().to_vec_padded(field)?;
+    raw.extend_from_slice(&sig.s().to_vec_padded(field)?);
+    Ok(Some(raw))
+}
+
 /// DER `SubjectPublicKeyInfo` of a key.
 pub(crate) fn spki_der<T: openssl::pkey::HasPublic>(key: &PKeyRef<T>) -> Result<Vec<u8>> {
     Ok(key.public_key_to_der()?)
@@ -243,5 +266,33 @@ mod tests {
             KeyAlgorithm::parse("RSA-3072").unwrap(),
             KeyAlgorithm::Rsa(3072)
         );
+    }
+
+    #[test]
+    fn raw_ecdsa_values_verify_at_every_length_of_r_and_s() {
+        for alg in [KeyAlgorithm::EcP256, KeyAlgorithm::EcP384] {
+            let key = generate(alg).unwrap();
+            let public = PublicKey::from_spki_der(&spki_der(&key).unwrap()).unwrap();
+            let sa = SignatureAlgorithm::new(DigestAlgorithm::Sha512, SignMechanism::Ecdsa);
+            let field = if alg == KeyAlgorithm::EcP256 { 32 } else { 48 };
+            // Enough signatures that some r or s has a leading zero byte (1 in 128 each).
+            for i in 0..600u32 {
+                let message = i.to_be_bytes();
+                let d = DigestAlgorithm::Sha512.digest(&message);
+                let raw = sign_digest_ecdsa_raw(&key, sa, d.as_bytes())
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(raw.len(), 2 * field);
+                public
+                    .verify(sa, &message, &raw, EcdsaEncoding::Raw)
+                    .unwrap();
+            }
+        }
+        let rsa = generate(KeyAlgorithm::Rsa(2048)).unwrap();
+        let sa = SignatureAlgorithm::new(DigestAlgorithm::Sha256, SignMechanism::RsaPkcs1);
+        assert!(sign_digest_ecdsa_raw(&rsa, sa, &[0; 32]).unwrap().is_none());
+        let ec = generate(KeyAlgorithm::EcP256).unwrap();
+        let sa = SignatureAlgorithm::new(DigestAlgorithm::Sha256, SignMechanism::Ecdsa);
+        assert!(sign_digest_ecdsa_raw(&ec, sa, &[0; 20]).unwrap().is_none());
     }
 }

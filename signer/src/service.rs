@@ -362,6 +362,11 @@ fn timed(stats: &StatCounters, sign: impl FnOnce()) {
 
 /// The signature value as XML-DSig wants it (ECDSA: raw `r‖s`).
 fn sign_value(key: &KeySigner, algorithm: SignatureAlgorithm, digest: &Digest) -> Result<Vec<u8>> {
+    if let KeySigner::Soft(k) = key {
+        if let Some(raw) = crate::keys::sign_digest_ecdsa_raw(k, algorithm, digest.as_bytes())? {
+            return Ok(raw);
+        }
+    }
     let value = key.sign(algorithm, digest.as_bytes())?;
     if algorithm.mechanism == SignMechanism::Ecdsa {
         return ecdsa_der_to_raw(&value).ok_or_else(|| {
