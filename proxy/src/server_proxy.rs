@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
-use hyper::header::HeaderMap;
+use hyper::header::{AsHeaderName, HeaderMap, HeaderName, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -31,12 +31,18 @@ mod response;
 mod rest;
 mod soap;
 
-pub(crate) const HEADER_HASH_ALGO: &str = "x-hash-algorithm";
-pub(crate) const HEADER_PROXY_VERSION: &str = "x-proxy-version";
-pub(crate) const HEADER_ORIGINAL_CONTENT_TYPE: &str = "x-original-content-type";
-pub(crate) const HEADER_ORIGINAL_SOAP_ACTION: &str = "x-original-soapaction";
-pub(crate) const HEADER_REQUEST_ID: &str = "x-road-request-id";
-pub(crate) const HEADER_MESSAGE_TYPE: &str = "x-road-message-type";
+// Header names and fixed values as constants of `http`'s own types: a name or value built
+// from a `&str` is copied to the heap on every message.
+pub(crate) const HEADER_HASH_ALGO: HeaderName = HeaderName::from_static("x-hash-algorithm");
+pub(crate) const HEADER_PROXY_VERSION: HeaderName = HeaderName::from_static("x-proxy-version");
+pub(crate) const HEADER_ORIGINAL_CONTENT_TYPE: HeaderName =
+    HeaderName::from_static("x-original-content-type");
+pub(crate) const HEADER_ORIGINAL_SOAP_ACTION: HeaderName =
+    HeaderName::from_static("x-original-soapaction");
+pub(crate) const HEADER_REQUEST_ID: HeaderName = HeaderName::from_static("x-road-request-id");
+pub(crate) const HEADER_MESSAGE_TYPE: HeaderName = HeaderName::from_static("x-road-message-type");
+/// The value of [`HEADER_HASH_ALGO`] that X-Road sends.
+pub(crate) const SHA_512: HeaderValue = HeaderValue::from_static("SHA-512");
 
 /// What the TLS handshake established about the sending security server.
 #[derive(Debug)]
@@ -190,7 +196,7 @@ fn plain_fault(e: &XRoadError, spelling: xroad_fault::Spelling, close: bool) -> 
         .unwrap_or_else(|_| Response::new(transport::full_body(Bytes::new())))
 }
 
-pub(crate) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header(h: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -362,7 +368,7 @@ pub(crate) fn fault_multipart(
     let mut r = Response::builder()
         .status(200)
         .header("content-type", ct)
-        .header(HEADER_HASH_ALGO, "SHA-512");
+        .header(HEADER_HASH_ALGO, SHA_512);
     if let Some(original) = original_content_type {
         r = r.header(HEADER_ORIGINAL_CONTENT_TYPE, original);
     }

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use xroad_crypto::DigestAlgorithm;
 use xroad_fault::{ErrorCode, Origin, XRoadError};
@@ -19,7 +20,7 @@ use crate::metrics::{Direction, Exchange, Way};
 use crate::peer;
 use crate::server_proxy::{
     header, HEADER_HASH_ALGO, HEADER_MESSAGE_TYPE, HEADER_ORIGINAL_CONTENT_TYPE,
-    HEADER_PROXY_VERSION, HEADER_REQUEST_ID,
+    HEADER_PROXY_VERSION, HEADER_REQUEST_ID, SHA_512,
 };
 use crate::spool::Spool;
 use crate::transport::{self, Body, MainPart, TransportWriter};
@@ -153,10 +154,13 @@ async fn process(
     let http = hyper::Request::post("/")
         .header("host", conn.address.clone())
         .header("content-type", content_type)
-        .header(HEADER_HASH_ALGO, "SHA-512")
-        .header(HEADER_PROXY_VERSION, PROXY_VERSION)
+        .header(HEADER_HASH_ALGO, SHA_512)
+        .header(
+            HEADER_PROXY_VERSION,
+            HeaderValue::from_static(PROXY_VERSION),
+        )
         .header(HEADER_ORIGINAL_CONTENT_TYPE, original_ct)
-        .header(HEADER_MESSAGE_TYPE, "REST")
+        .header(HEADER_MESSAGE_TYPE, HeaderValue::from_static("REST"))
         .header(HEADER_REQUEST_ID, &request_id)
         .body(out)
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))?;

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use xroad_crypto::{Digest, DigestAlgorithm};
 use xroad_fault::{ErrorCode, XRoadError};
@@ -17,7 +18,7 @@ use crate::metrics::{Direction, Exchange, Way};
 use crate::peer;
 use crate::server_proxy::{
     header, HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE, HEADER_ORIGINAL_SOAP_ACTION,
-    HEADER_PROXY_VERSION, HEADER_REQUEST_ID,
+    HEADER_PROXY_VERSION, HEADER_REQUEST_ID, SHA_512,
 };
 use crate::spool::{Spool, Spooled};
 use crate::transport::{self, Attachment, Body, MainPart, TransportWriter};
@@ -135,8 +136,11 @@ pub(super) async fn process(
     let http = hyper::Request::post("/")
         .header("host", host_header(&conn.address, addresses.len()))
         .header("content-type", content_type)
-        .header(HEADER_HASH_ALGO, "SHA-512")
-        .header(HEADER_PROXY_VERSION, PROXY_VERSION)
+        .header(HEADER_HASH_ALGO, SHA_512)
+        .header(
+            HEADER_PROXY_VERSION,
+            HeaderValue::from_static(PROXY_VERSION),
+        )
         .header(HEADER_ORIGINAL_CONTENT_TYPE, original_ct)
         .header(
             HEADER_ORIGINAL_SOAP_ACTION,

@@ -12,7 +12,7 @@ use xroad_message::rest::{request_digest, RestRequest, RestResponse};
 use xroad_serverconf::DescriptionType;
 
 use super::{fault_multipart, header, verify_client_auth, verify_signature, Peer};
-use super::{HEADER_HASH_ALGO, HEADER_REQUEST_ID};
+use super::{HEADER_HASH_ALGO, HEADER_REQUEST_ID, SHA_512};
 use crate::context::ProxyContext;
 use crate::metrics::{Direction, Exchange, Way};
 use crate::spool::Spool;
@@ -168,7 +168,7 @@ async fn respond(
     Response::builder()
         .status(200)
         .header("content-type", ct)
-        .header(HEADER_HASH_ALGO, "SHA-512")
+        .header(HEADER_HASH_ALGO, SHA_512)
         .body(out)
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))
 }

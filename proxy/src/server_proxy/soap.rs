@@ -14,7 +14,7 @@ use xroad_mime::{Event, MultipartReader};
 use xroad_serverconf::DescriptionType;
 
 use super::{header, soap_message, verify_client_auth, verify_signature, Peer};
-use super::{HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE, HEADER_ORIGINAL_SOAP_ACTION};
+use super::{HEADER_HASH_ALGO, HEADER_ORIGINAL_CONTENT_TYPE, HEADER_ORIGINAL_SOAP_ACTION, SHA_512};
 use crate::context::ProxyContext;
 use crate::metrics::{Direction, Exchange, Way};
 use crate::spool::{Spool, Spooled};
@@ -192,7 +192,7 @@ where
     Response::builder()
         .status(200)
         .header("content-type", ct)
-        .header(HEADER_HASH_ALGO, "SHA-512")
+        .header(HEADER_HASH_ALGO, SHA_512)
         .header(HEADER_ORIGINAL_CONTENT_TYPE, original_content_type)
         .body(body)
         .map_err(|e| XRoadError::new(ErrorCode::InternalError, e.to_string()))

@@ -151,31 +151,30 @@ fn check_target(sig: &SignatureDoc) -> Result<(), XRoadError> {
 
 /// A `ds:Reference` of `SignedInfo`.
 #[derive(Debug)]
-struct Reference {
-    uri: String,
-    transforms: Vec<String>,
-    digest_method: String,
+struct Reference<'a> {
+    uri: &'a str,
+    transforms: Vec<&'a str>,
+    digest_method: &'a str,
     digest: Vec<u8>,
 }
 
-fn references(sig: &SignatureDoc) -> Result<Vec<Reference>, XRoadError> {
+fn references(sig: &SignatureDoc) -> Result<Vec<Reference<'_>>, XRoadError> {
     let doc = &sig.doc;
     let mut out = Vec::new();
     for r in doc.children_named(sig.signed_info, DS_NS, "Reference") {
-        let uri = doc.attr(r, "", "URI").unwrap_or("").to_owned();
+        let uri = doc.attr(r, "", "URI").unwrap_or("");
         let transforms = doc
             .child(r, DS_NS, "Transforms")
             .map(|t| {
                 doc.children_named(t, DS_NS, "Transform")
-                    .filter_map(|x| doc.attr(x, "", "Algorithm").map(str::to_owned))
+                    .filter_map(|x| doc.attr(x, "", "Algorithm"))
                     .collect()
             })
             .unwrap_or_default();
         let digest_method = doc
             .child(r, DS_NS, "DigestMethod")
             .and_then(|m| doc.attr(m, "", "Algorithm"))
-            .ok_or_else(|| malformed("a Reference has no DigestMethod"))?
-            .to_owned();
+            .ok_or_else(|| malformed("a Reference has no DigestMethod"))?;
         let digest = doc
             .child(r, DS_NS, "DigestValue")
             .and_then(|v| decode_base64(&doc.text(v)))
@@ -286,11 +285,11 @@ fn verify_signature_value(sig: &SignatureDoc, cert: &Certificate) -> Result<(), 
 
 fn check_reference(
     sig: &SignatureDoc,
-    r: &Reference,
+    r: &Reference<'_>,
     parts: &[Part<'_>],
     hash_chain: Option<HashChainParts<'_>>,
 ) -> Result<(), XRoadError> {
-    let alg = DigestAlgorithm::from_uri(&r.digest_method).ok_or_else(|| {
+    let alg = DigestAlgorithm::from_uri(r.digest_method).ok_or_else(|| {
         XRoadError::new(
             ErrorCode::InternalError,
             format!("unsupported digest method {}", r.digest_method),
