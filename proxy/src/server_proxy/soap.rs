@@ -354,7 +354,9 @@ impl SoapSink {
             rewriter: super::response::Rewriter::new(request_digest, charset.as_deref())?,
             spool: Spool::new(spool),
             hasher: xroad_crypto::DigestAlgorithm::Sha512.hasher(),
-            out: Vec::new(),
+            // Room for a small response's rewritten bytes without growing (it is reused per
+            // chunk; a larger chunk grows it once).
+            out: Vec::with_capacity(8 * 1024),
         })
     }
 

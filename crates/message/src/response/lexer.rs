@@ -177,11 +177,13 @@ impl Lexer {
             tag_scan: 0,
             tag_quote: None,
             depth: 0,
-            bindings: Vec::new(),
-            ns_text: String::new(),
-            marks: Vec::new(),
-            attrs: Vec::new(),
-            values: String::new(),
+            // Sized for a typical SOAP response, so that it needs no growing: a few
+            // declarations, some nesting, a tag's attributes.
+            bindings: Vec::with_capacity(8),
+            ns_text: String::with_capacity(256),
+            marks: Vec::with_capacity(16),
+            attrs: Vec::with_capacity(8),
+            values: String::with_capacity(256),
         }
     }
 
