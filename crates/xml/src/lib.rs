@@ -455,6 +455,27 @@ mod tests {
     }
 
     #[test]
+    fn invalid_characters_found_at_their_offset_at_every_position() {
+        // The one-pass classification decides whether the exact check runs; the error and its
+        // offset come from the exact check, wherever the character falls in a block.
+        for pad in 0..40 {
+            for (bad, code) in [
+                ("\u{1}", 1),
+                ("\u{1f}", 0x1f),
+                ("\u{FFFE}", 0xFFFE),
+                ("\u{FFFF}", 0xFFFF),
+            ] {
+                let doc = format!("<a>{}\r\n{bad}é</a>", "x".repeat(pad));
+                let e = scan_chunked(doc.as_bytes(), doc.len()).unwrap_err();
+                assert_eq!(e.kind, SyntaxErrorKind::InvalidChar(code), "{doc:?}");
+                assert_eq!(e.offset, 3 + pad as u64 + 2, "{doc:?}");
+            }
+            let ok = format!("<a>{}\t\r\n\u{FFFD}\u{EFFF}\u{10FFFF}</a>", "x".repeat(pad));
+            assert!(scan(&ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
     fn limits_bound_memory() {
         let mut s = Scanner::new(Limits {
             max_markup: 64,

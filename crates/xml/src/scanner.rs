@@ -1081,27 +1081,74 @@ impl Scanner {
 
 /// Checks that `s` holds only XML characters; returns whether it holds a CR.
 fn check_xml_chars(s: &str, base: u64) -> Result<bool, SyntaxError> {
-    // Fast path, written to vectorize: only control characters other than TAB, LF and CR, and
-    // the non-characters U+FFFE/U+FFFF (lead byte 0xEF), need a closer look.
-    if has_disallowed_control(s.as_bytes()) || memchr(0xEF, s.as_bytes()).is_some() {
+    let c = classify(s.as_bytes());
+    // Only control characters other than TAB, LF and CR, and the non-characters
+    // U+FFFE/U+FFFF (lead byte 0xEF, so never in all-ASCII text), need a closer look.
+    if c.bad_control || (c.non_ascii && memchr(0xEF, s.as_bytes()).is_some()) {
         check_xml_chars_slow(s, base)?;
     }
-    Ok(memchr(b'\r', s.as_bytes()).is_some())
+    Ok(c.cr)
 }
 
-/// Whether `bytes` holds a control character other than TAB, LF and CR. Written without
-/// early exit inside a block so that the compiler vectorizes it.
-fn has_disallowed_control(bytes: &[u8]) -> bool {
-    let bad = |b: u8| {
-        u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\n') & u8::from(b != b'\r')
+/// What one pass over a document's bytes found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Classes {
+    /// A control character other than TAB, LF and CR.
+    bad_control: bool,
+    /// A byte at or above 0x80.
+    non_ascii: bool,
+    /// A CR.
+    cr: bool,
+}
+
+/// [`Classes`] of `bytes` in one pass, sixteen bytes at a time into lane-wise accumulators
+/// and without early exit, the form the compiler vectorizes; a short tail is padded with
+/// spaces into one more block.
+fn classify(bytes: &[u8]) -> Classes {
+    let mut acc = Lanes {
+        min: [0xFF; 16],
+        or: [0; 16],
+        cr: [0; 16],
     };
-    let mut blocks = bytes.chunks_exact(64);
-    for block in &mut blocks {
-        if block.iter().fold(0u8, |acc, &b| acc | bad(b)) != 0 {
-            return true;
+    let (blocks, rest) = bytes.as_chunks::<16>();
+    for block in blocks {
+        acc.add(block);
+    }
+    if !rest.is_empty() {
+        let mut tail = [b' '; 16];
+        tail[..rest.len()].copy_from_slice(rest);
+        acc.add(&tail);
+    }
+    Classes {
+        bad_control: acc.min.iter().fold(0xFF, |a, &b| a.min(b)) < 0x20,
+        non_ascii: acc.or.iter().fold(0, |a, &b| a | b) & 0x80 != 0,
+        cr: acc.cr.iter().fold(0, |a, &b| a | b) != 0,
+    }
+}
+
+/// [`classify`]'s accumulators, one lane per byte position of a block.
+struct Lanes {
+    /// The least byte, with TAB, LF and CR counted as 0xFF: below 0x20 only for a control
+    /// character XML forbids.
+    min: [u8; 16],
+    /// All bytes ORed: the high bit says non-ASCII.
+    or: [u8; 16],
+    /// Nonzero where a CR was seen.
+    cr: [u8; 16],
+}
+
+impl Lanes {
+    fn add(&mut self, block: &[u8; 16]) {
+        // Masks as `0 - bool` (all ones or zero), which vector compares give directly.
+        let mask = |c: bool| 0u8.wrapping_sub(u8::from(c));
+        for (k, &b) in block.iter().enumerate() {
+            // TAB (9) and CR (13) are the bytes with `b | 4 == 13`.
+            let allowed = mask((b | 4) == 13) | mask(b == b'\n');
+            self.min[k] = self.min[k].min(b | allowed);
+            self.or[k] |= b;
+            self.cr[k] |= mask(b == b'\r');
         }
     }
-    blocks.remainder().iter().fold(0u8, |acc, &b| acc | bad(b)) != 0
 }
 
 fn check_xml_chars_slow(s: &str, base: u64) -> Result<(), SyntaxError> {
@@ -1448,6 +1495,37 @@ mod tests {
         (len, b[..len].iter().position(|&c| c == b':'))
     }
 
+    /// The byte-by-byte definition [`classify`] must agree with.
+    fn classify_bytewise(b: &[u8]) -> Classes {
+        Classes {
+            bad_control: b
+                .iter()
+                .any(|&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')),
+            non_ascii: b.iter().any(|&c| c >= 0x80),
+            cr: b.contains(&b'\r'),
+        }
+    }
+
+    #[test]
+    fn classify_every_byte_at_every_position() {
+        // Each byte value alone at every position of the blocks and of a padded tail, in
+        // documents of every length around a block.
+        for len in 1..=48 {
+            for at in 0..len {
+                for v in 0..=255u8 {
+                    let mut doc = vec![b'a'; len];
+                    doc[at] = v;
+                    assert_eq!(
+                        classify(&doc),
+                        classify_bytewise(&doc),
+                        "byte {v:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(classify(b""), classify_bytewise(b""));
+    }
+
     #[test]
     fn scan_name_edges() {
         let cases: &[&[u8]] = &[
@@ -1519,6 +1597,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn classify_matches_bytewise(
+            b in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'\t'), Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'a')],
+                0..100,
+            ),
+            skip in 0usize..16,
+        ) {
+            // Every alignment of the 16-byte blocks.
+            let b = b.get(skip..).unwrap_or_default();
+            prop_assert_eq!(classify(b), classify_bytewise(b));
+        }
+
         #[test]
         fn scan_name_matches_bytewise(b in proptest::collection::vec(any::<u8>(), 0..40)) {
             prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
