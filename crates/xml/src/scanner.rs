@@ -56,7 +56,9 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    /// Where the namespace bound to `prefix` is.
+    /// Where the namespace bound to `prefix` is. Inlined: called for every start tag, with a
+    /// result too large for registers.
+    #[inline(always)]
     fn lookup(&self, prefix: &str) -> Option<NsOf> {
         let wanted = prefix.as_bytes();
         if wanted.len() == 3 && short_eq_bytes(wanted, b"xml") {
@@ -76,6 +78,7 @@ impl<'a> Scope<'a> {
         None
     }
 
+    #[inline(always)]
     fn namespace(&self, ns: &NsOf) -> &'a str {
         match ns {
             NsOf::None => "",
@@ -386,6 +389,12 @@ fn name_ok(name: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// The local part of a qualified name whose first `:` is at `colon` (from [`scan_name`]).
+fn local_name(qname: &str, colon: Option<usize>) -> &str {
+    // One boundary check; the `:` is one byte.
+    colon.and_then(|c| qname.get(c + 1..)).unwrap_or(qname)
 }
 
 /// Splits a qualified name at `colon` (from [`scan_name`]).
@@ -883,7 +892,9 @@ impl Scanner {
             bindings: &self.bindings,
             text: &self.ns_text,
         };
-        let (prefix, local) = split_at_colon(qname, colon);
+        let local = local_name(qname, colon);
+        // The `:` is one byte, so the prefix ends on a character boundary.
+        let prefix = colon.and_then(|c| qname.get(..c)).unwrap_or("");
         let ns = match scope.lookup(prefix) {
             Some(ns) => ns,
             None if prefix.is_empty() => NsOf::None,
@@ -1624,6 +1635,15 @@ mod tests {
             )
         ) {
             prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
+        }
+
+        #[test]
+        fn local_name_and_prefix_match_split_at_colon(name in "[a-zé:.-]{0,12}") {
+            let (len, colon) = scan_name(name.as_bytes());
+            let qname = &name[..len];
+            let (prefix, local) = split_at_colon(qname, colon);
+            prop_assert_eq!(local_name(qname, colon), local);
+            prop_assert_eq!(colon.and_then(|c| qname.get(..c)).unwrap_or(""), prefix);
         }
 
         #[test]
