@@ -476,6 +476,51 @@ mod tests {
     }
 
     #[test]
+    fn markup_after_text_fails_at_its_own_offset() {
+        // A run of text and the markup ending it are scanned in one step; errors in the
+        // markup are still reported where it starts, whole and in chunks of every size.
+        for (markup, kind) in [
+            (
+                "</b>",
+                SyntaxErrorKind::MismatchedEndTag {
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+            ),
+            ("<p:b/>", SyntaxErrorKind::UnboundPrefix("p".into())),
+            (
+                "<b c='1' c='2'/>",
+                SyntaxErrorKind::DuplicateAttribute("c".into()),
+            ),
+            ("<!DOCTYPE b>", SyntaxErrorKind::DoctypeForbidden),
+            (
+                "<?xml version='1.0'?>",
+                SyntaxErrorKind::Malformed("misplaced or malformed XML declaration"),
+            ),
+            ("<1b/>", SyntaxErrorKind::Malformed("invalid element name")),
+        ] {
+            for text in ["x", "\n  ", "é", "a&amp;b", "\r\n "] {
+                let doc = format!("<a>{text}{markup}</a>");
+                for chunk in 1..=doc.len() {
+                    let e = scan_chunked(doc.as_bytes(), chunk).unwrap_err();
+                    assert_eq!(e.kind, kind, "{doc:?} in chunks of {chunk}");
+                    assert_eq!(
+                        e.offset,
+                        (3 + text.len()) as u64,
+                        "{doc:?} in chunks of {chunk}"
+                    );
+                }
+            }
+        }
+        // Unfinished markup after text waits for its end.
+        assert_eq!(
+            scan_chunked(b"<a>x<b", 100).unwrap_err().kind,
+            SyntaxErrorKind::PrematureEnd
+        );
+        assert!(scan("<a>x<b\n/>y</a>").is_ok());
+    }
+
+    #[test]
     fn limits_bound_memory() {
         let mut s = Scanner::new(Limits {
             max_markup: 64,

@@ -610,37 +610,68 @@ impl Scanner {
         h: &mut H,
     ) -> Result<Option<usize>, H::Error> {
         let d = text.as_bytes();
-        match d[0] {
-            b'<' => self.markup(text, eof, h),
-            b'&' => match decode_reference(d) {
-                Ok(Some((ch, consumed))) => {
-                    self.emit_text(ch.encode_utf8(&mut [0; 4]), h)?;
-                    Ok(Some(consumed))
-                }
-                Ok(None) if !eof => Ok(None),
-                Ok(None) => Err(err(K::MalformedReference, self.offset).into()),
-                Err(k) => Err(err(k, self.offset).into()),
-            },
-            _ => {
-                let mut end = text_end(d);
-                // A CR at the end of the input may be the first half of a CRLF.
-                if !eof && end == d.len() && d[end - 1] == b'\r' {
-                    if end == 1 {
-                        return Ok(None);
+        let at = match d[0] {
+            b'<' => 0,
+            b'&' => {
+                return match decode_reference(d) {
+                    Ok(Some((ch, consumed))) => {
+                        self.emit_text(ch.encode_utf8(&mut [0; 4]), h)?;
+                        Ok(Some(consumed))
                     }
-                    end -= 1;
+                    Ok(None) if !eof => Ok(None),
+                    Ok(None) => Err(err(K::MalformedReference, self.offset).into()),
+                    Err(k) => Err(err(k, self.offset).into()),
                 }
-                // `end` is at an ASCII delimiter or the end, so on a character boundary.
-                let piece = text.get(..end).unwrap_or(text);
-                if self.has_cr {
-                    self.emit_text(&normalize_line_ends(piece), h)?;
-                } else {
-                    // The usual case, without a `Cow` to build and drop for every run.
-                    self.emit_text(piece, h)?;
-                }
-                Ok(Some(end))
             }
+            _ => {
+                let end = self.text_run(text, eof, h)?;
+                if end == 0 || d.get(end) != Some(&b'<') {
+                    return Ok((end > 0).then_some(end));
+                }
+                end
+            }
+        };
+        // The markup, also the one that ends a run of text: straight on, without a round
+        // through the dispatch of [`Scanner::process`]. Its errors are reported at its own
+        // offset, as when it is scanned on its own.
+        let Some(rest) = text.get(at..) else {
+            return Ok(Some(at));
+        };
+        self.offset += at as u64;
+        let step = self.markup(rest, eof, h);
+        self.offset -= at as u64;
+        match step? {
+            Some(n) => Ok(Some(at + n)),
+            None => Ok((at > 0).then_some(at)),
         }
+    }
+
+    /// Hands the run of character data at the start of `text` to the handler; returns its
+    /// length (0 when a lone CR at the end of the input must wait for the next chunk).
+    fn text_run<H: Handler>(
+        &mut self,
+        text: &str,
+        eof: bool,
+        h: &mut H,
+    ) -> Result<usize, H::Error> {
+        let d = text.as_bytes();
+        let mut end = text_end(d);
+        // A CR at the end of the input may be the first half of a CRLF.
+        if !eof && end == d.len() && d[end - 1] == b'\r' {
+            if end == 1 {
+                return Ok(0);
+            }
+            end -= 1;
+        }
+        // `end` is at an ASCII delimiter or the end, so on a character boundary.
+        let piece = text.get(..end).unwrap_or(text);
+        if self.has_cr {
+            self.emit_text(&normalize_line_ends(piece), h)?;
+        } else {
+            // The usual case, without a `Cow` to build and drop for every run.
+            self.emit_text(piece, h)?;
+        }
+        Ok(end)
     }
 
     /// [`normalize_line_ends`], skipped when the scanned bytes hold no CR.
