@@ -1027,12 +1027,14 @@ impl Scanner {
                 let (earlier, rest) = attrs.split_at_mut(i);
                 let Some(a) = rest.first_mut() else { break };
                 resolve(a)?;
+                let a = &*a;
                 let (aq, local) = (qname(a), bytes.get(a.local()).unwrap_or_default());
-                let ns = scope.namespace(&a.ns);
+                // Namespaces only for equal local names (the first attribute has none to
+                // compare with, and local names mostly differ).
                 let same = |b: &RawAttr| {
                     short_eq_bytes(qname(b), aq)
                         || (short_eq_bytes(bytes.get(b.local()).unwrap_or_default(), local)
-                            && scope.namespace(&b.ns) == ns)
+                            && scope.namespace(&b.ns) == scope.namespace(&a.ns))
                 };
                 if earlier.iter().any(same) {
                     let aq = region.get(a.qname.clone()).unwrap_or("");
