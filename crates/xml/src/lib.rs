@@ -455,6 +455,72 @@ mod tests {
     }
 
     #[test]
+    fn invalid_characters_found_at_their_offset_at_every_position() {
+        // The one-pass classification decides whether the exact check runs; the error and its
+        // offset come from the exact check, wherever the character falls in a block.
+        for pad in 0..40 {
+            for (bad, code) in [
+                ("\u{1}", 1),
+                ("\u{1f}", 0x1f),
+                ("\u{FFFE}", 0xFFFE),
+                ("\u{FFFF}", 0xFFFF),
+            ] {
+                let doc = format!("<a>{}\r\n{bad}é</a>", "x".repeat(pad));
+                let e = scan_chunked(doc.as_bytes(), doc.len()).unwrap_err();
+                assert_eq!(e.kind, SyntaxErrorKind::InvalidChar(code), "{doc:?}");
+                assert_eq!(e.offset, 3 + pad as u64 + 2, "{doc:?}");
+            }
+            let ok = format!("<a>{}\t\r\n\u{FFFD}\u{EFFF}\u{10FFFF}</a>", "x".repeat(pad));
+            assert!(scan(&ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn markup_after_text_fails_at_its_own_offset() {
+        // A run of text and the markup ending it are scanned in one step; errors in the
+        // markup are still reported where it starts, whole and in chunks of every size.
+        for (markup, kind) in [
+            (
+                "</b>",
+                SyntaxErrorKind::MismatchedEndTag {
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+            ),
+            ("<p:b/>", SyntaxErrorKind::UnboundPrefix("p".into())),
+            (
+                "<b c='1' c='2'/>",
+                SyntaxErrorKind::DuplicateAttribute("c".into()),
+            ),
+            ("<!DOCTYPE b>", SyntaxErrorKind::DoctypeForbidden),
+            (
+                "<?xml version='1.0'?>",
+                SyntaxErrorKind::Malformed("misplaced or malformed XML declaration"),
+            ),
+            ("<1b/>", SyntaxErrorKind::Malformed("invalid element name")),
+        ] {
+            for text in ["x", "\n  ", "é", "a&amp;b", "\r\n "] {
+                let doc = format!("<a>{text}{markup}</a>");
+                for chunk in 1..=doc.len() {
+                    let e = scan_chunked(doc.as_bytes(), chunk).unwrap_err();
+                    assert_eq!(e.kind, kind, "{doc:?} in chunks of {chunk}");
+                    assert_eq!(
+                        e.offset,
+                        (3 + text.len()) as u64,
+                        "{doc:?} in chunks of {chunk}"
+                    );
+                }
+            }
+        }
+        // Unfinished markup after text waits for its end.
+        assert_eq!(
+            scan_chunked(b"<a>x<b", 100).unwrap_err().kind,
+            SyntaxErrorKind::PrematureEnd
+        );
+        assert!(scan("<a>x<b\n/>y</a>").is_ok());
+    }
+
+    #[test]
     fn limits_bound_memory() {
         let mut s = Scanner::new(Limits {
             max_markup: 64,

@@ -56,7 +56,9 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    /// Where the namespace bound to `prefix` is.
+    /// Where the namespace bound to `prefix` is. Inlined: called for every start tag, with a
+    /// result too large for registers.
+    #[inline(always)]
     fn lookup(&self, prefix: &str) -> Option<NsOf> {
         let wanted = prefix.as_bytes();
         if wanted.len() == 3 && short_eq_bytes(wanted, b"xml") {
@@ -76,6 +78,7 @@ impl<'a> Scope<'a> {
         None
     }
 
+    #[inline(always)]
     fn namespace(&self, ns: &NsOf) -> &'a str {
         match ns {
             NsOf::None => "",
@@ -388,6 +391,12 @@ fn name_ok(name: &[u8]) -> bool {
     }
 }
 
+/// The local part of a qualified name whose first `:` is at `colon` (from [`scan_name`]).
+fn local_name(qname: &str, colon: Option<usize>) -> &str {
+    // One boundary check; the `:` is one byte.
+    colon.and_then(|c| qname.get(c + 1..)).unwrap_or(qname)
+}
+
 /// Splits a qualified name at `colon` (from [`scan_name`]).
 fn split_at_colon(qname: &str, colon: Option<usize>) -> (&str, &str) {
     // One boundary check for the split; the `:` after it is one byte.
@@ -601,37 +610,68 @@ impl Scanner {
         h: &mut H,
     ) -> Result<Option<usize>, H::Error> {
         let d = text.as_bytes();
-        match d[0] {
-            b'<' => self.markup(text, eof, h),
-            b'&' => match decode_reference(d) {
-                Ok(Some((ch, consumed))) => {
-                    self.emit_text(ch.encode_utf8(&mut [0; 4]), h)?;
-                    Ok(Some(consumed))
-                }
-                Ok(None) if !eof => Ok(None),
-                Ok(None) => Err(err(K::MalformedReference, self.offset).into()),
-                Err(k) => Err(err(k, self.offset).into()),
-            },
-            _ => {
-                let mut end = text_end(d);
-                // A CR at the end of the input may be the first half of a CRLF.
-                if !eof && end == d.len() && d[end - 1] == b'\r' {
-                    if end == 1 {
-                        return Ok(None);
+        let at = match d[0] {
+            b'<' => 0,
+            b'&' => {
+                return match decode_reference(d) {
+                    Ok(Some((ch, consumed))) => {
+                        self.emit_text(ch.encode_utf8(&mut [0; 4]), h)?;
+                        Ok(Some(consumed))
                     }
-                    end -= 1;
+                    Ok(None) if !eof => Ok(None),
+                    Ok(None) => Err(err(K::MalformedReference, self.offset).into()),
+                    Err(k) => Err(err(k, self.offset).into()),
                 }
-                // `end` is at an ASCII delimiter or the end, so on a character boundary.
-                let piece = text.get(..end).unwrap_or(text);
-                if self.has_cr {
-                    self.emit_text(&normalize_line_ends(piece), h)?;
-                } else {
-                    // The usual case, without a `Cow` to build and drop for every run.
-                    self.emit_text(piece, h)?;
-                }
-                Ok(Some(end))
             }
+            _ => {
+                let end = self.text_run(text, eof, h)?;
+                if end == 0 || d.get(end) != Some(&b'<') {
+                    return Ok((end > 0).then_some(end));
+                }
+                end
+            }
+        };
+        // The markup, also the one that ends a run of text: straight on, without a round
+        // through the dispatch of [`Scanner::process`]. Its errors are reported at its own
+        // offset, as when it is scanned on its own.
+        let Some(rest) = text.get(at..) else {
+            return Ok(Some(at));
+        };
+        self.offset += at as u64;
+        let step = self.markup(rest, eof, h);
+        self.offset -= at as u64;
+        match step? {
+            Some(n) => Ok(Some(at + n)),
+            None => Ok((at > 0).then_some(at)),
         }
+    }
+
+    /// Hands the run of character data at the start of `text` to the handler; returns its
+    /// length (0 when a lone CR at the end of the input must wait for the next chunk).
+    fn text_run<H: Handler>(
+        &mut self,
+        text: &str,
+        eof: bool,
+        h: &mut H,
+    ) -> Result<usize, H::Error> {
+        let d = text.as_bytes();
+        let mut end = text_end(d);
+        // A CR at the end of the input may be the first half of a CRLF.
+        if !eof && end == d.len() && d[end - 1] == b'\r' {
+            if end == 1 {
+                return Ok(0);
+            }
+            end -= 1;
+        }
+        // `end` is at an ASCII delimiter or the end, so on a character boundary.
+        let piece = text.get(..end).unwrap_or(text);
+        if self.has_cr {
+            self.emit_text(&normalize_line_ends(piece), h)?;
+        } else {
+            // The usual case, without a `Cow` to build and drop for every run.
+            self.emit_text(piece, h)?;
+        }
+        Ok(end)
     }
 
     /// [`normalize_line_ends`], skipped when the scanned bytes hold no CR.
@@ -883,7 +923,9 @@ impl Scanner {
             bindings: &self.bindings,
             text: &self.ns_text,
         };
-        let (prefix, local) = split_at_colon(qname, colon);
+        let local = local_name(qname, colon);
+        // The `:` is one byte, so the prefix ends on a character boundary.
+        let prefix = colon.and_then(|c| qname.get(..c)).unwrap_or("");
         let ns = match scope.lookup(prefix) {
             Some(ns) => ns,
             None if prefix.is_empty() => NsOf::None,
@@ -985,12 +1027,14 @@ impl Scanner {
                 let (earlier, rest) = attrs.split_at_mut(i);
                 let Some(a) = rest.first_mut() else { break };
                 resolve(a)?;
+                let a = &*a;
                 let (aq, local) = (qname(a), bytes.get(a.local()).unwrap_or_default());
-                let ns = scope.namespace(&a.ns);
+                // Namespaces only for equal local names (the first attribute has none to
+                // compare with, and local names mostly differ).
                 let same = |b: &RawAttr| {
                     short_eq_bytes(qname(b), aq)
                         || (short_eq_bytes(bytes.get(b.local()).unwrap_or_default(), local)
-                            && scope.namespace(&b.ns) == ns)
+                            && scope.namespace(&b.ns) == scope.namespace(&a.ns))
                 };
                 if earlier.iter().any(same) {
                     let aq = region.get(a.qname.clone()).unwrap_or("");
@@ -1081,27 +1125,74 @@ impl Scanner {
 
 /// Checks that `s` holds only XML characters; returns whether it holds a CR.
 fn check_xml_chars(s: &str, base: u64) -> Result<bool, SyntaxError> {
-    // Fast path, written to vectorize: only control characters other than TAB, LF and CR, and
-    // the non-characters U+FFFE/U+FFFF (lead byte 0xEF), need a closer look.
-    if has_disallowed_control(s.as_bytes()) || memchr(0xEF, s.as_bytes()).is_some() {
+    let c = classify(s.as_bytes());
+    // Only control characters other than TAB, LF and CR, and the non-characters
+    // U+FFFE/U+FFFF (lead byte 0xEF, so never in all-ASCII text), need a closer look.
+    if c.bad_control || (c.non_ascii && memchr(0xEF, s.as_bytes()).is_some()) {
         check_xml_chars_slow(s, base)?;
     }
-    Ok(memchr(b'\r', s.as_bytes()).is_some())
+    Ok(c.cr)
 }
 
-/// Whether `bytes` holds a control character other than TAB, LF and CR. Written without
-/// early exit inside a block so that the compiler vectorizes it.
-fn has_disallowed_control(bytes: &[u8]) -> bool {
-    let bad = |b: u8| {
-        u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\n') & u8::from(b != b'\r')
+/// What one pass over a document's bytes found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Classes {
+    /// A control character other than TAB, LF and CR.
+    bad_control: bool,
+    /// A byte at or above 0x80.
+    non_ascii: bool,
+    /// A CR.
+    cr: bool,
+}
+
+/// [`Classes`] of `bytes` in one pass, sixteen bytes at a time into lane-wise accumulators
+/// and without early exit, the form the compiler vectorizes; a short tail is padded with
+/// spaces into one more block.
+fn classify(bytes: &[u8]) -> Classes {
+    let mut acc = Lanes {
+        min: [0xFF; 16],
+        or: [0; 16],
+        cr: [0; 16],
     };
-    let mut blocks = bytes.chunks_exact(64);
-    for block in &mut blocks {
-        if block.iter().fold(0u8, |acc, &b| acc | bad(b)) != 0 {
-            return true;
+    let (blocks, rest) = bytes.as_chunks::<16>();
+    for block in blocks {
+        acc.add(block);
+    }
+    if !rest.is_empty() {
+        let mut tail = [b' '; 16];
+        tail[..rest.len()].copy_from_slice(rest);
+        acc.add(&tail);
+    }
+    Classes {
+        bad_control: acc.min.iter().fold(0xFF, |a, &b| a.min(b)) < 0x20,
+        non_ascii: acc.or.iter().fold(0, |a, &b| a | b) & 0x80 != 0,
+        cr: acc.cr.iter().fold(0, |a, &b| a | b) != 0,
+    }
+}
+
+/// [`classify`]'s accumulators, one lane per byte position of a block.
+struct Lanes {
+    /// The least byte, with TAB, LF and CR counted as 0xFF: below 0x20 only for a control
+    /// character XML forbids.
+    min: [u8; 16],
+    /// All bytes ORed: the high bit says non-ASCII.
+    or: [u8; 16],
+    /// Nonzero where a CR was seen.
+    cr: [u8; 16],
+}
+
+impl Lanes {
+    fn add(&mut self, block: &[u8; 16]) {
+        // Masks as `0 - bool` (all ones or zero), which vector compares give directly.
+        let mask = |c: bool| 0u8.wrapping_sub(u8::from(c));
+        for (k, &b) in block.iter().enumerate() {
+            // TAB (9) and CR (13) are the bytes with `b | 4 == 13`.
+            let allowed = mask((b | 4) == 13) | mask(b == b'\n');
+            self.min[k] = self.min[k].min(b | allowed);
+            self.or[k] |= b;
+            self.cr[k] |= mask(b == b'\r');
         }
     }
-    blocks.remainder().iter().fold(0u8, |acc, &b| acc | bad(b)) != 0
 }
 
 fn check_xml_chars_slow(s: &str, base: u64) -> Result<(), SyntaxError> {
@@ -1448,6 +1539,37 @@ mod tests {
         (len, b[..len].iter().position(|&c| c == b':'))
     }
 
+    /// The byte-by-byte definition [`classify`] must agree with.
+    fn classify_bytewise(b: &[u8]) -> Classes {
+        Classes {
+            bad_control: b
+                .iter()
+                .any(|&c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')),
+            non_ascii: b.iter().any(|&c| c >= 0x80),
+            cr: b.contains(&b'\r'),
+        }
+    }
+
+    #[test]
+    fn classify_every_byte_at_every_position() {
+        // Each byte value alone at every position of the blocks and of a padded tail, in
+        // documents of every length around a block.
+        for len in 1..=48 {
+            for at in 0..len {
+                for v in 0..=255u8 {
+                    let mut doc = vec![b'a'; len];
+                    doc[at] = v;
+                    assert_eq!(
+                        classify(&doc),
+                        classify_bytewise(&doc),
+                        "byte {v:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(classify(b""), classify_bytewise(b""));
+    }
+
     #[test]
     fn scan_name_edges() {
         let cases: &[&[u8]] = &[
@@ -1520,6 +1642,19 @@ mod tests {
 
     proptest! {
         #[test]
+        fn classify_matches_bytewise(
+            b in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'\t'), Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'a')],
+                0..100,
+            ),
+            skip in 0usize..16,
+        ) {
+            // Every alignment of the 16-byte blocks.
+            let b = b.get(skip..).unwrap_or_default();
+            prop_assert_eq!(classify(b), classify_bytewise(b));
+        }
+
+        #[test]
         fn scan_name_matches_bytewise(b in proptest::collection::vec(any::<u8>(), 0..40)) {
             prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
         }
@@ -1533,6 +1668,15 @@ mod tests {
             )
         ) {
             prop_assert_eq!(scan_name(&b), scan_name_bytewise(&b));
+        }
+
+        #[test]
+        fn local_name_and_prefix_match_split_at_colon(name in "[a-zé:.-]{0,12}") {
+            let (len, colon) = scan_name(name.as_bytes());
+            let qname = &name[..len];
+            let (prefix, local) = split_at_colon(qname, colon);
+            prop_assert_eq!(local_name(qname, colon), local);
+            prop_assert_eq!(colon.and_then(|c| qname.get(..c)).unwrap_or(""), prefix);
         }
 
         #[test]

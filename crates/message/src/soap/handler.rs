@@ -239,6 +239,23 @@ impl SoapHandler {
         self.captures.push((self.depth, c));
     }
 
+    /// Appends a piece of a value being read.
+    fn keep_text(&mut self, text: &str) -> Result<(), ParseError> {
+        if self.text.len() + text.len() > MAX_VALUE_LEN {
+            return Err(XRoadError::new(
+                ErrorCode::InvalidSoap,
+                format!("SOAP header value longer than {MAX_VALUE_LEN} bytes"),
+            )
+            .into());
+        }
+        if self.text.capacity() == 0 {
+            // Room for the usual value at once, not by doubling from a few bytes.
+            self.text.reserve(64);
+        }
+        self.text.push_str(text);
+        Ok(())
+    }
+
     fn take_text(&mut self) -> Code {
         // Short values are stored inline; the buffer is kept for the next value.
         let text = Code::from(self.text.as_str());
@@ -607,6 +624,9 @@ impl Handler for SoapHandler {
         Ok(())
     }
 
+    // Inlined into the scanner: most runs are the whitespace between tags, which only this
+    // check looks at.
+    #[inline]
     fn text(&mut self, text: &str) -> Result<(), ParseError> {
         // Only values are kept; text beside the children of an identifier is ignored, as in Java.
         let wanted = matches!(
@@ -614,18 +634,7 @@ impl Handler for SoapHandler {
             Some(Capture::Value(_) | Capture::IdentifierPart(_) | Capture::PartyPart(_))
         );
         if wanted {
-            if self.text.len() + text.len() > MAX_VALUE_LEN {
-                return Err(XRoadError::new(
-                    ErrorCode::InvalidSoap,
-                    format!("SOAP header value longer than {MAX_VALUE_LEN} bytes"),
-                )
-                .into());
-            }
-            if self.text.capacity() == 0 {
-                // Room for the usual value at once, not by doubling from a few bytes.
-                self.text.reserve(64);
-            }
-            self.text.push_str(text);
+            self.keep_text(text)?;
         }
         Ok(())
     }
