@@ -15,10 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use xroad_crypto::algorithm::ecdsa_der_to_raw;
 use xroad_crypto::hashchain;
 use xroad_crypto::signature::{SignatureBuilder, SignedData};
-use xroad_crypto::{Digest, SignMechanism, SignatureAlgorithm};
+use xroad_crypto::{Digest, SignatureAlgorithm};
 
 use crate::error::{Result, SignerError};
 use crate::signer::{KeySigner, Signer};
@@ -360,22 +359,6 @@ fn timed(stats: &StatCounters, sign: impl FnOnce()) {
     stats.record_duration(started.elapsed());
 }
 
-/// The signature value as XML-DSig wants it (ECDSA: raw `r‖s`).
-fn sign_value(key: &KeySigner, algorithm: SignatureAlgorithm, digest: &Digest) -> Result<Vec<u8>> {
-    if let KeySigner::Soft(k) = key {
-        if let Some(raw) = crate::keys::sign_digest_ecdsa_raw(k, algorithm, digest.as_bytes())? {
-            return Ok(raw);
-        }
-    }
-    let value = key.sign(algorithm, digest.as_bytes())?;
-    if algorithm.mechanism == SignMechanism::Ecdsa {
-        return ecdsa_der_to_raw(&value).ok_or_else(|| {
-            SignerError::Crypto("the token returned a malformed ECDSA signature".into())
-        });
-    }
-    Ok(value)
-}
-
 fn sign_group(key: &KeySigner, jobs: Vec<MessageJob>) {
     let Some(builder) = jobs.first().map(|j| j.builder.clone()) else {
         return;
@@ -385,10 +368,12 @@ fn sign_group(key: &KeySigner, jobs: Vec<MessageJob>) {
     if let [job] = jobs.as_slice() {
         if job.parts.len() == 1 {
             let prepared = builder.prepare(SignedData::Message(job.parts[0].1));
-            let result = sign_value(key, algorithm, &prepared.digest()).map(|v| SignedMessage {
-                signature: Arc::new(prepared.finish(&v)),
-                hash_chain: None,
-            });
+            let result = key
+                .sign_xmldsig(algorithm, prepared.digest().as_bytes())
+                .map(|v| SignedMessage {
+                    signature: Arc::new(prepared.finish(&v)),
+                    hash_chain: None,
+                });
             if let Some(job) = jobs.into_iter().next() {
                 let _ = job.reply.send(result);
             }
@@ -424,7 +409,7 @@ fn sign_group(key: &KeySigner, jobs: Vec<MessageJob>) {
     };
     let result_digest = algorithm.digest.digest(&docs.result);
     let prepared = builder.prepare(SignedData::HashChainResult(result_digest));
-    match sign_value(key, algorithm, &prepared.digest()) {
+    match key.sign_xmldsig(algorithm, prepared.digest().as_bytes()) {
         Ok(value) => {
             let signature = Arc::new(prepared.finish(&value));
             let result = Arc::new(docs.result);
@@ -451,6 +436,7 @@ mod tests {
     use super::*;
     use crate::{KeyAlgorithm, KeyUsage, Pin, SignerConfig, SOFT_TOKEN_ID};
     use xroad_crypto::hashchain::{ChainInput, MapResolver, SIG_HASH_CHAIN_URI};
+    use xroad_crypto::SignMechanism;
 
     /// A drained batch of N requests for one key gets one signature and N hash chains, each
     /// of which leads to the signed result.

@@ -127,6 +127,23 @@ impl KeySigner {
             KeySigner::Pkcs11(t, id) => t.sign(id, algorithm, digest),
         }
     }
+
+    /// Signs a digest and gives the value as XML-DSig carries it (ECDSA: raw `r‖s`). A
+    /// software EC key makes the raw form directly; other keys give the JCA form, converted.
+    pub fn sign_xmldsig(&self, algorithm: SignatureAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+        if let KeySigner::Soft(k) = self {
+            if let Some(raw) = keys::sign_digest_ecdsa_raw(k, algorithm, digest)? {
+                return Ok(raw);
+            }
+        }
+        let value = self.sign(algorithm, digest)?;
+        if algorithm.mechanism == SignMechanism::Ecdsa {
+            return xroad_crypto::algorithm::ecdsa_der_to_raw(&value).ok_or_else(|| {
+                SignerError::Crypto("the token returned a malformed ECDSA signature".into())
+            });
+        }
+        Ok(value)
+    }
 }
 
 pub(crate) struct State {
