@@ -183,7 +183,49 @@ mod tests {
         Ok(log.out)
     }
 
+    /// The fast path's events, when it takes the document; a scanner it declined must scan
+    /// the document as a new one does.
+    fn scan_fast(doc: &[u8]) -> Option<String> {
+        let mut s = Scanner::default();
+        let mut log = Log::default();
+        match s.scan_complete(doc, &mut log) {
+            Some(result) => {
+                result.expect("the log handler never fails");
+                assert!(s.is_complete());
+                s.finish(&mut log).expect("a complete scan finishes");
+                log.flush();
+                Some(log.out)
+            }
+            None => {
+                let mut fresh = Log::default();
+                let again = s.feed(doc, &mut fresh).and_then(|_| s.finish(&mut fresh));
+                fresh.flush();
+                assert_eq!(
+                    again.map(|_| fresh.out),
+                    scan_chunked(doc, doc.len().max(1)),
+                    "a declined scanner scans as new"
+                );
+                None
+            }
+        }
+    }
+
+    /// The fast path agrees with the streaming scan wherever it takes a document.
+    fn check_fast(doc: &[u8]) -> Option<String> {
+        let fast = scan_fast(doc);
+        if let Some(events) = &fast {
+            assert_eq!(
+                Ok(events.clone()),
+                scan_chunked(doc, doc.len().max(1)),
+                "fast path of {:?}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+        fast
+    }
+
     fn scan(doc: &str) -> Result<String, SyntaxError> {
+        check_fast(doc.as_bytes());
         let whole = scan_chunked(doc.as_bytes(), doc.len());
         for n in [1, 2, 3, 7] {
             assert_eq!(
@@ -588,10 +630,128 @@ mod tests {
         assert!(scan_chunked(tag.as_bytes(), 1).is_ok());
     }
 
+    #[test]
+    fn the_fast_path_takes_plain_documents() {
+        for doc in [
+            "<a/>",
+            "<?xml version='1.0' encoding='UTF-8'?>\n<a x='1'>t&amp;u&#x20AC;<b/> <p:c xmlns:p='u'>é</p:c>\n</a>\n",
+            "<e p:a='1' xmlns:p='u' q:b='2' xmlns:q='v' c='3' xml:lang='et'/>",
+            "<r xmlns='urn:d' xmlns:p='u1'><p:a xmlns:p='u2' v='&lt;x&gt;'><p:b/></p:a><p:c/></r>",
+        ] {
+            assert!(check_fast(doc.as_bytes()).is_some(), "{doc}");
+        }
+        // Left to the streaming scan: what it alone handles, and every error.
+        for doc in [
+            "<a><!-- c --></a>",
+            "<a><![CDATA[x]]></a>",
+            "<a><?pi x?></a>",
+            "<?pi x?><a/>",
+            "<a>\r\n</a>",
+            "<!DOCTYPE a><a/>",
+            "<a></a >",
+            "<a></b>",
+            "<a>",
+            "<a/><b/>",
+            "<a/>x",
+            "<p:a/>",
+            "<a x='1' x='2'/>",
+            "<a>&nbsp;</a>",
+            "\u{feff}<a/>",
+            " <?xml version='1.0'?><a/>",
+        ] {
+            assert!(check_fast(doc.as_bytes()).is_none(), "{doc:?}");
+        }
+        // A scanner that has been fed is left to go on streaming.
+        let mut s = Scanner::default();
+        s.feed(b"<a>", &mut Log::default()).unwrap();
+        assert!(s.scan_complete(b"</a>", &mut Log::default()).is_none());
+    }
+
+    #[test]
+    fn the_fast_path_keeps_the_limits() {
+        let mut s = Scanner::new(Limits {
+            max_depth: 2,
+            ..Limits::default()
+        });
+        assert!(s
+            .scan_complete(b"<a><b><c/></b></a>", &mut Log::default())
+            .is_none());
+        assert_eq!(
+            s.feed(b"<a><b><c/></b></a>", &mut Log::default())
+                .unwrap_err()
+                .kind,
+            SyntaxErrorKind::TooDeep(2)
+        );
+    }
+
+    /// Well-formed element trees (but for an occasional unbound prefix or duplicate
+    /// attribute), with namespaces, attributes, references and non-ASCII text.
+    fn tree() -> impl Strategy<Value = String> {
+        let text = prop_oneof![
+            Just("x"),
+            Just("  \n  "),
+            Just("&amp;"),
+            Just("&#x20AC;"),
+            Just("é€"),
+            Just("a&lt;b"),
+            Just("\t"),
+            Just(">"),
+        ]
+        .prop_map(str::to_owned);
+        let attrs = proptest::collection::vec(
+            prop_oneof![
+                Just(" a='1'"),
+                Just(" b=\"&quot;x&#9;\""),
+                Just(" p:c='v'"),
+                Just(" xmlns:p='urn:q'"),
+                Just(" xmlns='urn:e'"),
+                Just(" xml:lang='et'"),
+                Just(" z:d='1'"),
+                Just(" e = 'x\ty' "),
+            ],
+            0..3,
+        )
+        .prop_map(|v| v.concat());
+        let name = prop_oneof![Just("a"), Just("p:b"), Just("long-name.x1"), Just("nämi")];
+        let empty = (name.clone(), attrs.clone()).prop_map(|(n, a)| format!("<{n}{a}/>"));
+        prop_oneof![text, empty].prop_recursive(4, 40, 5, move |inner| {
+            (
+                name.clone(),
+                attrs.clone(),
+                proptest::collection::vec(inner, 0..5),
+            )
+                .prop_map(|(n, a, kids)| format!("<{n}{a}>{}</{n}>", kids.concat()))
+        })
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(doc in proptest::collection::vec(any::<u8>(), 0..512), chunk in 1usize..64) {
             let _ = scan_chunked(&doc, chunk);
+            check_fast(&doc);
+        }
+
+        #[test]
+        fn the_fast_path_takes_well_formed_trees_as_the_streaming_scan_does(doc in tree()) {
+            let doc = format!("<?xml version='1.0'?>\n<r xmlns:p='urn:p' xmlns='urn:d'>{doc}</r>");
+            // Only the rare unbound `z:` prefix or a duplicate makes these ill-formed.
+            let taken = check_fast(doc.as_bytes()).is_some();
+            prop_assert_eq!(taken, scan_chunked(doc.as_bytes(), doc.len()).is_ok(), "{}", doc);
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_the_streaming_scan(
+            parts in proptest::collection::vec(prop_oneof![
+                Just("<a>"), Just("</a>"), Just("<b x='1' y=\"2\"/>"), Just("&amp;"), Just("&#65;"),
+                Just("&lt;"), Just("&bad;"), Just("text"), Just(" "), Just("\n"), Just("\t"),
+                Just("<p:q xmlns:p='u'>"), Just("</p:q>"), Just("<q xmlns='v'>"), Just("</q>"),
+                Just("é"), Just("<c a='&quot;' b='x\ty'>"), Just("</c>"), Just("<p:d/>"),
+                Just("<e xmlns:p='w' p:z='1'/>"), Just(">"), Just("<"), Just("/>"), Just("<!--c-->"),
+            ], 0..24),
+            prolog in prop_oneof![Just(""), Just("<?xml version='1.0'?>"), Just("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"), Just(" ")],
+        ) {
+            let doc = format!("{prolog}<r>{}</r>\n", parts.concat());
+            check_fast(doc.as_bytes());
         }
 
         #[test]

@@ -6,6 +6,8 @@ use memchr::{memchr, memchr2, memchr3, memmem};
 
 use crate::{Handler, SyntaxError, SyntaxErrorKind as K, XML_NAMESPACE};
 
+mod whole;
+
 /// Bounds on what one document may make the scanner hold.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -226,6 +228,10 @@ pub struct Scanner {
     has_cr: bool,
     /// Decoded attribute values of the current tag (reused).
     values: String,
+    /// The open elements of a document scanned whole ([`Scanner::scan_complete`]).
+    opened: Vec<whole::Opened>,
+    /// The bytes of the names in `opened`, counted as `names` is against the limit.
+    opened_bytes: usize,
 }
 
 impl Default for Scanner {
@@ -246,6 +252,7 @@ struct Buffers {
     ns_text: String,
     raw_attrs: Vec<RawAttr>,
     values: String,
+    opened: Vec<whole::Opened>,
 }
 
 /// The most bytes of buffers kept for the next scanner of a thread.
@@ -265,6 +272,7 @@ impl Buffers {
             ns_text: String::with_capacity(256),
             raw_attrs: Vec::with_capacity(8),
             values: String::with_capacity(64),
+            opened: Vec::with_capacity(16),
         }
     }
 
@@ -285,7 +293,8 @@ impl Buffers {
             + self.values.capacity()
             + self.open.capacity() * std::mem::size_of::<Open>()
             + self.bindings.capacity() * std::mem::size_of::<Binding>()
-            + self.raw_attrs.capacity() * std::mem::size_of::<RawAttr>();
+            + self.raw_attrs.capacity() * std::mem::size_of::<RawAttr>()
+            + self.opened.capacity() * std::mem::size_of::<whole::Opened>();
         if bytes > KEPT_BUFFER_BYTES {
             return;
         }
@@ -296,6 +305,7 @@ impl Buffers {
         self.ns_text.clear();
         self.raw_attrs.clear();
         self.values.clear();
+        self.opened.clear();
         let _ = SPARE.try_with(|s| s.set(Some(self)));
     }
 }
@@ -310,6 +320,7 @@ impl Drop for Scanner {
             ns_text: std::mem::take(&mut self.ns_text),
             raw_attrs: std::mem::take(&mut self.raw_attrs),
             values: std::mem::take(&mut self.values),
+            opened: std::mem::take(&mut self.opened),
         }
         .give_back();
     }
@@ -513,6 +524,8 @@ impl Scanner {
             at_start: true,
             has_cr: true,
             values: b.values,
+            opened: b.opened,
+            opened_bytes: 0,
         }
     }
 

@@ -169,6 +169,15 @@ impl Decoder {
     }
 }
 
+/// The document as the scanner reads it (without a BOM), when the decoder would pass it
+/// through untouched as UTF-8; `None` for any other encoding, or one it cannot use.
+pub(crate) fn utf8_document(doc: &[u8]) -> Option<&[u8]> {
+    match choose(doc) {
+        Ok((Mode::Utf8, skip)) => doc.get(skip..),
+        _ => None,
+    }
+}
+
 fn sniff_complete(buf: &[u8]) -> bool {
     if buf.len() >= SNIFF_LIMIT || buf.starts_with(b"\xEF\xBB\xBF") {
         return true;

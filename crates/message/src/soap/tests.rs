@@ -19,13 +19,41 @@ fn envelope(headers: &str, body: &str) -> String {
     )
 }
 
+/// A request laid out as information systems send them: indented, every usual header.
+fn bench_like_request() -> String {
+    let headers = [
+        CLIENT,
+        SERVICE,
+        ID,
+        "<xrd:userId>EE37702211234</xrd:userId>",
+        "<xrd:issue>12&amp;3</xrd:issue>",
+        VERSION,
+    ]
+    .join("\n    ");
+    envelope(&headers, &format!("\n    {BODY}\n  "))
+}
+
 fn request() -> String {
     envelope(&[CLIENT, SERVICE, ID, VERSION].join("\n"), BODY)
 }
 
+/// `parse_soap`, which takes the scanner's fast path for whole documents, checked to give
+/// exactly what feeding the document gives, errors and their messages included.
+fn parse_same_as_fed(doc: &[u8]) -> Result<Soap, XRoadError> {
+    let whole = parse_soap(doc);
+    let mut p = SoapParser::new();
+    let fed = p.feed(doc).and_then(|_| p.finish());
+    let exact = |r: &Result<Soap, XRoadError>| {
+        r.clone()
+            .map_err(|e| (e.error_code(), e.message().to_owned()))
+    };
+    assert_eq!(exact(&whole), exact(&fed), "fast path and feeding");
+    whole
+}
+
 /// Parses whole and in small chunks; both must agree.
 fn parse(doc: &[u8]) -> Result<Soap, XRoadError> {
-    let whole = parse_soap(doc);
+    let whole = parse_same_as_fed(doc);
     for n in [1, 7, 64] {
         let mut p = SoapParser::new();
         let chunked = doc
@@ -437,6 +465,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(doc in proptest::collection::vec(any::<u8>(), 0..600), n in 1usize..50) {
         let mut p = SoapParser::new();
         let _ = doc.chunks(n).try_for_each(|c| p.feed(c)).and_then(|_| p.finish());
+        let _ = parse_same_as_fed(&doc);
     }
 
     #[test]
@@ -446,7 +475,21 @@ proptest! {
         if doc.is_char_boundary(at) {
             doc.insert_str(at, &insert);
         }
-        let _ = parse_soap(doc.as_bytes());
+        let _ = parse_same_as_fed(doc.as_bytes());
+    }
+
+    #[test]
+    fn mutated_requests_parse_the_same_whole_and_fed(
+        cuts in proptest::collection::vec((0usize..1200, "[<>&;/= \"'a-z:#0-9]{0,6}"), 1..4),
+    ) {
+        let mut doc = crate::soap::tests::bench_like_request();
+        for (cut, insert) in cuts {
+            let at = cut.min(doc.len());
+            if doc.is_char_boundary(at) {
+                doc.insert_str(at, &insert);
+            }
+        }
+        let _ = parse_same_as_fed(doc.as_bytes());
     }
 }
 
@@ -639,4 +682,35 @@ fn text_beside_identifier_children_is_ignored() {
         .0,
         ErrorCode::InvalidSoap
     );
+}
+
+#[test]
+fn usual_messages_take_the_fast_path() {
+    let response = envelope(
+        &[CLIENT, SERVICE, ID, VERSION].join("\n"),
+        "<ns1:exampleServiceResponse xmlns:ns1=\"urn:x\"/>",
+    );
+    for doc in [request(), bench_like_request(), response] {
+        let fast = SoapParser::new().parse_complete(doc.as_bytes());
+        assert!(matches!(fast, Some(Ok(Soap::Message(_)))), "{doc}");
+    }
+    // A handler error is the fast path's answer too: the same as feeding gives.
+    let missing_id = envelope(&[CLIENT, SERVICE, VERSION].join("\n"), BODY);
+    let fast = SoapParser::new().parse_complete(missing_id.as_bytes());
+    assert_eq!(
+        fast.and_then(Result::err).and_then(|e| e.error_code()),
+        Some(ErrorCode::MissingHeaderField)
+    );
+    // Comments, other encodings and malformed documents are left to the streaming scan.
+    for doc in [
+        request().replace("<SOAP-ENV:Body>", "<SOAP-ENV:Body><!-- c -->"),
+        request().replace("UTF-8", "ISO-8859-1"),
+        request().replace("</SOAP-ENV:Body>", "</SOAP-ENV:Bod>"),
+    ] {
+        assert!(SoapParser::new().parse_complete(doc.as_bytes()).is_none());
+        assert_eq!(
+            parse_same_as_fed(doc.as_bytes()).is_ok(),
+            !doc.contains("</SOAP-ENV:Bod>")
+        );
+    }
 }

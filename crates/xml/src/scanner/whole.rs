@@ -1,0 +1,330 @@
+//! The fast path for a document held whole in memory: [`Scanner::scan_complete`].
+//!
+//! Most X-Road messages are a kilobyte or two and arrive in one piece. Scanned whole, a
+//! document needs none of the streaming machinery: no carry between chunks, no state to
+//! resume, element names and offsets kept as ranges of the document instead of copies. The
+//! fast path takes the plain documents most messages are (an XML declaration, elements,
+//! attributes, text and references) and *declines* anything else — comments, CDATA,
+//! processing instructions, CRs, and every error — so that [`Scanner::feed`] scans the
+//! document again and reports exactly what it always has. Whatever the fast path accepts, it
+//! reports to the handler as the streaming scan does: the same events, in the same pieces.
+
+use std::ops::Range;
+
+use super::{
+    check_xml_chars, decode_reference, find_any, is_ws, local_name, name_ok, parse_attributes,
+    pi_end, scan_name, short_eq_bytes, EndTag, NsOf, Scanner, Scope, StartTag, State,
+};
+use crate::Handler;
+
+/// An open element of a document scanned whole.
+#[derive(Debug)]
+pub(super) struct Opened {
+    /// Its qualified name, as a range of the document.
+    name: Range<usize>,
+    /// Where its local name starts within the qualified name.
+    local_at: usize,
+    ns: NsOf,
+    /// The lengths of `bindings` and `ns_text` before it opened.
+    scope: (usize, usize),
+}
+
+/// Why the fast path stopped.
+enum Stop<E> {
+    /// Something it leaves to the streaming scan.
+    Declined,
+    /// The handler's error, which the streaming scan would have met at the same event.
+    Handler(E),
+}
+
+type Step<T, E> = Result<T, Stop<E>>;
+
+fn declined<T, E>() -> Step<T, E> {
+    Err(Stop::Declined)
+}
+
+impl Scanner {
+    /// Scans a whole document held in memory, when it is of the plain kind most messages are;
+    /// `None` when it leaves the document to [`Scanner::feed`] and [`Scanner::finish`].
+    ///
+    /// `Some(Ok(()))`: the document is well-formed and `h` has had all its events, exactly as
+    /// feeding it would have given them; the scanner is complete. `Some(Err(e))`: the handler
+    /// failed with `e` at the event where a streaming scan fails too. `None`: the document
+    /// holds something only the streaming scan handles (a comment, CDATA section, processing
+    /// instruction other than the XML declaration, CR, DOCTYPE) or is not well-formed, or the
+    /// scanner has been fed already. The scanner is then as it was, but `h` may have seen
+    /// some events: scan again with a new handler.
+    pub fn scan_complete<H: Handler>(
+        &mut self,
+        doc: &[u8],
+        h: &mut H,
+    ) -> Option<Result<(), H::Error>> {
+        if self.offset != 0 || !self.at_start || !self.carry.is_empty() {
+            return None;
+        }
+        let text = std::str::from_utf8(doc).ok()?;
+        // Line ends would need normalizing: left to the streaming scan.
+        if check_xml_chars(text, 0).ok()? {
+            return None;
+        }
+        let references = memchr::memchr(b'&', doc).is_some();
+        match self.document(text, references, h) {
+            Ok(()) => {
+                self.offset = doc.len() as u64;
+                Some(Ok(()))
+            }
+            Err(Stop::Handler(e)) => Some(Err(e)),
+            Err(Stop::Declined) => {
+                self.restart();
+                None
+            }
+        }
+    }
+
+    /// Back to a scanner that has seen nothing.
+    fn restart(&mut self) {
+        self.state = State::Text;
+        self.offset = 0;
+        self.root_seen = false;
+        self.at_start = true;
+        self.has_cr = true;
+        self.open.clear();
+        self.names.clear();
+        self.bindings.clear();
+        self.ns_text.clear();
+        self.raw_attrs.clear();
+        self.values.clear();
+        self.opened.clear();
+        self.opened_bytes = 0;
+    }
+
+    fn document<H: Handler>(
+        &mut self,
+        doc: &str,
+        references: bool,
+        h: &mut H,
+    ) -> Step<(), H::Error> {
+        let d = doc.as_bytes();
+        let mut i = 0;
+        if d.starts_with(b"<?") {
+            // Only the XML declaration: other processing instructions go to the handler by
+            // the streaming scan.
+            let Some(end) = pi_end(&d[2..]).map(|e| e + 2) else {
+                return declined();
+            };
+            match doc
+                .get(2..end)
+                .map(|body| self.processing_instruction(body))
+            {
+                Some(Ok(None)) => i = end + 2,
+                _ => return declined(),
+            }
+        }
+        self.at_start = false;
+        i += skip_ws(&d[i..]);
+        loop {
+            // `d[i]` is the `<` of a tag.
+            i = match d.get(i + 1) {
+                Some(b'/') => self.end_tag_whole(doc, i, h)?,
+                Some(b'!' | b'?') | None => return declined(),
+                Some(_) => self.start_tag_whole(doc, i, h)?,
+            };
+            if self.opened.is_empty() {
+                break;
+            }
+            i = text_whole(doc, i, references, h)?;
+        }
+        // After the root element, only whitespace.
+        if d.get(i..)
+            .is_none_or(|rest| !rest.iter().all(|&b| is_ws(b)))
+        {
+            return declined();
+        }
+        Ok(())
+    }
+
+    /// The start tag at `doc[i] == '<'`; returns where the next token starts.
+    fn start_tag_whole<H: Handler>(
+        &mut self,
+        doc: &str,
+        i: usize,
+        h: &mut H,
+    ) -> Step<usize, H::Error> {
+        let d = doc.as_bytes();
+        if self.root_seen && self.opened.is_empty() {
+            return declined();
+        }
+        let (len, colon) = scan_name(&d[i + 1..]);
+        let name = i + 1..i + 1 + len;
+        let after = name.end;
+        if !name_ok(&d[name.clone()]) {
+            return declined();
+        }
+        let (region, empty, next) = match d.get(after) {
+            Some(b'>') => {
+                self.raw_attrs.clear();
+                (after..after, false, after + 1)
+            }
+            Some(b'/') if d.get(after + 1) == Some(&b'>') => {
+                self.raw_attrs.clear();
+                (after..after, true, after + 2)
+            }
+            Some(&b) if is_ws(b) => {
+                let Ok(len) =
+                    parse_attributes(&d[after..], true, &mut self.values, &mut self.raw_attrs)
+                else {
+                    return declined();
+                };
+                let empty = d.get(after + len) == Some(&b'/');
+                (
+                    after..after + len,
+                    empty,
+                    after + len + 1 + usize::from(empty),
+                )
+            }
+            _ => return declined(),
+        };
+        let outer = (self.bindings.len(), self.ns_text.len());
+        let (Some(qname), Some(region)) = (doc.get(name.clone()), doc.get(region)) else {
+            return declined();
+        };
+        if !self.raw_attrs.is_empty() && self.attributes(region, true, 0).is_err() {
+            return declined();
+        }
+        let limits = &self.limits;
+        let open_bytes = self.opened_bytes + qname.len() + self.ns_text.len();
+        if next - i > limits.max_markup
+            || self.opened.len() >= limits.max_depth
+            || self.bindings.len() > limits.max_bindings
+            || open_bytes > limits.max_open_bytes
+        {
+            return declined();
+        }
+        let scope = Scope {
+            bindings: &self.bindings,
+            text: &self.ns_text,
+        };
+        let local = local_name(qname, colon);
+        let prefix = colon.and_then(|c| qname.get(..c)).unwrap_or("");
+        let ns = match scope.lookup(prefix) {
+            Some(ns) => ns,
+            None if prefix.is_empty() => NsOf::None,
+            None => return declined(),
+        };
+        self.root_seen = true;
+        let depth = self.opened.len() + 1;
+        h.start_element(&StartTag {
+            qname,
+            namespace: scope.namespace(&ns),
+            local,
+            depth,
+            region,
+            raw: &self.raw_attrs,
+            values: &self.values,
+            scope,
+        })
+        .map_err(Stop::Handler)?;
+        if empty {
+            h.end_element(&EndTag {
+                qname,
+                local,
+                depth,
+                ns,
+                scope,
+            })
+            .map_err(Stop::Handler)?;
+            self.truncate_scope(outer);
+        } else {
+            // The open names count against the limit as the streaming scan's copies do.
+            self.opened_bytes += qname.len();
+            self.opened.push(Opened {
+                name,
+                local_at: colon.map_or(0, |c| c + 1),
+                ns,
+                scope: outer,
+            });
+        }
+        Ok(next)
+    }
+
+    /// The end tag at `doc[i..]` starting `</`: only the open element's name followed by `>`.
+    fn end_tag_whole<H: Handler>(
+        &mut self,
+        doc: &str,
+        i: usize,
+        h: &mut H,
+    ) -> Step<usize, H::Error> {
+        let d = doc.as_bytes();
+        let Some(open) = self.opened.last() else {
+            return declined();
+        };
+        let end = i + 2 + open.name.len();
+        let (Some(found), Some(qname)) = (d.get(i + 2..end), doc.get(open.name.clone())) else {
+            return declined();
+        };
+        if d.get(end) != Some(&b'>') || !short_eq_bytes(found, qname.as_bytes()) {
+            return declined();
+        }
+        let depth = self.opened.len();
+        h.end_element(&EndTag {
+            qname,
+            local: qname.get(open.local_at..).unwrap_or(qname),
+            depth,
+            ns: open.ns.clone(),
+            scope: Scope {
+                bindings: &self.bindings,
+                text: &self.ns_text,
+            },
+        })
+        .map_err(Stop::Handler)?;
+        let scope = open.scope;
+        self.opened_bytes -= qname.len();
+        self.opened.pop();
+        self.truncate_scope(scope);
+        Ok(end + 1)
+    }
+}
+
+/// The character data from `doc[i]` to the next tag, handed to the handler in the pieces the
+/// streaming scan makes (runs, and each reference decoded on its own); returns where the tag
+/// starts.
+fn text_whole<H: Handler>(
+    doc: &str,
+    mut i: usize,
+    references: bool,
+    h: &mut H,
+) -> Step<usize, H::Error> {
+    let d = doc.as_bytes();
+    loop {
+        let rest = d.get(i..).unwrap_or_default();
+        let found = if references {
+            find_any(rest, [b'<', b'&'])
+        } else {
+            find_any(rest, [b'<'])
+        };
+        // The document ends inside the root element.
+        let Some(n) = found else {
+            return declined();
+        };
+        if n > 0 {
+            // `i` and `i + n` are at ASCII delimiters, so on character boundaries.
+            let Some(run) = doc.get(i..i + n) else {
+                return declined();
+            };
+            h.text(run).map_err(Stop::Handler)?;
+        }
+        i += n;
+        if d[i] == b'<' {
+            return Ok(i);
+        }
+        let Ok(Some((ch, len))) = decode_reference(&d[i..]) else {
+            return declined();
+        };
+        h.text(ch.encode_utf8(&mut [0; 4])).map_err(Stop::Handler)?;
+        i += len;
+    }
+}
+
+fn skip_ws(d: &[u8]) -> usize {
+    d.iter().take_while(|&&b| is_ws(b)).count()
+}
