@@ -21,6 +21,24 @@ pub use scanner::{Attribute, EndTag, Limits, Scanner, StartTag};
 /// The namespace bound to the `xml` prefix by definition.
 pub const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
 
+/// The XML declarations most UTF-8 documents start with, byte for byte: a document that
+/// starts with one of them needs no closer look at its declaration (the encoding is UTF-8,
+/// and the declaration is well-formed).
+pub const USUAL_DECLARATIONS: [&[u8]; 4] = [
+    b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+    b"<?xml version=\"1.0\" encoding=\"utf-8\"?>",
+    b"<?xml version='1.0' encoding='UTF-8'?>",
+    b"<?xml version=\"1.0\"?>",
+];
+
+/// The length of the [`USUAL_DECLARATIONS`] entry `doc` starts with, if any.
+pub fn usual_declaration(doc: &[u8]) -> Option<usize> {
+    USUAL_DECLARATIONS
+        .iter()
+        .find(|decl| doc.starts_with(decl))
+        .map(|decl| decl.len())
+}
+
 /// What made a document ill-formed or unacceptable, with the byte offset where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} (at byte {offset})")]
@@ -665,6 +683,20 @@ mod tests {
         let mut s = Scanner::default();
         s.feed(b"<a>", &mut Log::default()).unwrap();
         assert!(s.scan_complete(b"</a>", &mut Log::default()).is_none());
+    }
+
+    #[test]
+    fn usual_declarations_are_well_formed() {
+        for decl in USUAL_DECLARATIONS {
+            let doc = [decl, &b"\n<a/>"[..]].concat();
+            assert_eq!(usual_declaration(&doc), Some(decl.len()));
+            assert_eq!(scan_chunked(&doc, 3), Ok("<{}a></a@1>".to_owned()));
+            assert!(check_fast(&doc).is_some());
+        }
+        assert_eq!(
+            usual_declaration(b"<?xml version=\"1.0\" encoding=\"UTF-16\"?>"),
+            None
+        );
     }
 
     #[test]

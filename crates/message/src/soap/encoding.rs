@@ -172,6 +172,9 @@ impl Decoder {
 /// The document as the scanner reads it (without a BOM), when the decoder would pass it
 /// through untouched as UTF-8; `None` for any other encoding, or one it cannot use.
 pub(crate) fn utf8_document(doc: &[u8]) -> Option<&[u8]> {
+    if xroad_xml::usual_declaration(doc).is_some() {
+        return Some(doc);
+    }
     match choose(doc) {
         Ok((Mode::Utf8, skip)) => doc.get(skip..),
         _ => None,
@@ -289,6 +292,14 @@ mod tests {
             Ok::<(), EncodingError>(())
         })?;
         Ok(out)
+    }
+
+    #[test]
+    fn usual_declarations_are_utf8() {
+        for decl in xroad_xml::USUAL_DECLARATIONS {
+            assert!(matches!(choose(decl), Ok((Mode::Utf8, 0))));
+            assert_eq!(utf8_document(decl), Some(decl));
+        }
     }
 
     #[test]

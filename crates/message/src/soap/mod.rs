@@ -221,22 +221,6 @@ impl SoapParser {
         self.handler.header_finished()
     }
 
-    /// Parses a whole UTF-8 document with the scanner's fast path
-    /// ([`Scanner::scan_complete`]); `None` when the parser, as new, should be fed it instead
-    /// (another encoding, or a document the fast path leaves to the streaming scan).
-    fn parse_complete(&mut self, document: &[u8]) -> Option<Result<Soap, XRoadError>> {
-        let utf8 = encoding::utf8_document(document)?;
-        match self.scanner.scan_complete(utf8, &mut self.handler) {
-            Some(Ok(())) => Some(self.handler.take_soap(encoding_rs::UTF_8.name())),
-            Some(Err(ParseError(e))) => Some(Err(e)),
-            None => {
-                // The handler may have seen part of the document.
-                self.handler = SoapHandler::new();
-                None
-            }
-        }
-    }
-
     /// Ends the document and returns what it is.
     pub fn finish(self) -> Result<Soap, XRoadError> {
         self.finish_observed(&mut |_| Ok(()))
@@ -284,12 +268,24 @@ impl SoapParser {
 
 /// Parses a whole SOAP document held in memory.
 pub fn parse_soap(document: &[u8]) -> Result<Soap, XRoadError> {
-    let mut p = SoapParser::new();
-    if let Some(result) = p.parse_complete(document) {
+    if let Some(result) = parse_complete(document) {
         return result;
     }
+    let mut p = SoapParser::new();
     p.feed(document)?;
     p.end(&mut |_| Ok(()))
+}
+
+/// Parses a whole UTF-8 document with the scanner's fast path
+/// ([`Scanner::scan_complete`]); `None` when it should be fed to a [`SoapParser`] instead
+/// (another encoding, or a document the fast path leaves to the streaming scan).
+fn parse_complete(document: &[u8]) -> Option<Result<Soap, XRoadError>> {
+    let utf8 = encoding::utf8_document(document)?;
+    let mut handler = SoapHandler::new();
+    match Scanner::default().scan_complete(utf8, &mut handler)? {
+        Ok(()) => Some(handler.take_soap(encoding_rs::UTF_8.name())),
+        Err(ParseError(e)) => Some(Err(e)),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 use super::{
-    check_xml_chars, decode_reference, find_any, is_ws, local_name, name_ok, parse_attributes,
+    check_xml_chars_slow, decode_reference, find_any, is_ws, local_name, name_ok, parse_attributes,
     pi_end, scan_name, short_eq_bytes, EndTag, NsOf, Scanner, Scope, StartTag, State,
 };
 use crate::Handler;
@@ -63,8 +63,7 @@ impl Scanner {
             return None;
         }
         let text = std::str::from_utf8(doc).ok()?;
-        // Line ends would need normalizing: left to the streaming scan.
-        if check_xml_chars(text, 0).ok()? {
+        if !plain_characters(text) {
             return None;
         }
         let references = memchr::memchr(b'&', doc).is_some();
@@ -106,7 +105,9 @@ impl Scanner {
     ) -> Step<(), H::Error> {
         let d = doc.as_bytes();
         let mut i = 0;
-        if d.starts_with(b"<?") {
+        if let Some(len) = crate::usual_declaration(d) {
+            i = len;
+        } else if d.starts_with(b"<?") {
             // Only the XML declaration: other processing instructions go to the handler by
             // the streaming scan.
             let Some(end) = pi_end(&d[2..]).map(|e| e + 2) else {
@@ -327,4 +328,65 @@ fn text_whole<H: Handler>(
 
 fn skip_ws(d: &[u8]) -> usize {
     d.iter().take_while(|&&b| is_ws(b)).count()
+}
+
+/// Whether `text` holds only XML characters and no CR (line ends would need normalizing):
+/// one pass, sixteen bytes at a time into lane-wise accumulators as [`super::classify`] does,
+/// with TAB and LF the only control characters let through.
+fn plain_characters(text: &str) -> bool {
+    fn add(min: &mut [u8; 16], or: &mut [u8; 16], block: &[u8; 16]) {
+        for (k, &b) in block.iter().enumerate() {
+            let allowed = 0u8.wrapping_sub(u8::from(b.wrapping_sub(b'\t') < 2));
+            min[k] = min[k].min(b | allowed);
+            or[k] |= b;
+        }
+    }
+    let (mut min, mut or) = ([0xFF; 16], [0; 16]);
+    let (blocks, rest) = text.as_bytes().as_chunks::<16>();
+    for block in blocks {
+        add(&mut min, &mut or, block);
+    }
+    if !rest.is_empty() {
+        let mut tail = [b' '; 16];
+        tail[..rest.len()].copy_from_slice(rest);
+        add(&mut min, &mut or, &tail);
+    }
+    if min.iter().fold(0xFF, |a, &b| a.min(b)) < 0x20 {
+        return false;
+    }
+    // U+FFFE and U+FFFF (lead byte 0xEF) are the only non-characters UTF-8 lets through.
+    let non_ascii = or.iter().fold(0, |a, &b| a | b) & 0x80 != 0;
+    !non_ascii
+        || memchr::memchr(0xEF, text.as_bytes()).is_none()
+        || check_xml_chars_slow(text, 0).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_characters_at_every_position() {
+        for len in 1..40 {
+            for pos in 0..len {
+                for b in 0u8..0x80 {
+                    let mut doc = vec![b'a'; len];
+                    doc[pos] = b;
+                    let text = std::str::from_utf8(&doc).unwrap();
+                    let expected = b >= 0x20 || b == b'\t' || b == b'\n';
+                    assert_eq!(plain_characters(text), expected, "{b:#x} at {pos} of {len}");
+                }
+                for (ch, expected) in [
+                    ("é", true),
+                    ("\u{EFFF}", true),
+                    ("\u{FFFE}", false),
+                    ("\u{FFFF}", false),
+                ] {
+                    let mut doc = "a".repeat(len);
+                    doc.insert_str(pos, ch);
+                    assert_eq!(plain_characters(&doc), expected, "{ch:?} at {pos} of {len}");
+                }
+            }
+        }
+    }
 }
