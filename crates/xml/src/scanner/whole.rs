@@ -12,8 +12,9 @@
 use std::ops::Range;
 
 use super::{
-    check_xml_chars_slow, decode_reference, find_any, is_ws, local_name, name_ok, parse_attributes,
-    pi_end, scan_name, short_eq_bytes, EndTag, NsOf, Scanner, Scope, StartTag, State,
+    check_xml_chars_slow, decode_reference, find_any, is_ws, local_name, name_ok, pi_end,
+    scan_name, short_eq_bytes, value_end, Binding, EndTag, NsOf, RawAttr, Scanner, Scope, StartTag,
+    State,
 };
 use crate::Handler;
 
@@ -25,8 +26,8 @@ pub(super) struct Opened {
     /// Where its local name starts within the qualified name.
     local_at: usize,
     ns: NsOf,
-    /// The lengths of `bindings` and `ns_text` before it opened.
-    scope: (usize, usize),
+    /// The length of `bindings` before it opened (its declarations follow).
+    scope: usize,
 }
 
 /// Why the fast path stopped.
@@ -59,7 +60,13 @@ impl Scanner {
         doc: &[u8],
         h: &mut H,
     ) -> Option<Result<(), H::Error>> {
-        if self.offset != 0 || !self.at_start || !self.carry.is_empty() {
+        // Open names and declarations are distinct bytes of the document, so a document no
+        // longer than their limit cannot exceed it.
+        if self.offset != 0
+            || !self.at_start
+            || !self.carry.is_empty()
+            || doc.len() > self.limits.max_open_bytes
+        {
             return None;
         }
         let text = std::str::from_utf8(doc).ok()?;
@@ -94,7 +101,6 @@ impl Scanner {
         self.raw_attrs.clear();
         self.values.clear();
         self.opened.clear();
-        self.opened_bytes = 0;
     }
 
     fn document<H: Handler>(
@@ -161,6 +167,7 @@ impl Scanner {
         if !name_ok(&d[name.clone()]) {
             return declined();
         }
+        let outer = self.bindings.len();
         let (region, empty, next) = match d.get(after) {
             Some(b'>') => {
                 self.raw_attrs.clear();
@@ -171,9 +178,7 @@ impl Scanner {
                 (after..after, true, after + 2)
             }
             Some(&b) if is_ws(b) => {
-                let Ok(len) =
-                    parse_attributes(&d[after..], true, &mut self.values, &mut self.raw_attrs)
-                else {
+                let Some(len) = self.attributes_whole(doc, after) else {
                     return declined();
                 };
                 let empty = d.get(after + len) == Some(&b'/');
@@ -185,25 +190,17 @@ impl Scanner {
             }
             _ => return declined(),
         };
-        let outer = (self.bindings.len(), self.ns_text.len());
         let (Some(qname), Some(region)) = (doc.get(name.clone()), doc.get(region)) else {
             return declined();
         };
-        if !self.raw_attrs.is_empty() && self.attributes(region, true, 0).is_err() {
-            return declined();
-        }
-        let limits = &self.limits;
-        let open_bytes = self.opened_bytes + qname.len() + self.ns_text.len();
-        if next - i > limits.max_markup
-            || self.opened.len() >= limits.max_depth
-            || self.bindings.len() > limits.max_bindings
-            || open_bytes > limits.max_open_bytes
+        if self.opened.len() >= self.limits.max_depth
+            || self.bindings.len() > self.limits.max_bindings
         {
             return declined();
         }
         let scope = Scope {
             bindings: &self.bindings,
-            text: &self.ns_text,
+            text: doc,
         };
         let local = local_name(qname, colon);
         let prefix = colon.and_then(|c| qname.get(..c)).unwrap_or("");
@@ -234,10 +231,8 @@ impl Scanner {
                 scope,
             })
             .map_err(Stop::Handler)?;
-            self.truncate_scope(outer);
+            self.bindings.truncate(outer);
         } else {
-            // The open names count against the limit as the streaming scan's copies do.
-            self.opened_bytes += qname.len();
             self.opened.push(Opened {
                 name,
                 local_at: colon.map_or(0, |c| c + 1),
@@ -246,6 +241,121 @@ impl Scanner {
             });
         }
         Ok(next)
+    }
+
+    /// Parses the attributes of a start tag from `doc[at..]` (whitespace after the name) to
+    /// the `>` or `/>` that ends it, whose position (from `at`) it returns. It does what
+    /// [`parse_attributes`] and [`Scanner::attributes`] do together, in one pass and without
+    /// copies: declarations come into scope as ranges of the document, prefixes are resolved,
+    /// names checked to be unique. `None` for anything it leaves to the streaming scan: values
+    /// to decode or normalize (references, TAB, LF, `<`), a name repeated, many attributes,
+    /// any error.
+    fn attributes_whole(&mut self, doc: &str, at: usize) -> Option<usize> {
+        let region = doc.as_bytes().get(at..)?;
+        self.raw_attrs.clear();
+        let mut i = 0;
+        loop {
+            let ws = skip_ws(region.get(i..)?);
+            i += ws;
+            match region.get(i)? {
+                b'>' => break,
+                b'/' if region.get(i + 1) == Some(&b'>') => break,
+                _ if ws == 0 => return None,
+                _ => {}
+            }
+            let (len, colon) = scan_name(&region[i..]);
+            let qname = i..i + len;
+            let name = &region[qname.clone()];
+            if !name_ok(name) {
+                return None;
+            }
+            i += len;
+            i += skip_ws(&region[i..]);
+            if region.get(i) != Some(&b'=') {
+                return None;
+            }
+            i += 1;
+            i += skip_ws(&region[i..]);
+            let quote = match region.get(i) {
+                Some(&q @ (b'"' | b'\'')) => q,
+                _ => return None,
+            };
+            let start = i + 1;
+            let (len, true) = value_end(&region[start..], quote)? else {
+                return None;
+            };
+            let value = start..start + len;
+            i = value.end + 1;
+            let ns = match colon {
+                None if name == b"xmlns" => NsOf::Xmlns,
+                Some(5) if name.starts_with(b"xmlns:") => NsOf::Xmlns,
+                // Unprefixed attributes do not take the default namespace.
+                None => NsOf::None,
+                Some(_) => NsOf::Unresolved,
+            };
+            if matches!(ns, NsOf::Xmlns) {
+                // `xmlns` declares the default namespace, `xmlns:p` the prefix `p`.
+                let prefix = colon.map_or(qname.end, |c| qname.start + c + 1)..qname.end;
+                if !prefix.is_empty() && value.is_empty() {
+                    return None;
+                }
+                self.bindings.push(Binding {
+                    prefix: at + prefix.start..at + prefix.end,
+                    uri: at + value.start..at + value.end,
+                });
+            }
+            self.raw_attrs.push(RawAttr {
+                qname,
+                colon,
+                ns,
+                value,
+                decoded: false,
+            });
+        }
+        self.resolve_unique(doc, at, region).then_some(i)
+    }
+
+    /// Resolves the prefixed attributes of a tag (its own declarations in scope) and checks
+    /// that no two share a qualified or an expanded name, as [`Scanner::attributes`] does;
+    /// `false` for a prefix without a declaration, a duplicate or many attributes.
+    fn resolve_unique(&mut self, doc: &str, at: usize, region: &[u8]) -> bool {
+        let scope = Scope {
+            bindings: &self.bindings,
+            text: doc,
+        };
+        let attrs = &mut self.raw_attrs;
+        if attrs.len() > 16 {
+            return false;
+        }
+        for k in 0..attrs.len() {
+            let (earlier, rest) = attrs.split_at_mut(k);
+            let Some(a) = rest.first_mut() else {
+                return false;
+            };
+            if let (NsOf::Unresolved, Some(c)) = (&a.ns, a.colon) {
+                let resolved = doc
+                    .get(at + a.qname.start..at + a.qname.start + c)
+                    .and_then(|prefix| scope.lookup(prefix));
+                match resolved {
+                    Some(ns) => a.ns = ns,
+                    None => return false,
+                }
+            }
+            let a = &*a;
+            let (Some(aq), Some(local)) = (region.get(a.qname.clone()), region.get(a.local()))
+            else {
+                return false;
+            };
+            let same = |b: &RawAttr| {
+                short_eq_bytes(region.get(b.qname.clone()).unwrap_or_default(), aq)
+                    || (short_eq_bytes(region.get(b.local()).unwrap_or_default(), local)
+                        && scope.namespace(&b.ns) == scope.namespace(&a.ns))
+            };
+            if earlier.iter().any(same) {
+                return false;
+            }
+        }
+        true
     }
 
     /// The end tag at `doc[i..]` starting `</`: only the open element's name followed by `>`.
@@ -274,14 +384,13 @@ impl Scanner {
             ns: open.ns.clone(),
             scope: Scope {
                 bindings: &self.bindings,
-                text: &self.ns_text,
+                text: doc,
             },
         })
         .map_err(Stop::Handler)?;
-        let scope = open.scope;
-        self.opened_bytes -= qname.len();
+        let outer = open.scope;
         self.opened.pop();
-        self.truncate_scope(scope);
+        self.bindings.truncate(outer);
         Ok(end + 1)
     }
 }
