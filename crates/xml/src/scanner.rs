@@ -359,35 +359,42 @@ fn valid_name(name: &[u8]) -> bool {
 
 /// Scans a name at the start of `b`: returns its length and the position of its first `:`.
 ///
-/// Every byte a name excludes, and the `:`, is below 0x40, so words of eight bytes at or above
-/// 0x40 (letters, mostly) are taken whole; only the bytes below 0x40 (digits, `-`, `.`, `:`,
-/// the end of the name) are looked at one by one.
+/// Every byte a name excludes, and the `:`, is below 0x40, so only the bytes of a word below
+/// 0x40 (digits, `-`, `.`, `:`, the end of the name) are looked at, eight bytes at a time:
+/// each flagged byte in turn, without loading the word again.
 fn scan_name(b: &[u8]) -> (usize, Option<usize>) {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut colon = None;
     let mut i = 0;
-    loop {
-        if let Some(w) = b.get(i..i + 8) {
-            let x = word8(w, 0);
-            // High bit of each byte below 0x40; the lowest one is exact.
-            let low = x.wrapping_sub(LO * 0x40) & !x & HI;
-            if low == 0 {
-                i += 8;
-                continue;
+    while let Some(w) = b.get(i..i + 8) {
+        let x = word8(w, 0);
+        // High bit of every byte below 0x40. A borrow may also flag a byte above one, never
+        // miss one: each flagged byte is looked at itself.
+        let mut low = x.wrapping_sub(LO * 0x40) & !x & HI;
+        while low != 0 {
+            let at = (low.trailing_zeros() / 8) as usize;
+            let c = w.get(at).copied().unwrap_or(b'>');
+            if !is_name_byte(c) {
+                return (i + at, colon);
             }
-            i += (low.trailing_zeros() / 8) as usize;
-        }
-        match b.get(i) {
-            Some(&c) if is_name_byte(c) => {
-                if c == b':' && colon.is_none() {
-                    colon = Some(i);
-                }
-                i += 1;
+            if c == b':' && colon.is_none() {
+                colon = Some(i + at);
             }
-            _ => return (i, colon),
+            low &= low - 1;
         }
+        i += 8;
     }
+    while let Some(&c) = b.get(i) {
+        if !is_name_byte(c) {
+            break;
+        }
+        if c == b':' && colon.is_none() {
+            colon = Some(i);
+        }
+        i += 1;
+    }
+    (i, colon)
 }
 
 /// Whether a scanned name is acceptable: non-empty, a valid first byte, not ending in `:`.
