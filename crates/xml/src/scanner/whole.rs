@@ -410,7 +410,7 @@ fn text_whole<H: Handler>(
         let found = if references {
             find_any(rest, [b'<', b'&'])
         } else {
-            find_any(rest, [b'<'])
+            next_tag(rest)
         };
         // The document ends inside the root element.
         let Some(n) = found else {
@@ -433,6 +433,22 @@ fn text_whole<H: Handler>(
         h.text(ch.encode_utf8(&mut [0; 4])).map_err(Stop::Handler)?;
         i += len;
     }
+}
+
+/// The first `<` in `d`: the first word looked at in place (most runs between tags are a
+/// line end and indentation), then [`find_any`].
+#[inline(always)]
+fn next_tag(d: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    if let Some(w) = d.get(..8) {
+        let x = super::word8(w, 0) ^ (LO * u64::from(b'<'));
+        let m = x.wrapping_sub(LO) & !x & HI;
+        if m != 0 {
+            return Some((m.trailing_zeros() / 8) as usize);
+        }
+    }
+    find_any(d, [b'<'])
 }
 
 fn skip_ws(d: &[u8]) -> usize {
