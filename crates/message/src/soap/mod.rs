@@ -151,16 +151,25 @@ impl From<XRoadError> for ParseError {
     }
 }
 
+/// The largest first chunk [`SoapParser::feed`] holds back in case it is the whole document.
+const MAX_HELD: usize = 64 << 10;
+
 /// A push parser for one SOAP document.
 ///
 /// Feed the document in chunks of any size with [`SoapParser::feed`], then call
 /// [`SoapParser::finish`]. Memory is bounded by the longest tag and header value, not by the
-/// document size. After the first error, further calls return that error again.
+/// document size (plus a first chunk of up to 64 KiB held back: a document that arrives in
+/// one piece, as most do, is parsed whole by the scanner's fast path). After the first
+/// error, further calls return that error again.
 pub struct SoapParser {
     decoder: Decoder,
     scanner: Scanner,
     handler: SoapHandler,
     failed: Option<XRoadError>,
+    /// The first chunk, held back while it may be the whole document.
+    held: Vec<u8>,
+    /// Whether the document is being scanned as it streams (nothing is held back then).
+    streaming: bool,
 }
 
 impl Default for SoapParser {
@@ -177,12 +186,36 @@ impl SoapParser {
             scanner: Scanner::default(),
             handler: SoapHandler::new(),
             failed: None,
+            held: Vec::new(),
+            streaming: false,
         }
     }
 
-    /// Scans the next chunk of the document.
+    /// Scans the next chunk of the document. A small first chunk is held back until the
+    /// next one comes (then both are scanned) or the document ends (then it is parsed
+    /// whole), so its errors may only show then.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), XRoadError> {
+        if !self.streaming {
+            if self.held.is_empty() && chunk.len() <= MAX_HELD {
+                self.held.extend_from_slice(chunk);
+                return Ok(());
+            }
+            self.release(&mut |_| Ok(()))?;
+        }
         self.step(chunk, false, &mut |_| Ok(()))
+    }
+
+    /// Scans the chunk held back, if any, and streams from now on.
+    fn release(
+        &mut self,
+        observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
+    ) -> Result<(), XRoadError> {
+        self.streaming = true;
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return Ok(());
+        }
+        self.step(&held, false, observer)
     }
 
     /// Scans the next chunk and hands the same document, as UTF-8, to `observer` once the
@@ -193,6 +226,9 @@ impl SoapParser {
         chunk: &[u8],
         observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
     ) -> Result<(), XRoadError> {
+        if !self.streaming {
+            self.release(observer)?;
+        }
         self.step(chunk, false, observer)
     }
 
@@ -201,6 +237,9 @@ impl SoapParser {
         mut self,
         observer: &mut dyn FnMut(&[u8]) -> Result<(), XRoadError>,
     ) -> Result<Soap, XRoadError> {
+        if !self.streaming {
+            self.release(observer)?;
+        }
         self.end(observer)
     }
 
@@ -216,13 +255,19 @@ impl SoapParser {
     }
 
     /// Whether the SOAP header has been read completely: every header check that can fail
-    /// before the body has been made.
+    /// before the body has been made (not while a first chunk is held back).
     pub fn header_complete(&self) -> bool {
         self.handler.header_finished()
     }
 
     /// Ends the document and returns what it is.
-    pub fn finish(self) -> Result<Soap, XRoadError> {
+    pub fn finish(mut self) -> Result<Soap, XRoadError> {
+        if !self.streaming && self.failed.is_none() {
+            // The document came in one piece: parsed whole when the fast path takes it.
+            if let Some(result) = parse_complete(&self.held) {
+                return result;
+            }
+        }
         self.finish_observed(&mut |_| Ok(()))
     }
 
@@ -272,6 +317,7 @@ pub fn parse_soap(document: &[u8]) -> Result<Soap, XRoadError> {
         return result;
     }
     let mut p = SoapParser::new();
+    p.streaming = true;
     p.feed(document)?;
     p.end(&mut |_| Ok(()))
 }
