@@ -261,7 +261,7 @@ impl SoapParser {
     }
 
     /// Ends the document and returns what it is.
-    pub fn finish(mut self) -> Result<Soap, XRoadError> {
+    pub fn finish(self) -> Result<Soap, XRoadError> {
         if !self.streaming && self.failed.is_none() {
             // The document came in one piece: parsed whole when the fast path takes it.
             if let Some(result) = parse_complete(&self.held) {
