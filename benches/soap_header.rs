@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use xroad_message::request::SoapRequestDecoder;
-use xroad_message::soap::{parse_soap, Soap};
+use xroad_message::soap::{parse_soap, Soap, SoapParser};
 
 #[allow(dead_code)]
 mod common;
@@ -17,6 +17,19 @@ fn soap_header(c: &mut Criterion) {
         b.iter(|| match parse_soap(std::hint::black_box(&msg)) {
             Ok(Soap::Message(m)) => m,
             other => panic!("unexpected {other:?}"),
+        })
+    });
+    // The same document arriving in 512-byte chunks: scanned as it streams, not whole.
+    g.bench_function(format!("parse_streamed_{}B", msg.len()), |b| {
+        b.iter(|| {
+            let mut p = SoapParser::new();
+            for chunk in std::hint::black_box(&msg).chunks(512) {
+                p.feed(chunk).unwrap_or_else(|e| panic!("{e}"));
+            }
+            match p.finish() {
+                Ok(Soap::Message(m)) => m,
+                other => panic!("unexpected {other:?}"),
+            }
         })
     });
     // The client proxy's full request reading: content type, SOAPAction, parse and SHA-512.

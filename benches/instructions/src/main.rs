@@ -2,7 +2,8 @@
 //! them: `count.sh MODE` runs this binary under callgrind with two iteration counts and
 //! divides the difference, so set-up and process start cancel out.
 //!
-//! Modes: `soap` (`parse_soap` of the `soap_header` bench's 1,223-byte request), `verify`
+//! Modes: `soap` (`parse_soap` of the `soap_header` bench's 1,223-byte request, parsed whole),
+//! `soap-streamed` (the same fed in 512-byte chunks, scanned as it streams), `verify`
 //! (the `signature/verify_rsa2048_full` bench), `rsa` (`rsa2048_verify_alone`), `ossl` (the
 //! raw OpenSSL RSA operation with a kept key, for scale).
 
@@ -10,7 +11,7 @@ use xroad_crypto::signature::{self, Part, SignedData};
 use xroad_crypto::time::parse_instant;
 use xroad_crypto::{Certificate, DigestAlgorithm, SignatureAlgorithm};
 use xroad_identifiers::ClientId;
-use xroad_message::soap::{parse_soap, Soap};
+use xroad_message::soap::{parse_soap, Soap, SoapParser};
 
 #[allow(dead_code)]
 #[path = "../../common/mod.rs"]
@@ -26,6 +27,21 @@ fn main() {
             let msg = request();
             for _ in 0..n {
                 match parse_soap(std::hint::black_box(&msg)) {
+                    Ok(Soap::Message(m)) => {
+                        std::hint::black_box(m);
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        "soap-streamed" => {
+            let msg = request();
+            for _ in 0..n {
+                let mut p = SoapParser::new();
+                for chunk in std::hint::black_box(&msg).chunks(512) {
+                    p.feed(chunk).unwrap();
+                }
+                match p.finish() {
                     Ok(Soap::Message(m)) => {
                         std::hint::black_box(m);
                     }

@@ -676,6 +676,10 @@ mod tests {
             "<a x='1' x='2'/>",
             "<a>&nbsp;</a>",
             "\u{feff}<a/>",
+            "xab/>",
+            "a/>",
+            "<?xml version='1.0'?>x<a/>",
+            "<?xml version=\"1.0\"?>b></b>",
             "<a v='&lt;x&gt;'/>",
             "<a v='x\ny'/>",
             "<a v='x\ty'/>",
@@ -783,6 +787,31 @@ mod tests {
             if plain_values {
                 prop_assert_eq!(taken, scan_chunked(doc.as_bytes(), doc.len()).is_ok(), "{}", doc);
             }
+        }
+
+        #[test]
+        fn the_fast_path_agrees_on_mutated_trees(
+            doc in tree(),
+            edits in proptest::collection::vec(
+                (any::<usize>(), 0u8..3, proptest::sample::select(b"<>/='\"&;:#xa \n?!-".to_vec())),
+                1..4,
+            ),
+        ) {
+            // Near-valid documents: where the fast path must decline what the streaming scan
+            // rejects.
+            let mut doc = format!("<?xml version='1.0'?>\n<r xmlns:p='urn:p'>{doc}</r>\n").into_bytes();
+            for (at, op, b) in edits {
+                let at = at % (doc.len() + 1);
+                match op {
+                    0 => doc.insert(at, b),
+                    1 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ if at < doc.len() => doc[at] = b,
+                    _ => {}
+                }
+            }
+            check_fast(&doc);
         }
 
         #[test]

@@ -129,6 +129,10 @@ impl Scanner {
         }
         self.at_start = false;
         i += skip_ws(&d[i..]);
+        // Before the root element, only whitespace.
+        if d.get(i) != Some(&b'<') {
+            return declined();
+        }
         loop {
             // `d[i]` is the `<` of a tag.
             i = match d.get(i + 1) {
