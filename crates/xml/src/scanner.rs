@@ -585,7 +585,8 @@ impl Scanner {
         eof: bool,
         h: &mut H,
     ) -> Result<usize, H::Error> {
-        let text = match std::str::from_utf8(data) {
+        // SIMD validation: the same answers as `std::str::from_utf8`, several times faster.
+        let text = match simdutf8::compat::from_utf8(data) {
             Ok(text) => text,
             Err(e) if e.error_len().is_none() && !eof => {
                 // Valid up to a sequence the next chunk completes; the prefix is valid.

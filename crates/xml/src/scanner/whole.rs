@@ -69,7 +69,7 @@ impl Scanner {
         {
             return None;
         }
-        let text = std::str::from_utf8(doc).ok()?;
+        let text = simdutf8::basic::from_utf8(doc).ok()?;
         if !plain_characters(text) {
             return None;
         }
