@@ -230,6 +230,8 @@ pub struct Scanner {
     values: String,
     /// The open elements of a document scanned whole ([`Scanner::scan_complete`]).
     opened: Vec<whole::Opened>,
+    /// A run of text of a document scanned whole, its line ends normalized (reused).
+    normalized: String,
 }
 
 impl Default for Scanner {
@@ -251,6 +253,7 @@ struct Buffers {
     raw_attrs: Vec<RawAttr>,
     values: String,
     opened: Vec<whole::Opened>,
+    normalized: String,
 }
 
 /// The most bytes of buffers kept for the next scanner of a thread.
@@ -271,6 +274,7 @@ impl Buffers {
             raw_attrs: Vec::with_capacity(8),
             values: String::with_capacity(64),
             opened: Vec::with_capacity(16),
+            normalized: String::new(),
         }
     }
 
@@ -289,6 +293,7 @@ impl Buffers {
             + self.names.capacity()
             + self.ns_text.capacity()
             + self.values.capacity()
+            + self.normalized.capacity()
             + self.open.capacity() * std::mem::size_of::<Open>()
             + self.bindings.capacity() * std::mem::size_of::<Binding>()
             + self.raw_attrs.capacity() * std::mem::size_of::<RawAttr>()
@@ -304,6 +309,7 @@ impl Buffers {
         self.raw_attrs.clear();
         self.values.clear();
         self.opened.clear();
+        self.normalized.clear();
         let _ = SPARE.try_with(|s| s.set(Some(self)));
     }
 }
@@ -319,6 +325,7 @@ impl Drop for Scanner {
             raw_attrs: std::mem::take(&mut self.raw_attrs),
             values: std::mem::take(&mut self.values),
             opened: std::mem::take(&mut self.opened),
+            normalized: std::mem::take(&mut self.normalized),
         }
         .give_back();
     }
@@ -530,6 +537,7 @@ impl Scanner {
             has_cr: true,
             values: b.values,
             opened: b.opened,
+            normalized: b.normalized,
         }
     }
 

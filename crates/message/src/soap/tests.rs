@@ -698,7 +698,8 @@ fn usual_messages_take_the_fast_path() {
         &[CLIENT, SERVICE, ID, VERSION].join("\n"),
         "<ns1:exampleServiceResponse xmlns:ns1=\"urn:x\"/>",
     );
-    for doc in [request(), bench_like_request(), response] {
+    let crlf = bench_like_request().replace('\n', "\r\n");
+    for doc in [request(), bench_like_request(), response, crlf] {
         let fast = parse_complete(doc.as_bytes());
         assert!(matches!(fast, Some(Ok(Soap::Message(_)))), "{doc}");
     }

@@ -4,17 +4,17 @@
 //! document needs none of the streaming machinery: no carry between chunks, no state to
 //! resume, element names and offsets kept as ranges of the document instead of copies. The
 //! fast path takes the plain documents most messages are (an XML declaration, elements,
-//! attributes, text and references) and *declines* anything else — comments, CDATA,
-//! processing instructions, CRs, and every error — so that [`Scanner::feed`] scans the
-//! document again and reports exactly what it always has. Whatever the fast path accepts, it
+//! attributes, text and references, CRLF line ends) and *declines* anything else — comments,
+//! CDATA, processing instructions, attribute values to decode or normalize, and every error —
+//! so that [`Scanner::feed`] scans the document again and reports exactly what it always has. Whatever the fast path accepts, it
 //! reports to the handler as the streaming scan does: the same events, in the same pieces.
 
 use std::ops::Range;
 
 use super::{
-    check_xml_chars_slow, decode_reference, find_any, is_ws, local_name, name_ok, pi_end,
-    scan_name, short_eq_bytes, value_end, Binding, EndTag, NsOf, RawAttr, Scanner, Scope, StartTag,
-    State,
+    check_xml_chars, check_xml_chars_slow, decode_reference, find_any, is_ws, local_name, name_ok,
+    pi_end, scan_name, short_eq_bytes, value_end, Binding, EndTag, NsOf, RawAttr, Scanner, Scope,
+    StartTag, State,
 };
 use crate::Handler;
 
@@ -28,6 +28,15 @@ pub(super) struct Opened {
     ns: NsOf,
     /// The length of `bindings` before it opened (its declarations follow).
     scope: usize,
+}
+
+/// What the first pass found in a document, which decides how its text is read.
+#[derive(Debug, Clone, Copy)]
+struct Kind {
+    /// It has a `&`: text runs also stop at references.
+    references: bool,
+    /// It has a CR: line ends in text are normalized.
+    cr: bool,
 }
 
 /// Why the fast path stopped.
@@ -52,8 +61,8 @@ impl Scanner {
     /// feeding it would have given them; the scanner is complete. `Some(Err(e))`: the handler
     /// failed with `e` at the event where a streaming scan fails too. `None`: the document
     /// holds something only the streaming scan handles (a comment, CDATA section, processing
-    /// instruction other than the XML declaration, CR, DOCTYPE) or is not well-formed, or the
-    /// scanner has been fed already. The scanner is then as it was, but `h` may have seen
+    /// instruction other than the XML declaration, DOCTYPE, an attribute value to decode or
+    /// normalize) or is not well-formed, or the scanner has been fed already. The scanner is then as it was, but `h` may have seen
     /// some events: scan again with a new handler.
     pub fn scan_complete<H: Handler>(
         &mut self,
@@ -70,11 +79,14 @@ impl Scanner {
             return None;
         }
         let text = simdutf8::basic::from_utf8(doc).ok()?;
-        if !plain_characters(text) {
-            return None;
-        }
-        let references = memchr::memchr(b'&', doc).is_some();
-        match self.document(text, references, h) {
+        // The usual document has no CR; one that has (CRLF line ends) takes the streaming
+        // scan's own check, which finds them, and has its text normalized.
+        let cr = !plain_characters(text) && check_xml_chars(text, 0).ok()?;
+        let kind = Kind {
+            references: memchr::memchr(b'&', doc).is_some(),
+            cr,
+        };
+        match self.document(text, kind, h) {
             Ok(()) => {
                 self.offset = doc.len() as u64;
                 Some(Ok(()))
@@ -103,12 +115,7 @@ impl Scanner {
         self.opened.clear();
     }
 
-    fn document<H: Handler>(
-        &mut self,
-        doc: &str,
-        references: bool,
-        h: &mut H,
-    ) -> Step<(), H::Error> {
+    fn document<H: Handler>(&mut self, doc: &str, kind: Kind, h: &mut H) -> Step<(), H::Error> {
         let d = doc.as_bytes();
         let mut i = 0;
         if let Some(len) = crate::usual_declaration(d) {
@@ -143,7 +150,7 @@ impl Scanner {
             if self.opened.is_empty() {
                 break;
             }
-            i = text_whole(doc, i, references, h)?;
+            i = self.text_whole(doc, i, kind, h)?;
         }
         // After the root element, only whitespace.
         if d.get(i..)
@@ -397,45 +404,51 @@ impl Scanner {
         self.bindings.truncate(outer);
         Ok(end + 1)
     }
-}
 
-/// The character data from `doc[i]` to the next tag, handed to the handler in the pieces the
-/// streaming scan makes (runs, and each reference decoded on its own); returns where the tag
-/// starts.
-fn text_whole<H: Handler>(
-    doc: &str,
-    mut i: usize,
-    references: bool,
-    h: &mut H,
-) -> Step<usize, H::Error> {
-    let d = doc.as_bytes();
-    loop {
-        let rest = d.get(i..).unwrap_or_default();
-        let found = if references {
-            find_any(rest, [b'<', b'&'])
-        } else {
-            next_tag(rest)
-        };
-        // The document ends inside the root element.
-        let Some(n) = found else {
-            return declined();
-        };
-        if n > 0 {
-            // `i` and `i + n` are at ASCII delimiters, so on character boundaries.
-            let Some(run) = doc.get(i..i + n) else {
+    /// The character data from `doc[i]` to the next tag, handed to the handler in the pieces the
+    /// streaming scan makes (runs with line ends normalized, and each reference decoded on its
+    /// own); returns where the tag starts.
+    fn text_whole<H: Handler>(
+        &mut self,
+        doc: &str,
+        mut i: usize,
+        kind: Kind,
+        h: &mut H,
+    ) -> Step<usize, H::Error> {
+        let d = doc.as_bytes();
+        loop {
+            let rest = d.get(i..).unwrap_or_default();
+            let found = if kind.references {
+                find_any(rest, [b'<', b'&'])
+            } else {
+                next_tag(rest)
+            };
+            // The document ends inside the root element.
+            let Some(n) = found else {
                 return declined();
             };
-            h.text(run).map_err(Stop::Handler)?;
+            if n > 0 {
+                // `i` and `i + n` are at ASCII delimiters, so on character boundaries.
+                let Some(run) = doc.get(i..i + n) else {
+                    return declined();
+                };
+                if kind.cr {
+                    let normalized = normalize_into(run, &mut self.normalized);
+                    h.text(normalized).map_err(Stop::Handler)?;
+                } else {
+                    h.text(run).map_err(Stop::Handler)?;
+                }
+            }
+            i += n;
+            if d[i] == b'<' {
+                return Ok(i);
+            }
+            let Ok(Some((ch, len))) = decode_reference(&d[i..]) else {
+                return declined();
+            };
+            h.text(ch.encode_utf8(&mut [0; 4])).map_err(Stop::Handler)?;
+            i += len;
         }
-        i += n;
-        if d[i] == b'<' {
-            return Ok(i);
-        }
-        let Ok(Some((ch, len))) = decode_reference(&d[i..]) else {
-            return declined();
-        };
-        h.text(ch.encode_utf8(&mut [0; 4])).map_err(Stop::Handler)?;
-        i += len;
     }
 }
 
@@ -453,6 +466,22 @@ fn next_tag(d: &[u8]) -> Option<usize> {
         }
     }
     find_any(d, [b'<'])
+}
+
+/// `text` with each CRLF and each lone CR made one LF, as XML's end-of-line handling does, in
+/// `out` (kept for the next run: no allocation per run).
+fn normalize_into<'o>(text: &str, out: &'o mut String) -> &'o str {
+    out.clear();
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'\r', rest.as_bytes()) {
+        // A CR is one byte: both cuts fall on character boundaries.
+        out.push_str(rest.get(..at).unwrap_or_default());
+        out.push('\n');
+        rest = rest.get(at + 1..).unwrap_or_default();
+        rest = rest.strip_prefix('\n').unwrap_or(rest);
+    }
+    out.push_str(rest);
+    out
 }
 
 fn skip_ws(d: &[u8]) -> usize {
@@ -493,6 +522,28 @@ fn plain_characters(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_ends_normalized_as_the_streaming_scan_does() {
+        let mut out = String::new();
+        for text in [
+            "",
+            "a",
+            "\r",
+            "\n",
+            "\r\n",
+            "\r\r\n",
+            "\n\r",
+            "a\r\nb\rc\n\r\r",
+            "é\r€\r\n😀",
+        ] {
+            assert_eq!(
+                normalize_into(text, &mut out),
+                super::super::normalize_line_ends(text),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn plain_characters_at_every_position() {
