@@ -369,6 +369,7 @@ fn valid_name(name: &[u8]) -> bool {
 /// Every byte a name excludes, and the `:`, is below 0x40, so only the bytes of a word below
 /// 0x40 (digits, `-`, `.`, `:`, the end of the name) are looked at, eight bytes at a time:
 /// each flagged byte in turn, without loading the word again.
+#[inline(always)]
 fn scan_name(b: &[u8]) -> (usize, Option<usize>) {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
