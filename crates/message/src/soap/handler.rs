@@ -37,8 +37,42 @@ impl IdHeader {
         }
     }
 
+    /// The fields the header reads (the schema's, from the identifiers crate).
+    #[cfg(test)]
     fn fields(self) -> &'static [IdField] {
         IdField::allowed_for(self.expected()[0])
+    }
+
+    /// Whether the header reads the child `field`: the fields `IdField::allowed_for` gives
+    /// for its first object type, as a set of bits tested without a search (a test checks
+    /// the two agree).
+    fn reads(self, field: IdField) -> bool {
+        const fn set(fields: &[IdField]) -> u8 {
+            let mut bits = 0;
+            let mut i = 0;
+            while i < fields.len() {
+                bits |= 1 << fields[i] as u8;
+                i += 1;
+            }
+            bits
+        }
+        use IdField::*;
+        const CLIENT: u8 = set(&[XRoadInstance, MemberClass, MemberCode, SubsystemCode]);
+        const SERVICE: u8 = set(&[
+            XRoadInstance,
+            MemberClass,
+            MemberCode,
+            SubsystemCode,
+            ServiceCode,
+            ServiceVersion,
+        ]);
+        const SERVER: u8 = set(&[XRoadInstance, MemberClass, MemberCode, ServerCode]);
+        let bits = match self {
+            IdHeader::Client => CLIENT,
+            IdHeader::Service => SERVICE,
+            IdHeader::SecurityServer => SERVER,
+        };
+        bits & (1 << field as u8) != 0
     }
 }
 
@@ -371,13 +405,12 @@ impl SoapHandler {
     }
 
     fn identifier_child(&mut self, kind: IdHeader, tag: &StartTag<'_>) -> Result<(), ParseError> {
+        let Some(field) = IdField::from_local_name(tag.local).filter(|&f| kind.reads(f)) else {
+            return Ok(());
+        };
         if tag.namespace != NS_IDENTIFIERS {
             return Ok(());
         }
-        let Some(field) = IdField::from_local_name(tag.local).filter(|f| kind.fields().contains(f))
-        else {
-            return Ok(());
-        };
         if self.id_fields.contains(field) {
             return Err(duplicate(tag.namespace, tag.local));
         }
@@ -637,5 +670,27 @@ impl Handler for SoapHandler {
             self.keep_text(text)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod reads_tests {
+    use super::*;
+
+    #[test]
+    fn the_bit_sets_are_the_fields_each_header_reads() {
+        for kind in [
+            IdHeader::Client,
+            IdHeader::Service,
+            IdHeader::SecurityServer,
+        ] {
+            for field in IdField::ALL {
+                assert_eq!(
+                    kind.reads(field),
+                    kind.fields().contains(&field),
+                    "{kind:?} {field:?}"
+                );
+            }
+        }
     }
 }
