@@ -71,7 +71,7 @@ impl IdField {
     }
 
     /// The fields an identifier header of this type reads (others are ignored, as in Java).
-    pub fn allowed_for(object_type: ObjectType) -> &'static [IdField] {
+    pub const fn allowed_for(object_type: ObjectType) -> &'static [IdField] {
         use IdField::*;
         match object_type {
             ObjectType::Member | ObjectType::Subsystem => {

@@ -29,7 +29,7 @@ enum IdHeader {
 impl IdHeader {
     /// The object types the header accepts; the first one also names the child elements it
     /// reads (a client reads the subsystem code whatever its declared type).
-    fn expected(self) -> &'static [ObjectType] {
+    const fn expected(self) -> &'static [ObjectType] {
         match self {
             IdHeader::Client => &[ObjectType::Subsystem, ObjectType::Member],
             IdHeader::Service => &[ObjectType::Service],
@@ -43,9 +43,8 @@ impl IdHeader {
         IdField::allowed_for(self.expected()[0])
     }
 
-    /// Whether the header reads the child `field`: the fields `IdField::allowed_for` gives
-    /// for its first object type, as a set of bits tested without a search (a test checks
-    /// the two agree).
+    /// Whether the header reads the child `field`: [`IdHeader::expected`]'s first object
+    /// type's fields, as a set of bits made at compile time and tested without a search.
     fn reads(self, field: IdField) -> bool {
         const fn set(fields: &[IdField]) -> u8 {
             let mut bits = 0;
@@ -56,17 +55,12 @@ impl IdHeader {
             }
             bits
         }
-        use IdField::*;
-        const CLIENT: u8 = set(&[XRoadInstance, MemberClass, MemberCode, SubsystemCode]);
-        const SERVICE: u8 = set(&[
-            XRoadInstance,
-            MemberClass,
-            MemberCode,
-            SubsystemCode,
-            ServiceCode,
-            ServiceVersion,
-        ]);
-        const SERVER: u8 = set(&[XRoadInstance, MemberClass, MemberCode, ServerCode]);
+        const fn of(header: IdHeader) -> u8 {
+            set(IdField::allowed_for(header.expected()[0]))
+        }
+        const CLIENT: u8 = of(IdHeader::Client);
+        const SERVICE: u8 = of(IdHeader::Service);
+        const SERVER: u8 = of(IdHeader::SecurityServer);
         let bits = match self {
             IdHeader::Client => CLIENT,
             IdHeader::Service => SERVICE,
