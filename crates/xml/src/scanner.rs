@@ -693,7 +693,11 @@ impl Scanner {
         // `end` is at an ASCII delimiter or the end, so on a character boundary.
         let piece = text.get(..end).unwrap_or(text);
         if self.has_cr {
-            self.emit_text(&normalize_line_ends(piece), h)?;
+            // Into the kept buffer: no allocation per run.
+            let mut buf = std::mem::take(&mut self.normalized);
+            let emitted = self.emit_text(normalize_into(piece, &mut buf), h);
+            self.normalized = buf;
+            emitted?;
         } else {
             // The usual case, without a `Cow` to build and drop for every run.
             self.emit_text(piece, h)?;
@@ -1374,6 +1378,22 @@ fn valid_xml_declaration(rest: &str) -> bool {
 
 /// XML's end-of-line handling: CRLF and a lone CR become LF. Only literal characters go
 /// through this; a CR written as `&#13;` stays a CR.
+/// `text` with each CRLF and each lone CR made one LF, as XML's end-of-line handling does, in
+/// `out` (kept for the next run: no allocation per run).
+fn normalize_into<'o>(text: &str, out: &'o mut String) -> &'o str {
+    out.clear();
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'\r', rest.as_bytes()) {
+        // A CR is one byte: both cuts fall on character boundaries.
+        out.push_str(rest.get(..at).unwrap_or_default());
+        out.push('\n');
+        rest = rest.get(at + 1..).unwrap_or_default();
+        rest = rest.strip_prefix('\n').unwrap_or(rest);
+    }
+    out.push_str(rest);
+    out
+}
+
 fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
     if memchr(b'\r', text.as_bytes()).is_none() {
         return std::borrow::Cow::Borrowed(text);

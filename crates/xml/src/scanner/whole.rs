@@ -13,8 +13,8 @@ use std::ops::Range;
 
 use super::{
     check_xml_chars, check_xml_chars_slow, decode_reference, find_any, is_ws, local_name, name_ok,
-    pi_end, scan_name, short_eq_bytes, value_end, Binding, EndTag, NsOf, RawAttr, Scanner, Scope,
-    StartTag, State,
+    normalize_into, pi_end, scan_name, short_eq_bytes, value_end, Binding, EndTag, NsOf, RawAttr,
+    Scanner, Scope, StartTag, State,
 };
 use crate::Handler;
 
@@ -466,22 +466,6 @@ fn next_tag(d: &[u8]) -> Option<usize> {
         }
     }
     find_any(d, [b'<'])
-}
-
-/// `text` with each CRLF and each lone CR made one LF, as XML's end-of-line handling does, in
-/// `out` (kept for the next run: no allocation per run).
-fn normalize_into<'o>(text: &str, out: &'o mut String) -> &'o str {
-    out.clear();
-    let mut rest = text;
-    while let Some(at) = memchr::memchr(b'\r', rest.as_bytes()) {
-        // A CR is one byte: both cuts fall on character boundaries.
-        out.push_str(rest.get(..at).unwrap_or_default());
-        out.push('\n');
-        rest = rest.get(at + 1..).unwrap_or_default();
-        rest = rest.strip_prefix('\n').unwrap_or(rest);
-    }
-    out.push_str(rest);
-    out
 }
 
 fn skip_ws(d: &[u8]) -> usize {
