@@ -661,7 +661,12 @@ impl Handler for SoapHandler {
             Some(Capture::Value(_) | Capture::IdentifierPart(_) | Capture::PartyPart(_))
         );
         if wanted {
-            self.keep_text(text)?;
+            // The usual value: one piece that fits the kept buffer, appended in place.
+            if self.text.is_empty() && text.len() <= self.text.capacity().min(MAX_VALUE_LEN) {
+                self.text.push_str(text);
+            } else {
+                self.keep_text(text)?;
+            }
         }
         Ok(())
     }

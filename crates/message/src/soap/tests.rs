@@ -723,3 +723,47 @@ fn usual_messages_take_the_fast_path() {
         );
     }
 }
+
+#[test]
+fn header_values_are_bounded() {
+    // A value of 1 MiB is kept; one byte more is refused, whole, held or streamed alike, and
+    // after a value that made the buffer grow.
+    let at_limit = "7".repeat(1 << 20);
+    let over = "7".repeat((1 << 20) + 1);
+    for (user_id, ok) in [(at_limit.as_str(), true), (over.as_str(), false)] {
+        let doc = envelope(
+            &[
+                CLIENT,
+                SERVICE,
+                ID,
+                VERSION,
+                &format!("<xrd:userId>{user_id}</xrd:userId>"),
+            ]
+            .join(""),
+            BODY,
+        );
+        let result = parse_same_as_fed(doc.as_bytes());
+        assert_eq!(result.is_ok(), ok);
+        if !ok {
+            assert_eq!(
+                result.unwrap_err().error_code(),
+                Some(ErrorCode::InvalidSoap)
+            );
+        }
+    }
+    let both = envelope(
+        &[
+            CLIENT,
+            SERVICE,
+            VERSION,
+            &format!("<xrd:userId>{at_limit}</xrd:userId><xrd:issue>{over}</xrd:issue>"),
+            ID,
+        ]
+        .join(""),
+        BODY,
+    );
+    assert_eq!(
+        parse_same_as_fed(both.as_bytes()).unwrap_err().error_code(),
+        Some(ErrorCode::InvalidSoap)
+    );
+}
