@@ -911,12 +911,18 @@ mod tests {
 
     impl TempDir {
         fn new(tag: &str) -> TempDir {
+            // Parallel tests may ask within one tick of a coarse clock: a counter keeps
+            // their folders apart.
+            static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let nanos = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
                 .subsec_nanos();
-            let dir = std::env::temp_dir()
-                .join(format!("xroad-demo-{tag}-{}-{nanos}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!(
+                "xroad-demo-{tag}-{}-{n}-{nanos}",
+                std::process::id()
+            ));
             std::fs::create_dir_all(&dir).unwrap();
             TempDir(dir)
         }

@@ -19,12 +19,16 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
+        // Tests of one process run in parallel and may ask for the same tag within one tick of
+        // a coarse clock: the counter keeps their folders apart.
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
         let dir = std::env::temp_dir().join(format!(
-            "xroad-confclient-{tag}-{}-{nanos}",
+            "xroad-confclient-{tag}-{}-{n}-{nanos}",
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).unwrap();
