@@ -1036,52 +1036,37 @@ impl Scanner {
             bindings: &self.bindings,
             text: &self.ns_text,
         };
-        let bytes = region.as_bytes();
         let attrs = &mut self.raw_attrs;
-        // Each prefixed attribute's namespace is looked up once, now that the tag's own
-        // declarations are in scope, and kept for the handler's lookups.
-        let resolve = |a: &mut RawAttr| -> Result<(), SyntaxError> {
-            if let (NsOf::Unresolved, Some(c)) = (&a.ns, a.colon) {
-                let prefix = region.get(a.qname.start..a.qname.start + c).unwrap_or("");
-                a.ns = scope
-                    .lookup(prefix)
-                    .ok_or_else(|| err(K::UnboundPrefix(prefix.into()), off))?;
-            }
-            Ok(())
-        };
-        let qname = |a: &RawAttr| bytes.get(a.qname.clone()).unwrap_or_default();
         // Unique by qualified name and by expanded name (namespace, local name); pairwise for
-        // the usual few attributes (namespaces compared only when the local names match),
-        // hashed for many so that a huge tag stays linear.
+        // the usual few attributes, hashed for many so that a huge tag stays linear.
+        let qname = |a: &RawAttr| region.get(a.qname.clone()).unwrap_or("");
+        let unbound = |a: &RawAttr| {
+            let prefix = a.colon.map_or("", |c| {
+                region.get(a.qname.start..a.qname.start + c).unwrap_or("")
+            });
+            err(K::UnboundPrefix(prefix.into()), off)
+        };
+        let duplicate = |a: &RawAttr| err(K::DuplicateAttribute(qname(a).into()), off);
         if attrs.len() <= 16 {
-            for i in 0..attrs.len() {
-                let (earlier, rest) = attrs.split_at_mut(i);
-                let Some(a) = rest.first_mut() else { break };
-                resolve(a)?;
-                let a = &*a;
-                let (aq, local) = (qname(a), bytes.get(a.local()).unwrap_or_default());
-                // Namespaces only for equal local names (the first attribute has none to
-                // compare with, and local names mostly differ).
-                let same = |b: &RawAttr| {
-                    short_eq_bytes(qname(b), aq)
-                        || (short_eq_bytes(bytes.get(b.local()).unwrap_or_default(), local)
-                            && scope.namespace(&b.ns) == scope.namespace(&a.ns))
-                };
-                if earlier.iter().any(same) {
-                    let aq = region.get(a.qname.clone()).unwrap_or("");
-                    return Err(err(K::DuplicateAttribute(aq.into()), off));
-                }
+            let fault = unique_pairwise(attrs, region, &scope).err();
+            return match fault.and_then(|f| match f {
+                AttrFault::Unbound(i) => attrs.get(i).map(unbound),
+                AttrFault::Duplicate(i) => attrs.get(i).map(duplicate),
+            }) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+        }
+        let mut qnames = std::collections::HashSet::with_capacity(attrs.len());
+        let mut expanded = std::collections::HashSet::with_capacity(attrs.len());
+        for a in attrs.iter_mut() {
+            if !resolve_attribute(a, region, &scope) {
+                return Err(unbound(a));
             }
-        } else {
-            let mut qnames = std::collections::HashSet::with_capacity(attrs.len());
-            let mut expanded = std::collections::HashSet::with_capacity(attrs.len());
-            for a in attrs.iter_mut() {
-                resolve(a)?;
-                let aq = region.get(a.qname.clone()).unwrap_or("");
-                let local = region.get(a.local()).unwrap_or("");
-                if !qnames.insert(aq) || !expanded.insert((scope.namespace(&a.ns), local)) {
-                    return Err(err(K::DuplicateAttribute(aq.into()), off));
-                }
+            let aq = qname(a);
+            let local = region.get(a.local()).unwrap_or("");
+            if !qnames.insert(aq) || !expanded.insert((scope.namespace(&a.ns), local)) {
+                return Err(duplicate(a));
             }
         }
         Ok(())
@@ -1152,6 +1137,59 @@ impl Scanner {
         self.bindings.truncate(bindings);
         self.ns_text.truncate(text);
     }
+}
+
+/// Which attribute of a tag is not acceptable, by index.
+enum AttrFault {
+    /// Its prefix has no declaration in scope.
+    Unbound(usize),
+    /// It repeats an earlier attribute's qualified or expanded name.
+    Duplicate(usize),
+}
+
+/// Looks up the namespace of a prefixed attribute once its tag's own declarations are in scope,
+/// and keeps it for the handler's lookups; `false` for a prefix without a declaration.
+fn resolve_attribute(a: &mut RawAttr, region: &str, scope: &Scope<'_>) -> bool {
+    if let (NsOf::Unresolved, Some(c)) = (&a.ns, a.colon) {
+        let prefix = region.get(a.qname.start..a.qname.start + c).unwrap_or("");
+        match scope.lookup(prefix) {
+            Some(ns) => a.ns = ns,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Resolves a tag's attributes (ranges of `region`) in order and checks each against the
+/// earlier ones: no two may share a qualified name, or a local name and namespace (compared
+/// only when the local names match). The first offending attribute is reported. Pairwise: for
+/// the usual few attributes, used by both the streaming scan and the fast path.
+fn unique_pairwise(
+    attrs: &mut [RawAttr],
+    region: &str,
+    scope: &Scope<'_>,
+) -> Result<(), AttrFault> {
+    let bytes = region.as_bytes();
+    let qname = |a: &RawAttr| bytes.get(a.qname.clone()).unwrap_or_default();
+    let local = |a: &RawAttr| bytes.get(a.local()).unwrap_or_default();
+    for i in 0..attrs.len() {
+        let (earlier, rest) = attrs.split_at_mut(i);
+        let Some(a) = rest.first_mut() else { break };
+        if !resolve_attribute(a, region, scope) {
+            return Err(AttrFault::Unbound(i));
+        }
+        let a = &*a;
+        let (aq, al) = (qname(a), local(a));
+        let same = |b: &RawAttr| {
+            short_eq_bytes(qname(b), aq)
+                || (short_eq_bytes(local(b), al)
+                    && scope.namespace(&b.ns) == scope.namespace(&a.ns))
+        };
+        if earlier.iter().any(same) {
+            return Err(AttrFault::Duplicate(i));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `s` holds only XML characters; returns whether it holds a CR.

@@ -6,15 +6,16 @@
 //! fast path takes the plain documents most messages are (an XML declaration, elements,
 //! attributes, text and references, CRLF line ends) and *declines* anything else — comments,
 //! CDATA, processing instructions, attribute values to decode or normalize, and every error —
-//! so that [`Scanner::feed`] scans the document again and reports exactly what it always has. Whatever the fast path accepts, it
-//! reports to the handler as the streaming scan does: the same events, in the same pieces.
+//! so that [`Scanner::feed`] scans the document again and reports exactly what it always has.
+//! Whatever the fast path accepts, it reports to the handler as the streaming scan does: the
+//! same events, in the same pieces.
 
 use std::ops::Range;
 
 use super::{
     check_xml_chars, check_xml_chars_slow, decode_reference, find_any, is_ws, local_name, name_ok,
-    normalize_into, pi_end, scan_name, short_eq_bytes, value_end, Binding, EndTag, NsOf, RawAttr,
-    Scanner, Scope, StartTag, State,
+    normalize_into, pi_end, scan_name, short_eq_bytes, unique_pairwise, value_end, Binding, EndTag,
+    NsOf, RawAttr, Scanner, Scope, StartTag, State,
 };
 use crate::Handler;
 
@@ -62,8 +63,8 @@ impl Scanner {
     /// failed with `e` at the event where a streaming scan fails too. `None`: the document
     /// holds something only the streaming scan handles (a comment, CDATA section, processing
     /// instruction other than the XML declaration, DOCTYPE, an attribute value to decode or
-    /// normalize) or is not well-formed, or the scanner has been fed already. The scanner is then as it was, but `h` may have seen
-    /// some events: scan again with a new handler.
+    /// normalize) or is not well-formed, or the scanner has been fed already. The scanner is
+    /// then as it was, but `h` may have seen some events: scan again with a new handler.
     pub fn scan_complete<H: Handler>(
         &mut self,
         doc: &[u8],
@@ -147,6 +148,7 @@ impl Scanner {
                 Some(b'!' | b'?') | None => return declined(),
                 Some(_) => self.start_tag_whole(doc, i, h)?,
             };
+            // The root element has ended: no second one is scanned.
             if self.opened.is_empty() {
                 break;
             }
@@ -169,9 +171,6 @@ impl Scanner {
         h: &mut H,
     ) -> Step<usize, H::Error> {
         let d = doc.as_bytes();
-        if self.root_seen && self.opened.is_empty() {
-            return declined();
-        }
         let (len, colon) = scan_name(&d[i + 1..]);
         let name = i + 1..i + 1 + len;
         let after = name.end;
@@ -323,50 +322,15 @@ impl Scanner {
                 decoded: false,
             });
         }
-        self.resolve_unique(doc, at, region).then_some(i)
-    }
-
-    /// Resolves the prefixed attributes of a tag (its own declarations in scope) and checks
-    /// that no two share a qualified or an expanded name, as [`Scanner::attributes`] does;
-    /// `false` for a prefix without a declaration, a duplicate or many attributes.
-    fn resolve_unique(&mut self, doc: &str, at: usize, region: &[u8]) -> bool {
+        // Pairwise for the usual few; many attributes are left to the streaming scan.
         let scope = Scope {
             bindings: &self.bindings,
             text: doc,
         };
-        let attrs = &mut self.raw_attrs;
-        if attrs.len() > 16 {
-            return false;
-        }
-        for k in 0..attrs.len() {
-            let (earlier, rest) = attrs.split_at_mut(k);
-            let Some(a) = rest.first_mut() else {
-                return false;
-            };
-            if let (NsOf::Unresolved, Some(c)) = (&a.ns, a.colon) {
-                let resolved = doc
-                    .get(at + a.qname.start..at + a.qname.start + c)
-                    .and_then(|prefix| scope.lookup(prefix));
-                match resolved {
-                    Some(ns) => a.ns = ns,
-                    None => return false,
-                }
-            }
-            let a = &*a;
-            let (Some(aq), Some(local)) = (region.get(a.qname.clone()), region.get(a.local()))
-            else {
-                return false;
-            };
-            let same = |b: &RawAttr| {
-                short_eq_bytes(region.get(b.qname.clone()).unwrap_or_default(), aq)
-                    || (short_eq_bytes(region.get(b.local()).unwrap_or_default(), local)
-                        && scope.namespace(&b.ns) == scope.namespace(&a.ns))
-            };
-            if earlier.iter().any(same) {
-                return false;
-            }
-        }
-        true
+        let region = doc.get(at..)?;
+        let unique = self.raw_attrs.len() <= 16
+            && unique_pairwise(&mut self.raw_attrs, region, &scope).is_ok();
+        unique.then_some(i)
     }
 
     /// The end tag at `doc[i..]` starting `</`: only the open element's name followed by `>`.
